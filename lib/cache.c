@@ -1,0 +1,323 @@
+/* cache.c -- the cache's operations spelled in Redis.
+ *
+ * Keys, all under CGICACHE_PREFIX and the route's name:
+ *   <key>             the entry (entry.c), PX ttl + stale
+ *   <key>:lock        the fill lock, SET NX PX lock_ttl with a random token
+ *   <key>:fill        the pub/sub channel the lock holder publishes on
+ *   <p>:<route>:gen   the route's purge generation (never expires)
+ *   <p>:<route>:gen:<url hash>  a URL's purge generation
+ *   <p>:tag:<tag>     the set of entry keys carrying a tag
+ * A lookup reads the entry and both generations with one MGET, so a hit is
+ * one round trip and a purge is one SET: an entry computed under other
+ * generations than the current ones is simply never served again. */
+#include "cache.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "invalidate.h"
+#include "log.h"
+#include "random.h"
+#include "stats.h"
+#include "store.h"
+
+#define TAGS_MAX 8
+
+/* Lock release is compare-and-delete, and wakes the waiters, in one call:
+ * ARGV = value ('' for none), px, token, channel. */
+static const char store_and_release[] =
+    "local stored = 0\n"
+    "if ARGV[1] ~= '' then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) stored = 1 end\n"
+    "if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end\n"
+    "redis.call('PUBLISH', ARGV[4], stored)\n"
+    "return stored\n";
+
+/* "<redis key><suffix>" into out. */
+static int derived(const cc_key *key, const char *suffix, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s%s", key->redis, suffix);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+static const char *reply_str(const redisReply *r, size_t *len)
+{
+    if (r == NULL || r->type != REDIS_REPLY_STRING) {
+        *len = 0;
+        return NULL;
+    }
+    *len = r->len;
+    return r->str;
+}
+
+/* Runs cmd, with any counters due riding along in the same round trip;
+ * returns cmd's reply or NULL. */
+static redisReply *run_counted(const cc_config *cfg, cc_store *s, const cc_cmd *cmd)
+{
+    cc_cmd cmds[1 + CC_STATS_BATCH];
+    redisReply *replies[1 + CC_STATS_BATCH];
+    cc_stats_flush room;
+    cmds[0] = *cmd;
+    size_t n = 1 + cc_stats_take(cfg, cmds + 1, CC_STATS_BATCH, &room);
+    if (cc_store_run(s, n, cmds, replies) != 0)
+        return NULL;
+    cc_store_free_replies(n - 1, replies + 1);
+    return replies[0];
+}
+
+void cc_cache_found_free(cc_found *f)
+{
+    if (f->reply != NULL)
+        freeReplyObject(f->reply);
+    free(f->scratch);
+    f->reply = NULL;
+    f->scratch = NULL;
+    f->state = CC_FOUND_NONE;
+}
+
+/* Decides what the stored bytes are worth to this key now. */
+static cc_found_state judge(const cc_key *key, cc_found *f, const char *value, size_t len,
+                            int64_t now)
+{
+    cc_entry *e = &f->entry;
+    if (value == NULL)
+        return CC_FOUND_NONE;
+    if (cc_entry_decode(value, len, e, &f->scratch) != 0) {
+        cc_debug("%s: stored value does not decode; treated as a miss", key->full);
+        return CC_FOUND_NONE;
+    }
+    if (e->key_len != key->full_len || memcmp(e->key, key->full, e->key_len) != 0) {
+        cc_debug("%s: stored entry belongs to another key; treated as a miss", key->full);
+        return CC_FOUND_NONE;
+    }
+    if (e->generation != f->generation)
+        return CC_FOUND_NONE;          /* purged since it was computed */
+    if (now < e->stored_at_ms + e->ttl_ms)
+        return CC_FOUND_FRESH;
+    if (now < e->stored_at_ms + e->ttl_ms + e->stale_ms)
+        return CC_FOUND_STALE;
+    return CC_FOUND_NONE;
+}
+
+int cc_cache_lookup(const cc_config *cfg, const cc_key *key, int64_t now_ms, cc_found *out)
+{
+    memset(out, 0, sizeof *out);
+    cc_store *s = cc_store_for_thread(cfg);
+    cc_cmd mget = {0};
+    cc_cmd_arg(&mget, "MGET", (size_t)-1);
+    cc_cmd_arg(&mget, key->redis, key->redis_len);
+    cc_cmd_arg(&mget, key->route_gen, (size_t)-1);
+    cc_cmd_arg(&mget, key->url_gen, (size_t)-1);
+    redisReply *reply = s != NULL ? run_counted(cfg, s, &mget) : NULL;
+    if (reply == NULL)
+        return -1;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+        freeReplyObject(reply);
+        return -1;
+    }
+    size_t rlen, ulen, vlen;
+    const char *rgen = reply_str(reply->element[1], &rlen);
+    const char *ugen = reply_str(reply->element[2], &ulen);
+    const char *value = reply_str(reply->element[0], &vlen);
+    out->generation = cc_key_generation(rgen, rlen, ugen, ulen);
+    out->reply = reply;
+    out->state = judge(key, out, value, vlen, now_ms);
+    if (out->state == CC_FOUND_NONE) {
+        uint64_t generation = out->generation;
+        cc_cache_found_free(out);
+        out->generation = generation;
+    }
+    return 0;
+}
+
+bool cc_cache_lock(const cc_config *cfg, const cc_key *key, char *token)
+{
+    char lock[CC_KEY_HASH_OVER + 16], px[24];
+    cc_store *s = cc_store_for_thread(cfg);
+    if (s == NULL || derived(key, ":lock", lock, sizeof lock) < 0)
+        return false;
+    cc_random_hex(token, CC_LOCK_TOKEN_LEN / 2);
+    snprintf(px, sizeof px, "%lld", (long long)cfg->lock_ttl_ms);
+    cc_cmd set = {0};
+    cc_cmd_arg(&set, "SET", (size_t)-1);
+    cc_cmd_arg(&set, lock, (size_t)-1);
+    cc_cmd_arg(&set, token, (size_t)-1);
+    cc_cmd_arg(&set, "NX", (size_t)-1);
+    cc_cmd_arg(&set, "PX", (size_t)-1);
+    cc_cmd_arg(&set, px, (size_t)-1);
+    redisReply *reply = cc_store_command(s, &set);
+    bool taken = reply != NULL && reply->type == REDIS_REPLY_STATUS;
+    if (reply != NULL)
+        freeReplyObject(reply);
+    return taken;
+}
+
+/* Whether the key's lock is still held (by anyone). */
+static bool lock_held(const cc_config *cfg, const cc_key *key)
+{
+    char lock[CC_KEY_HASH_OVER + 16];
+    cc_store *s = cc_store_for_thread(cfg);
+    if (s == NULL || derived(key, ":lock", lock, sizeof lock) < 0)
+        return false;
+    cc_cmd exists = {0};
+    cc_cmd_arg(&exists, "EXISTS", (size_t)-1);
+    cc_cmd_arg(&exists, lock, (size_t)-1);
+    redisReply *reply = cc_store_command(s, &exists);
+    bool held = reply != NULL && reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+    if (reply != NULL)
+        freeReplyObject(reply);
+    return held;
+}
+
+int cc_cache_wait_fill(const cc_config *cfg, const cc_key *key, cc_found *out)
+{
+    char channel[CC_KEY_HASH_OVER + 16];
+    int64_t deadline = cc_mono_ms() + cfg->lock_wait_ms;
+    memset(out, 0, sizeof *out);
+    if (derived(key, ":fill", channel, sizeof channel) < 0)
+        return -1;
+    /* A connection of its own: once subscribed it cannot run commands. */
+    cc_store *sub = cc_store_open(cfg);
+    if (sub == NULL)
+        return -1;
+    cc_cmd subscribe = {0};
+    cc_cmd_arg(&subscribe, "SUBSCRIBE", (size_t)-1);
+    cc_cmd_arg(&subscribe, channel, (size_t)-1);
+    redisReply *reply = cc_store_command(sub, &subscribe);
+    int rc = -1;
+    if (reply != NULL) {
+        freeReplyObject(reply);
+        /* Subscribed first, then looked: a fill in between is not missed. */
+        for (int round = 0;; round++) {
+            if (cc_cache_lookup(cfg, key, cc_now_ms(), out) == 0 && out->state == CC_FOUND_FRESH) {
+                rc = 0;
+                break;
+            }
+            cc_cache_found_free(out);
+            if (round > 0 || !lock_held(cfg, key))
+                break;          /* the holder ended without storing */
+            int64_t left = deadline - cc_mono_ms();
+            redisReply *push = left > 0 ? cc_store_next_push(sub, (int)left) : NULL;
+            if (push == NULL)
+                break;          /* waited long enough: answer uncached */
+            freeReplyObject(push);
+        }
+    }
+    cc_store_close(sub);
+    return rc;
+}
+
+/* Splits a tags header value into at most TAGS_MAX SADD + PEXPIRE
+ * commands; returns how many commands were added to cmds. */
+static size_t tag_commands(const cc_config *cfg, const cc_key *key, const char *tags,
+                           size_t len, const char *px, cc_cmd *cmds,
+                           char (*names)[CC_NAME_MAX * 2 + 8])
+{
+    size_t ncmd = 0, ntags = 0;
+    for (size_t i = 0; i < len && ntags < TAGS_MAX;) {
+        while (i < len && (tags[i] == ',' || tags[i] == ' ' || tags[i] == '\t'))
+            i++;
+        size_t start = i;
+        while (i < len && tags[i] != ',' && tags[i] != ' ' && tags[i] != '\t')
+            i++;
+        if (i == start || i - start >= CC_NAME_MAX)
+            continue;
+        char *name = names[ntags++];
+        snprintf(name, CC_NAME_MAX * 2 + 8, "%s:tag:%.*s", cfg->prefix, (int)(i - start), tags + start);
+        cc_cmd *sadd = &cmds[ncmd++], *nx = &cmds[ncmd++], *gt = &cmds[ncmd++];
+        cc_cmd_arg(sadd, "SADD", (size_t)-1);
+        cc_cmd_arg(sadd, name, (size_t)-1);
+        cc_cmd_arg(sadd, key->redis, key->redis_len);
+        /* The set lives as long as its longest-lived entry. */
+        cc_cmd_arg(nx, "PEXPIRE", (size_t)-1);
+        cc_cmd_arg(nx, name, (size_t)-1);
+        cc_cmd_arg(nx, px, (size_t)-1);
+        cc_cmd_arg(nx, "NX", (size_t)-1);
+        *gt = *nx;
+        gt->argv[3] = "GT";
+        gt->argvlen[3] = 2;
+    }
+    return ncmd;
+}
+
+int cc_cache_store(const cc_config *cfg, const cc_key *key, const char *value, size_t len,
+                   int64_t px_ms, const char *tags, size_t tags_len, const char *token)
+{
+    cc_cmd cmds[1 + 3 * TAGS_MAX];
+    char names[TAGS_MAX][CC_NAME_MAX * 2 + 8];
+    char px[24], lock[CC_KEY_HASH_OVER + 16], channel[CC_KEY_HASH_OVER + 16];
+    size_t ncmd = 1;
+    cc_store *s = cc_store_for_thread(cfg);
+    if (s == NULL)
+        return -1;
+    memset(cmds, 0, sizeof cmds);
+    snprintf(px, sizeof px, "%lld", (long long)px_ms);
+    if (token != NULL) {
+        if (derived(key, ":lock", lock, sizeof lock) < 0 || derived(key, ":fill", channel, sizeof channel) < 0)
+            return -1;
+        cc_cmd_arg(&cmds[0], "EVAL", (size_t)-1);
+        cc_cmd_arg(&cmds[0], store_and_release, sizeof store_and_release - 1);
+        cc_cmd_arg(&cmds[0], "2", 1);
+        cc_cmd_arg(&cmds[0], key->redis, key->redis_len);
+        cc_cmd_arg(&cmds[0], lock, (size_t)-1);
+        cc_cmd_arg(&cmds[0], value != NULL ? value : "", value != NULL ? len : 0);
+        cc_cmd_arg(&cmds[0], px, (size_t)-1);
+        cc_cmd_arg(&cmds[0], token, (size_t)-1);
+        cc_cmd_arg(&cmds[0], channel, (size_t)-1);
+    } else if (value != NULL) {
+        cc_cmd_arg(&cmds[0], "SET", (size_t)-1);
+        cc_cmd_arg(&cmds[0], key->redis, key->redis_len);
+        cc_cmd_arg(&cmds[0], value, len);
+        cc_cmd_arg(&cmds[0], "PX", (size_t)-1);
+        cc_cmd_arg(&cmds[0], px, (size_t)-1);
+    } else {
+        return 0;
+    }
+    if (value != NULL && tags != NULL)
+        ncmd += tag_commands(cfg, key, tags, tags_len, px, cmds + 1, names);
+    redisReply *replies[1 + 3 * TAGS_MAX];
+    if (cc_store_run(s, ncmd, cmds, replies) != 0)
+        return -1;
+    int rc = value != NULL ? 1 : 0;
+    if (replies[0]->type == REDIS_REPLY_ERROR) {
+        cc_warn("%s: store refused: %s", key->full, replies[0]->str);
+        rc = -1;
+    } else if (value != NULL) {
+        cc_debug("stored %s (%zu bytes for %lld ms)", key->full, len, (long long)px_ms);
+    }
+    cc_store_free_replies(ncmd, replies);
+    return rc;
+}
+
+void cc_cache_bump(const cc_config *cfg, size_t n, const char *const *gen_keys, const bool *url)
+{
+    enum { BATCH = 32 };
+    char values[BATCH][24], life[24];
+    cc_cmd cmds[BATCH];
+    redisReply *replies[BATCH];
+    cc_store *s = cc_store_for_thread(cfg);
+    snprintf(life, sizeof life, "%lld", (long long)CC_URL_GEN_LIFE_MS);
+    if (s == NULL && n > 0)
+        cc_warn("purge of %zu generation(s) lost: redis unreachable", n);
+    for (size_t done = 0; s != NULL && done < n;) {
+        size_t batch = n - done > BATCH ? BATCH : n - done;
+        memset(cmds, 0, sizeof cmds);
+        for (size_t i = 0; i < batch; i++) {
+            cc_random_hex(values[i], 8);
+            cc_cmd_arg(&cmds[i], "SET", (size_t)-1);
+            cc_cmd_arg(&cmds[i], gen_keys[done + i], (size_t)-1);
+            cc_cmd_arg(&cmds[i], values[i], (size_t)-1);
+            if (url[done + i]) {
+                cc_cmd_arg(&cmds[i], "PX", (size_t)-1);
+                cc_cmd_arg(&cmds[i], life, (size_t)-1);
+            }
+        }
+        if (cc_store_run(s, batch, cmds, replies) != 0) {
+            cc_warn("purge of %zu generation(s) failed: redis unreachable", n - done);
+            return;
+        }
+        cc_store_free_replies(batch, replies);
+        done += batch;
+    }
+}

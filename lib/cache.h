@@ -1,0 +1,58 @@
+/* cache.h -- the cache's operations in Redis, one round trip each.
+ *
+ * engine.c decides; this file knows how each decision is spelled in Redis:
+ * which keys an entry, its lock, its fill channel, its generations and its
+ * tags live under, and which commands go together in one pipelined batch.
+ * Everything fails soft: an error is "not found", "not locked", "not
+ * stored", and the app answers as if there were no cache. */
+#ifndef CGICACHE_CACHE_H
+#define CGICACHE_CACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "entry.h"
+#include "key.h"
+
+typedef enum { CC_FOUND_NONE, CC_FOUND_FRESH, CC_FOUND_STALE } cc_found_state;
+
+typedef struct cc_found {
+    cc_found_state state;
+    cc_entry entry;            /* valid unless NONE */
+    uint64_t generation;       /* the key's current purge generation */
+    void *reply;               /* owns the bytes entry points into */
+    char *scratch;             /* decompressed body */
+} cc_found;
+
+/* One round trip: the entry and the key's generations.  Returns 0 (with
+ * *out filled; NONE when absent, unreadable, for another key or purged),
+ * or -1 when Redis could not answer. */
+int cc_cache_lookup(const cc_config *cfg, const cc_key *key, int64_t now_ms, cc_found *out);
+void cc_cache_found_free(cc_found *f);
+
+#define CC_LOCK_TOKEN_LEN 32
+
+/* Takes the key's fill lock for CGICACHE_LOCK_TTL with a fresh token
+ * (written to token, CC_LOCK_TOKEN_LEN + 1 bytes).  True when taken. */
+bool cc_cache_lock(const cc_config *cfg, const cc_key *key, char *token);
+
+/* Waits up to CGICACHE_LOCK_WAIT for the lock holder to fill the key,
+ * woken by the holder's publish, not by polling.  Returns 0 with a FRESH
+ * *out when the entry landed, or -1 (nothing filled in time, or the
+ * holder ended without storing). */
+int cc_cache_wait_fill(const cc_config *cfg, const cc_key *key, cc_found *out);
+
+/* One round trip: stores value (unless NULL) for px ms, adds the key to
+ * each tag in tags (a comma- or blank-separated header value, may be
+ * NULL), and, when token is set, releases the lock if it is still ours
+ * and wakes the waiters.  Returns 1 stored, 0 nothing to store, -1 the
+ * store failed. */
+int cc_cache_store(const cc_config *cfg, const cc_key *key, const char *value, size_t len,
+                   int64_t px, const char *tags, size_t tags_len, const char *token);
+
+/* One round trip: gives each generation key a new random value (url ones
+ * expire after CC_URL_GEN_LIFE_MS). */
+void cc_cache_bump(const cc_config *cfg, size_t n, const char *const *gen_keys, const bool *url);
+
+#endif

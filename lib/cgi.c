@@ -1,0 +1,217 @@
+/* cgi.c -- caching plain CGI programs, from a constructor.
+ *
+ * A CGI program runs once per request with the request in its environment
+ * and answers on stdout.  When libcgicache.so is preloaded into it, this
+ * runs before the program's main() (or the interpreter's):
+ *
+ *   hit   the cached response is written to stdout and the process exits 0;
+ *         the program never runs;
+ *   miss  the process forks.  The child returns from here and runs the
+ *         program with stdout on a pipe; the original process, the one the
+ *         web server waits for, becomes the tee: it forwards every byte to
+ *         the real stdout as it comes (the head with X-Cache-Status
+ *         injected), keeps a copy, and when the program has exited 0 with a
+ *         cacheable response, stores it.  It then ends as the program did;
+ *   refresh  a stale (or early-due) hit whose refresh lock this process won:
+ *         the cached response is written and stdout is let go, so the
+ *         client has its answer at once; then the program runs as on a
+ *         miss, its output captured and stored but sent nowhere.
+ *
+ * The output is captured at the file descriptor because glibc's stdio
+ * writes through an internal write() no interposer sees, and a script's
+ * interpreter may write any way it likes.  The child is the program (not
+ * the tee) so that a program that wait()s for its own children is not
+ * surprised by one more.  A CGI process always takes libcgicache out of
+ * LD_PRELOAD first: a `cat` run by a shell script inherits the request's
+ * environment and must not answer the request from the cache itself. */
+#include "cgi.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "interpose.h"
+#include "log.h"
+#include "request.h"
+
+extern char **environ;
+
+static volatile pid_t program_pid;
+
+static int fd_write(void *ctx, const char *data, size_t len)
+{
+    int fd = *(int *)ctx;
+    while (len > 0) {
+        ssize_t w = write(fd, data, len);
+        if (w > 0) {
+            data += w;
+            len -= (size_t)w;
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A FastCGI app (fd 0 a listening socket) is not a CGI request, whatever
+ * its environment says: the FastCGI adapter handles it. */
+static bool is_cgi_request(void)
+{
+    if (cc_env_get(environ, "GATEWAY_INTERFACE") == NULL ||
+        cc_env_get(environ, "REQUEST_METHOD") == NULL)
+        return false;
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    if (getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening)
+        return false;
+    return true;
+}
+
+static void forward_signal(int sig)
+{
+    if (program_pid > 0)
+        kill(program_pid, sig);
+}
+
+static void forward_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = forward_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    /* A client gone away must not kill the tee before it reaps the program. */
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* Ends this process the way the program ended: same exit code, or the
+ * same fatal signal. */
+__attribute__((noreturn)) static void end_like(int status)
+{
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        signal(sig, SIG_DFL);
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, sig);
+        sigprocmask(SIG_UNBLOCK, &set, NULL);
+        raise(sig);
+        _exit(128 + sig);
+    }
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
+
+/* The tee: forwards the program's output to sink, then stores and exits. */
+__attribute__((noreturn)) static void run_tee(cc_txn *txn, int from_program, cc_sink sink)
+{
+    bool delivered = true;
+    char buf[64 * 1024];
+    for (;;) {
+        ssize_t n = read(from_program, buf, sizeof buf);
+        if (n > 0) {
+            if (cc_engine_write(txn, &sink, buf, (size_t)n) != 0) {
+                /* The client is gone: let the program meet the closed pipe
+                 * as it would have met the closed stdout. */
+                delivered = false;
+                break;
+            }
+        } else if (n == 0 || errno != EINTR) {
+            break;
+        }
+    }
+    close(from_program);
+    if (delivered && cc_engine_end_output(txn, &sink) != 0)
+        delivered = false;
+    /* The server sees the end of the response now, not after the store. */
+    close(STDOUT_FILENO);
+    int status = 0;
+    while (waitpid(program_pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    bool completed = delivered && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    cc_engine_finish(txn, completed);
+    end_like(status);
+}
+
+static int stdout_fd = STDOUT_FILENO;
+static const cc_sink stdout_sink = {fd_write, &stdout_fd};
+
+static int answer_hit(cc_buf *hit)
+{
+    int rc = fd_write(&stdout_fd, hit->data, hit->len);
+    cc_buf_free(hit);
+    return rc;
+}
+
+/* Lets go of the client's stdout: the server sees the response end. */
+static void release_stdout(void)
+{
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null >= 0) {
+        dup2(null, STDOUT_FILENO);
+        close(null);
+    } else {
+        close(STDOUT_FILENO);
+    }
+}
+
+void cc_cgi_on_load(void)
+{
+    if (!is_cgi_request())
+        return;
+    cc_preload_remove_self();
+    cc_txn *txn = NULL;
+    cc_buf hit = {0};
+    cc_action action = cc_engine_begin(environ, &txn, &hit);
+    if (action == CC_ACT_PASS)
+        return;
+    cc_sink sink = stdout_sink;
+    if (action == CC_ACT_SERVE) {
+        int rc = answer_hit(&hit);
+        if (txn == NULL || rc != 0) {
+            cc_engine_finish(txn, false);
+            _exit(rc == 0 ? 0 : 1);
+        }
+        release_stdout();
+        sink = cc_engine_discard;
+    }
+
+    int pipe_fds[2];
+    pid_t pid = -1;
+    if (pipe2(pipe_fds, O_CLOEXEC) == 0 && (pid = fork()) < 0) {
+        close(pipe_fds[0]);
+        close(pipe_fds[1]);
+    }
+    if (pid < 0) {
+        /* Cannot capture: the program answers alone (a refresh is dropped:
+         * the client already has its answer). */
+        cc_engine_finish(txn, false);
+        if (sink.write != stdout_sink.write)
+            _exit(0);
+        return;
+    }
+    if (pid == 0) {
+        /* The program: stdout becomes the pipe; the transaction belongs
+         * to the tee. */
+        dup2(pipe_fds[1], STDOUT_FILENO);
+        close(pipe_fds[0]);
+        close(pipe_fds[1]);
+        cc_engine_finish(txn, false);
+        return;
+    }
+    program_pid = pid;
+    close(pipe_fds[1]);
+    forward_signals();
+    run_tee(txn, pipe_fds[0], sink);
+}

@@ -1,0 +1,528 @@
+/* engine.c -- one request's way through the cache.
+ *
+ * begin: route, classify, look up (one round trip) and decide: serve a
+ * fresh entry; serve a stale or soon-due one and refresh it in the
+ * background; take the fill lock and let the app run; or wait for another
+ * worker's fill and serve that.  While the app runs, its head is held only
+ * until it is complete, so the status header can be injected; every byte
+ * after it goes straight to the client, and a copy is kept when the
+ * response may be stored.  finish: store, release the lock, bump the
+ * purge generations the request invalidates -- all after the client
+ * already has its whole response, so no round trip here delays it.
+ *
+ * The configuration is read once per process, at load, from the process
+ * environment: inside a FastCGI accept loop `environ` may point at a
+ * finished request's freed params, so nothing here calls getenv(). */
+#include "engine.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "clock.h"
+#include "config_load.h"
+#include "entry.h"
+#include "invalidate.h"
+#include "key.h"
+#include "log.h"
+#include "policy.h"
+#include "random.h"
+#include "request.h"
+#include "route.h"
+#include "stats.h"
+
+struct cc_txn {
+    const cc_config *cfg;
+    const cc_route *route;    /* the request's route; NULL for a purge-only follow */
+    cc_request rq;
+    cc_key key;
+    const char *status;       /* X-Cache-Status value; NULL: inject nothing */
+    const char *fwd;          /* RFC 9211 Cache-Status detail */
+    bool cacheable;           /* may be answered from the cache */
+    bool store;               /* keep a copy and store it at finish */
+    bool background;          /* a refresh: nobody reads the output */
+    bool head_done;           /* the head was sent (injected or as it was) */
+    bool head_parsed;         /* t->head describes t->held */
+    bool failed;              /* a write to the client failed */
+    bool locked;              /* lock_token holds the key's fill lock */
+    char lock_token[CC_LOCK_TOKEN_LEN + 1];
+    uint64_t generation;      /* the key's generation when looked up */
+    int64_t started;          /* monotonic ms at begin */
+    int64_t compute_ms;
+    cc_buf held;              /* the head, while incomplete; then kept for storing */
+    cc_buf body;              /* the captured body */
+    cc_head head;
+};
+
+static _Atomic(const cc_config *) current_config;
+static cc_config disabled_config;   /* enabled == false, no routes */
+
+static int discard(void *ctx, const char *data, size_t len)
+{
+    (void)ctx, (void)data, (void)len;
+    return 0;
+}
+
+const cc_sink cc_engine_discard = {discard, NULL};
+
+/* ---- configuration ------------------------------------------------------ */
+
+static void report_problems(const cc_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nproblems; i++) {
+        const cc_problem *p = &cfg->problems[i];
+        cc_log(p->warning ? CC_LOG_WARN : CC_LOG_ERROR, "%s: %s", p->variable, p->message);
+    }
+}
+
+const cc_config *cc_engine_init(char *const *envp)
+{
+    const cc_config *cfg = atomic_load(&current_config);
+    if (cfg != NULL)
+        return cfg;
+    cc_config *parsed = cc_config_load(envp);
+    if (parsed == NULL) {
+        cc_error("out of memory reading the configuration; caching off");
+        cfg = &disabled_config;
+    } else {
+        cc_log_set_level(parsed->log_level);
+        report_problems(parsed);
+        cfg = parsed;
+    }
+    const cc_config *expected = NULL;
+    if (!atomic_compare_exchange_strong(&current_config, &expected, cfg)) {
+        /* Another thread got there first; its config stands. */
+        if (cfg != &disabled_config)
+            cc_config_free((cc_config *)cfg);
+        return expected;
+    }
+    return cfg;
+}
+
+const cc_config *cc_engine_config(void)
+{
+    const cc_config *cfg = atomic_load(&current_config);
+    return cfg != NULL ? cfg : &disabled_config;
+}
+
+/* ---- answers from the cache ---------------------------------------------- */
+
+/* Appends the status header line ("X-Cache-Status: HIT\r\n") unless the
+ * operator disabled it with an empty CGICACHE_STATUS_HEADER. */
+static void append_status_line(cc_buf *b, const cc_config *cfg, const char *status)
+{
+    if (cfg->status_header[0] != '\0')
+        cc_buf_appendf(b, "%s: %s\r\n", cfg->status_header, status);
+}
+
+/* The response a stored entry gives: its head, status lines, Age, and the
+ * body unless the request is a HEAD.  RFC 9211 ttl goes negative once the
+ * entry is stale. */
+static void build_hit(cc_buf *out, const cc_txn *t, const cc_entry *e, int64_t now,
+                      const char *status, const char *detail)
+{
+    int64_t age = (now - e->stored_at_ms) / 1000;
+    int64_t left = e->stored_at_ms + e->ttl_ms - now;
+    left = left >= 0 ? left / 1000 : -((-left + 999) / 1000);
+    cc_buf extra = {0};
+    append_status_line(&extra, t->cfg, status);
+    cc_buf_appendf(&extra, "Age: %lld\r\nCache-Status: cgicache; hit; ttl=%lld%s\r\n",
+                   (long long)(age < 0 ? 0 : age), (long long)left, detail);
+    cc_head_serve(out, e->head, e->head_len, extra.data, extra.len);
+    cc_buf_free(&extra);
+    if (t->rq.method_bit != CC_M_HEAD)
+        cc_buf_append(out, e->body, e->body_len);
+}
+
+/* XFetch: should this fresh entry be recomputed now, before it expires?
+ * The compute time is taken as at least 1% of the TTL, so a fast route
+ * also refreshes in its last moments instead of ever expiring cold while
+ * it is busy (cachemate's formula, proportional to compute time alone,
+ * never refreshes those). */
+static bool refresh_due(const cc_txn *t, const cc_entry *e, int64_t now)
+{
+    double beta = t->cfg->early_refresh;
+    int64_t weight = e->compute_ms > e->ttl_ms / 100 ? e->compute_ms : e->ttl_ms / 100;
+    return beta > 0 && cc_policy_early_refresh(now, e->stored_at_ms + e->ttl_ms, weight, beta,
+                                               cc_random_unit());
+}
+
+/* A stored entry was found: serves it, and keeps t for a background
+ * refresh when it is stale or due early and this request wins the lock
+ * (with lock=off every such request refreshes).  Returns false when the
+ * hit could not be built (out of memory): the app answers instead. */
+static bool serve_found(cc_txn *t, cc_found *f, cc_buf *hit, bool *refresh)
+{
+    int64_t now = cc_now_ms();
+    bool stale = f->state == CC_FOUND_STALE;
+    *refresh = false;
+    /* Only a GET can refresh: a HEAD's answer has no body to store. */
+    if (t->store && (stale || refresh_due(t, &f->entry, now)))
+        *refresh = !t->route->lock || cc_cache_lock(t->cfg, &t->key, t->lock_token);
+    t->status = stale ? "STALE" : "HIT";
+    build_hit(hit, t, &f->entry, now, t->status, "");
+    cc_cache_found_free(f);
+    if (hit->failed) {
+        cc_buf_free(hit);
+        return false;
+    }
+    t->locked = *refresh && t->route->lock;
+    return true;
+}
+
+/* ---- begin ---------------------------------------------------------------- */
+
+static void classify(cc_txn *t, cc_req_class cls)
+{
+    switch (cls) {
+    case CC_REQ_CACHEABLE:
+        t->cacheable = true;
+        t->status = "MISS";
+        t->fwd = "uri-miss";
+        t->store = t->rq.method_bit == CC_M_GET;  /* a HEAD's answer has no body */
+        break;
+    case CC_REQ_NO_CACHE:
+        t->status = "NO_CACHE";
+        t->fwd = "request";
+        break;
+    case CC_REQ_UNSAFE:
+        t->status = "BYPASS";
+        t->fwd = "method";
+        break;
+    case CC_REQ_BYPASS:
+    case CC_REQ_PRIVATE:
+        t->status = "BYPASS";
+        t->fwd = "bypass";
+        break;
+    }
+}
+
+static cc_txn *new_txn(const cc_config *cfg, const cc_route *route, const cc_request *rq)
+{
+    cc_txn *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    t->cfg = cfg;
+    t->route = route;
+    t->rq = *rq;
+    if (rq->path == rq->pathbuf)
+        t->rq.path = t->rq.pathbuf;
+    t->started = cc_mono_ms();
+    return t;
+}
+
+void cc_engine_rebind(cc_txn *t, char *const *envp)
+{
+    cc_request rq;
+    if (cc_request_init(&rq, envp) == 0) {
+        t->rq = rq;
+        if (rq.path == rq.pathbuf)
+            t->rq.path = t->rq.pathbuf;
+    }
+}
+
+/* A cacheable request: look up, then serve, refresh, lead or wait. */
+static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
+{
+    cc_found found;
+    bool refresh;
+    if (cc_key_build(t->cfg, t->route, &t->rq, &t->key) != 0) {
+        t->store = false;         /* too long to key: answered, never stored */
+        return CC_ACT_RUN;
+    }
+    if (cc_cache_lookup(t->cfg, &t->key, cc_now_ms(), &found) != 0)
+        return CC_ACT_RUN;        /* Redis unreachable: the app answers */
+    t->generation = found.generation;
+    if (found.state != CC_FOUND_NONE && serve_found(t, &found, hit, &refresh)) {
+        if (!refresh)
+            return CC_ACT_SERVE;
+        t->background = true;
+        t->store = true;
+        *txn = t;
+        return CC_ACT_SERVE;
+    }
+    cc_cache_found_free(&found);
+    if (!t->route->lock || !t->store)
+        return CC_ACT_RUN;
+    if (cc_cache_lock(t->cfg, &t->key, t->lock_token)) {
+        t->locked = true;
+        return CC_ACT_RUN;
+    }
+    /* Another worker is computing this key: wait for its fill. */
+    if (cc_cache_wait_fill(t->cfg, &t->key, &found) == 0) {
+        t->status = "HIT";
+        build_hit(hit, t, &found.entry, cc_now_ms(), t->status, "; fwd=uri-miss; collapsed");
+        cc_cache_found_free(&found);
+        cc_stats_count(t->cfg, t->route, CC_STAT_COLLAPSED);
+        if (!hit->failed)
+            return CC_ACT_SERVE;
+        t->status = "MISS";
+        cc_buf_free(hit);
+    }
+    t->store = false;             /* as nginx: a timed-out waiter does not store */
+    return CC_ACT_RUN;
+}
+
+static cc_stat stat_of(const char *status)
+{
+    static const struct { const char *status; cc_stat stat; } map[] = {
+        {"HIT", CC_STAT_HIT}, {"STALE", CC_STAT_STALE}, {"MISS", CC_STAT_MISS},
+        {"BYPASS", CC_STAT_BYPASS}, {"NO_CACHE", CC_STAT_NO_CACHE},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(status, map[i].status) == 0)
+            return map[i].stat;
+    return CC_STAT_MISS;
+}
+
+cc_action cc_engine_begin(char *const *envp, cc_txn **txn, cc_buf *hit)
+{
+    const cc_config *cfg = cc_engine_config();
+    *txn = NULL;
+    if (!cfg->enabled || cfg->nroutes == 0)
+        return CC_ACT_PASS;
+    cc_request rq;
+    if (cc_request_init(&rq, envp) != 0)
+        return CC_ACT_PASS;
+    const cc_route *route = cc_route_match(cfg, rq.method_bit, rq.path, rq.path_len);
+    if (route == NULL) {
+        /* An unsafe request to a URL a GET route caches: followed quietly,
+         * only to purge that URL if it succeeds. */
+        if (!(rq.method_bit & CC_M_UNSAFE) ||
+            cc_route_match(cfg, CC_M_GET, rq.path, rq.path_len) == NULL ||
+            (*txn = new_txn(cfg, NULL, &rq)) == NULL)
+            return CC_ACT_PASS;
+        return CC_ACT_RUN;
+    }
+    cc_txn *t = new_txn(cfg, route, &rq);
+    if (t == NULL)
+        return CC_ACT_PASS;
+    classify(t, cc_policy_request(cfg, route, &t->rq));
+    cc_action action = CC_ACT_RUN;
+    if (t->cacheable)
+        action = begin_cacheable(t, txn, hit);
+    cc_stats_count(cfg, route, stat_of(t->status));
+    if (action == CC_ACT_SERVE) {
+        if (*txn == NULL)
+            free(t);
+        return CC_ACT_SERVE;
+    }
+    *txn = t;
+    return CC_ACT_RUN;
+}
+
+/* ---- the app's output ------------------------------------------------------ */
+
+static int emit(cc_txn *t, const cc_sink *sink, const char *data, size_t len)
+{
+    if (len == 0 || t->failed)
+        return t->failed ? -1 : 0;
+    if (sink->write(sink->ctx, data, len) != 0) {
+        t->failed = true;
+        t->store = false;
+        return -1;
+    }
+    return 0;
+}
+
+static void capture(cc_txn *t, const char *data, size_t len)
+{
+    if (!t->store || len == 0)
+        return;
+    if (t->body.len + len > t->cfg->max_size) {
+        cc_debug("%s: response over CGICACHE_MAX_SIZE; not stored", t->route->name);
+        t->store = false;
+        cc_buf_free(&t->body);
+        return;
+    }
+    cc_buf_append(&t->body, data, len);
+    if (t->body.failed) {
+        t->store = false;
+        cc_buf_free(&t->body);
+    }
+}
+
+/* The head is complete: send it with the status lines injected. */
+static int send_head(cc_txn *t, const cc_sink *sink)
+{
+    const cc_config *cfg = t->cfg;
+    if (t->status == NULL)        /* followed for a purge only: untouched */
+        return emit(t, sink, t->held.data, t->head.head_len);
+    bool storable = t->store &&
+                    cc_policy_response_ttl(cfg, t->route, &t->head, 0, cc_now_ms(), NULL) > 0;
+    if (!storable)
+        t->store = false;
+    cc_buf extra = {0}, out = {0};
+    append_status_line(&extra, cfg, t->status);
+    cc_buf_appendf(&extra, "Cache-Status: cgicache; fwd=%s%s\r\n", t->fwd,
+                   storable ? "; stored" : "");
+    cc_head_inject(&out, &t->head, cfg->tags_header, extra.data, extra.len);
+    int rc;
+    if (extra.failed || out.failed) {
+        /* No memory to rewrite the head: send it as the app wrote it. */
+        t->store = false;
+        rc = emit(t, sink, t->held.data, t->head.head_len);
+    } else {
+        rc = emit(t, sink, out.data, out.len);
+    }
+    cc_buf_free(&extra);
+    cc_buf_free(&out);
+    return rc;
+}
+
+/* Gives up on the head (malformed or too large): from here on the app's
+ * bytes go out exactly as written, and nothing is stored. */
+static int pass_head_as_is(cc_txn *t, const cc_sink *sink)
+{
+    t->head_done = true;
+    t->store = false;
+    int rc = emit(t, sink, t->held.data, t->held.len);
+    cc_buf_free(&t->held);
+    return rc;
+}
+
+int cc_engine_write(cc_txn *t, const cc_sink *sink, const char *data, size_t len)
+{
+    if (t->head_done) {
+        int rc = emit(t, sink, data, len);
+        capture(t, data, len);
+        return rc;
+    }
+    size_t before = t->held.len;
+    cc_buf_append(&t->held, data, len);
+    if (t->held.failed)
+        return pass_head_as_is(t, sink);
+    cc_head_result r = cc_head_parse(t->held.data, t->held.len, &t->head);
+    if (r == CC_HEAD_INCOMPLETE)
+        return 0;
+    if (r == CC_HEAD_BAD)
+        return pass_head_as_is(t, sink);
+    t->head_parsed = true;
+    t->head_done = true;
+    int rc = send_head(t, sink);
+    /* What followed the blank line in this write is body. */
+    size_t body_off = t->head.head_len - before;
+    if (rc == 0 && body_off < len) {
+        rc = emit(t, sink, data + body_off, len - body_off);
+        capture(t, data + body_off, len - body_off);
+    }
+    return rc;
+}
+
+int cc_engine_end_output(cc_txn *t, const cc_sink *sink)
+{
+    if (t->compute_ms == 0)
+        t->compute_ms = cc_mono_ms() - t->started;
+    if (t->head_done)
+        return t->failed ? -1 : 0;
+    /* The app ended without completing its head: send what it wrote. */
+    return pass_head_as_is(t, sink);
+}
+
+/* ---- finish ------------------------------------------------------------------ */
+
+/* Encodes the captured response; returns its Redis lifetime, or 0 when it
+ * must not be stored (*value is then NULL). */
+static int64_t encode_response(cc_txn *t, bool completed, char **value, size_t *value_len)
+{
+    const cc_config *cfg = t->cfg;
+    int64_t now = cc_now_ms();
+    const char *why = "request not completed";
+    int64_t ttl = 0;
+    *value = NULL;
+    if (completed && t->store && t->head_parsed && !t->failed)
+        ttl = cc_policy_response_ttl(cfg, t->route, &t->head, t->body.len, now, &why);
+    if (ttl <= 0) {
+        if (t->background)
+            cc_warn("%s: refresh not stored (%s); the stored copy stays until it expires",
+                    t->key.full, why != NULL ? why : "policy");
+        else
+            cc_debug("%s: not stored (%s)", t->route->name, why != NULL ? why : "policy");
+        return 0;
+    }
+    int64_t life = ttl + t->route->stale_ms;
+    if (life > CC_ENTRY_MAX_LIFE_MS) {
+        life = CC_ENTRY_MAX_LIFE_MS;
+        ttl = life < ttl ? life : ttl;
+    }
+    cc_buf head = {0};
+    cc_head_store_form(&head, &t->head, cfg->tags_header);
+    cc_entry e = {
+        .status = (uint16_t)t->head.status,
+        .stored_at_ms = now,
+        .ttl_ms = ttl,
+        .stale_ms = life - ttl,
+        .compute_ms = (uint32_t)(t->compute_ms < 0 ? 0 : t->compute_ms),
+        .generation = t->generation,
+        .key = t->key.full,
+        .key_len = t->key.full_len,
+        .head = head.data != NULL ? head.data : "",
+        .head_len = head.len,
+        .body = t->body.data != NULL ? t->body.data : "",
+        .body_len = t->body.len,
+    };
+    if (head.failed || cc_entry_encode(&e, t->route->compress, cfg->compress_min,
+                                       cfg->compress_level, value, value_len) != 0)
+        life = 0;
+    cc_buf_free(&head);
+    return life;
+}
+
+/* Collects the generation keys a finished request bumps. */
+typedef struct bumps {
+    size_t n;
+    char keys[2 * CC_MAX_LIST + 8][CC_GEN_KEY_MAX];
+    bool url[2 * CC_MAX_LIST + 8];
+} bumps;
+
+static void add_bump(void *ctx, const char *gen_key, bool url)
+{
+    bumps *b = ctx;
+    if (b->n == sizeof b->url / sizeof b->url[0])
+        return;
+    snprintf(b->keys[b->n], sizeof b->keys[0], "%s", gen_key);
+    b->url[b->n++] = url;
+}
+
+static void invalidate(cc_txn *t)
+{
+    bumps *b = calloc(1, sizeof *b);
+    const char *keys[sizeof b->url / sizeof b->url[0]];
+    if (b == NULL)
+        return;
+    cc_invalidate_targets(t->cfg, t->route, &t->rq, &t->head, add_bump, b);
+    for (size_t i = 0; i < b->n; i++) {
+        keys[i] = b->keys[i];
+        cc_debug("purging generation %s", keys[i]);
+    }
+    if (b->n > 0)
+        cc_cache_bump(t->cfg, b->n, keys, b->url);
+    free(b);
+}
+
+void cc_engine_finish(cc_txn *t, bool completed)
+{
+    if (t == NULL)
+        return;
+    if (t->route != NULL && (t->store || t->locked)) {
+        char *value;
+        size_t len = 0;
+        int64_t life = encode_response(t, completed, &value, &len);
+        const cc_header *tags = value != NULL ? cc_head_find(&t->head, t->cfg->tags_header) : NULL;
+        int stored = cc_cache_store(t->cfg, &t->key, value, len, life,
+                                    tags != NULL ? tags->value : NULL,
+                                    tags != NULL ? tags->value_len : 0,
+                                    t->locked ? t->lock_token : NULL);
+        if (stored != 0 && value != NULL)
+            cc_stats_count(t->cfg, t->route, stored > 0 ? CC_STAT_STORE : CC_STAT_STORE_ERROR);
+        free(value);
+    }
+    if (completed && t->head_parsed && !t->failed &&
+        cc_invalidate_possible(t->cfg, t->route, t->rq.method_bit))
+        invalidate(t);
+    cc_buf_free(&t->held);
+    cc_buf_free(&t->body);
+    free(t);
+}

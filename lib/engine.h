@@ -1,0 +1,68 @@
+/* engine.h -- the request lifecycle, independent of libfcgi and of CGI.
+ *
+ * An adapter asks cc_engine_begin what to do with a request:
+ *   CC_ACT_PASS   not ours: touch nothing (the fast path);
+ *   CC_ACT_SERVE  a cached response is in *hit: send it, skip the app;
+ *   CC_ACT_RUN    let the app answer, feeding its output through
+ *                 cc_engine_write (which injects the status header into the
+ *                 head and keeps a copy when the response may be stored),
+ *                 then cc_engine_end_output and cc_engine_finish.
+ * The adapter supplies the sink: the function that really sends bytes to
+ * the client (the real FCGX_PutStr, or write(2) on a CGI's stdout). */
+#ifndef CGICACHE_ENGINE_H
+#define CGICACHE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "http.h"
+
+typedef enum { CC_ACT_PASS, CC_ACT_SERVE, CC_ACT_RUN } cc_action;
+
+/* Sends bytes to the client; returns 0, or -1 when they could not be sent. */
+typedef struct cc_sink {
+    int (*write)(void *ctx, const char *data, size_t len);
+    void *ctx;
+} cc_sink;
+
+typedef struct cc_txn cc_txn;
+
+/* Reads the configuration from envp once per process (idempotent), logs
+ * its problems once, and sets the log level.  Returns the config (never
+ * NULL; a disabled one when memory ran out). */
+const cc_config *cc_engine_init(char *const *envp);
+const cc_config *cc_engine_config(void);
+
+/* Decides for one request.  On CC_ACT_SERVE, *hit holds the whole
+ * response (the caller frees it with cc_buf_free); on CC_ACT_RUN, *txn is
+ * the request's state.  envp must outlive the transaction.
+ *
+ * CC_ACT_SERVE with *txn set asks for a background refresh: this request
+ * holds the refresh lock, and once the client has its (stale or still
+ * fresh) response, the app should answer the same request again with its
+ * output going to a sink that discards it (cc_engine_discard), so the
+ * engine can store the new copy.  No client waits for it.  When envp will
+ * not outlive that run, the caller gives a copy with cc_engine_rebind. */
+cc_action cc_engine_begin(char *const *envp, cc_txn **txn, cc_buf *hit);
+
+/* Points txn at another copy of its request's params (same contents). */
+void cc_engine_rebind(cc_txn *txn, char *const *envp);
+
+/* The sink of a background refresh: accepts everything, sends nothing. */
+extern const cc_sink cc_engine_discard;
+
+/* The app wrote data.  Returns 0, or -1 when the sink failed (the app
+ * sees the error it would have seen without cgicache). */
+int cc_engine_write(cc_txn *txn, const cc_sink *sink, const char *data, size_t len);
+
+/* The app is done writing (finish, close or abandon): sends any head still
+ * held.  Returns 0 or -1 as above. */
+int cc_engine_end_output(cc_txn *txn, const cc_sink *sink);
+
+/* Ends the transaction: stores the captured response when completed is
+ * true (the app finished normally and every write reached the client) and
+ * policy allows it; then frees txn. */
+void cc_engine_finish(cc_txn *txn, bool completed);
+
+#endif

@@ -1,0 +1,55 @@
+/* entry.h -- the value stored in Redis for one cached response.
+ *
+ * Layout (all integers little-endian):
+ *   magic "CGCE", u8 version, u8 flags, u16 status,
+ *   i64 stored_at_ms, i64 ttl_ms, i64 stale_ms, u32 compute_ms,
+ *   u64 generation, u32 key_len, u32 head_len, u32 body_raw_len,
+ *   u32 body_stored_len, key, head, body (zstd frame when compressed),
+ *   u64 XXH3-64 checksum of everything before it.
+ * The decoder checks magic, version, every length against the buffer and
+ * the checksum; anything that does not decode is "no entry". */
+#ifndef CGICACHE_ENTRY_H
+#define CGICACHE_ENTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#define CC_ENTRY_VERSION 1
+#define CC_ENTRY_COMPRESSED 0x01u
+
+typedef struct cc_entry {
+    uint16_t status;
+    unsigned flags;             /* CC_ENTRY_COMPRESSED, set by the encoder */
+    int64_t stored_at_ms;
+    int64_t ttl_ms;             /* fresh for ttl_ms after stored_at_ms */
+    int64_t stale_ms;           /* then servable stale for stale_ms */
+    uint32_t compute_ms;        /* how long the app took to answer */
+    uint64_t generation;        /* the route's purge generation when stored */
+    const char *key;            /* the full canonical key */
+    size_t key_len;
+    const char *head;           /* stored head form (see http.h) */
+    size_t head_len;
+    const char *body;
+    size_t body_len;            /* raw (decompressed) length */
+    size_t stored_body_len;     /* length as stored (after compression) */
+} cc_entry;
+
+/* Encodes e into a malloc'd buffer (*out, *out_len).  Compresses the body
+ * with zstd at level when mode is ALL, or SMART and body_len >= min_size,
+ * and keeps the compressed form only when it is smaller.  Returns 0 or -1. */
+int cc_entry_encode(const cc_entry *e, cc_compress_mode mode, size_t min_size,
+                    int level, char **out, size_t *out_len);
+
+/* Decodes buf into e.  key and head point into buf; the body points into
+ * buf or, when compressed, into *scratch, a malloc'd buffer the caller
+ * frees (it may be NULL on return).  Returns 0, or -1 for anything that is
+ * not a whole, valid entry of this version. */
+int cc_entry_decode(const char *buf, size_t len, cc_entry *e, char **scratch);
+
+/* Decodes only the fixed header (no checksum or body work): for inspect
+ * and for deciding freshness before paying for decompression. Returns 0/-1. */
+int cc_entry_peek(const char *buf, size_t len, cc_entry *e);
+
+#endif

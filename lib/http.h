@@ -1,0 +1,85 @@
+/* http.h -- the CGI response head: parsing what an app writes, and
+ * building the heads cgicache sends.
+ *
+ * A CGI/FastCGI app answers with header lines ("Name: value", an optional
+ * "Status: 404 Not Found"), a blank line, then the body; lines end in CRLF
+ * or LF.  The parser is incremental-friendly: it is given the bytes held so
+ * far and says whether the head is complete.  It never allocates: header
+ * views point into the caller's buffer. */
+#ifndef CGICACHE_HTTP_H
+#define CGICACHE_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CC_HEAD_MAX (64 * 1024)   /* a longer head is not parsed: pass through */
+#define CC_HEADERS_MAX 100
+
+typedef struct cc_header {
+    const char *name;
+    size_t name_len;
+    const char *value;        /* leading and trailing blanks trimmed */
+    size_t value_len;
+} cc_header;
+
+typedef struct cc_head {
+    int status;               /* from Status:, else 302 with Location, else 200 */
+    const char *reason;       /* text after the code in Status:, may be empty */
+    size_t reason_len;
+    size_t nheaders;          /* every line but Status: */
+    cc_header headers[CC_HEADERS_MAX];
+    size_t head_len;          /* bytes of the head, blank line included */
+} cc_head;
+
+typedef enum {
+    CC_HEAD_INCOMPLETE = 0,   /* no blank line yet: give me more bytes */
+    CC_HEAD_OK = 1,
+    CC_HEAD_BAD = -1          /* malformed, too long or too many lines */
+} cc_head_result;
+
+cc_head_result cc_head_parse(const char *buf, size_t len, cc_head *out);
+
+/* The first header named name (case-insensitive), or NULL. */
+const cc_header *cc_head_find(const cc_head *h, const char *name);
+
+/* True when the comma-separated list value has token (case-insensitive),
+ * ignoring any "=argument" on list members: ("no-cache, max-age=0", "no-cache"). */
+int cc_list_has(const char *value, size_t value_len, const char *token);
+
+/* Finds "name=<delta-seconds>" in a Cache-Control value; returns 1 and sets
+ * *out when present and numeric, else 0. */
+int cc_list_seconds(const char *value, size_t value_len, const char *name, int64_t *out);
+
+/* Headers a cache must not store or replay: hop-by-hop (Connection,
+ * Keep-Alive, Transfer-Encoding, TE, Trailer, Upgrade, Proxy-*),
+ * Set-Cookie, and the extra name given (the tags header), plus Status. */
+int cc_header_is_unstored(const char *name, size_t name_len, const char *extra);
+
+/* A growable byte buffer the builders append to. */
+typedef struct cc_buf {
+    char *data;
+    size_t len, cap;
+    int failed;               /* an allocation failed: contents unusable */
+} cc_buf;
+
+void cc_buf_append(cc_buf *b, const void *data, size_t len);
+void cc_buf_appendf(cc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cc_buf_free(cc_buf *b);
+
+/* Appends the head that is stored: "Status: <code> <reason>\r\n" then every
+ * header of h that is not unstored (see above), each "Name: value\r\n",
+ * without the blank line. */
+void cc_head_store_form(cc_buf *out, const cc_head *h, const char *tags_header);
+
+/* Appends stored head + extra lines (each already ending in CRLF, e.g.
+ * "X-Cache-Status: HIT\r\nAge: 3\r\n") + the blank line: a response head. */
+void cc_head_serve(cc_buf *out, const char *stored_head, size_t stored_len,
+                   const char *extra, size_t extra_len);
+
+/* Appends the app's own head, every line kept as it was except those
+ * named by drop (the tags header; NULL for none), then extra lines, then
+ * the blank line: a streamed miss with its status header injected. */
+void cc_head_inject(cc_buf *out, const cc_head *h, const char *drop,
+                    const char *extra, size_t extra_len);
+
+#endif

@@ -1,0 +1,28 @@
+/* interpose.h -- finding the real definitions of the symbols we wrap.
+ *
+ * Resolved lazily, once per symbol: dlsym(RTLD_NEXT) finds libfcgi when
+ * the app links it; when it finds nothing (Perl's FCGI.so loads
+ * libfcgi.so.0 with RTLD_LOCAL, out of the global scope) the already
+ * loaded libfcgi.so.0 is looked up directly with RTLD_NOLOAD.  Nothing in
+ * libcgicache.so refers to libfcgi at link time, so it loads into any
+ * process, including CGI scripts that never heard of FastCGI. */
+#ifndef CGICACHE_INTERPOSE_H
+#define CGICACHE_INTERPOSE_H
+
+/* Returns the next definition of name, caching it in *slot. */
+void *cc_real_symbol(void *volatile *slot, const char *name);
+
+/* real(fn) yields a pointer to the real fn, typed like fn. */
+#define CC_REAL(fn)                                                            \
+    ({                                                                         \
+        static void *volatile slot_##fn;                                       \
+        (__typeof__(&fn))cc_real_symbol(&slot_##fn, #fn);                      \
+    })
+
+/* Once cgicache is active in a process (it accepts requests or is a CGI
+ * request), programs it starts must not load it again: removes
+ * libcgicache from LD_PRELOAD by editing environ directly (the shell's own
+ * setenv/unsetenv may be the ones interposed in this process). */
+void cc_preload_remove_self(void);
+
+#endif

@@ -1,0 +1,99 @@
+/* invalidate.c -- the purge generations a successful request bumps.
+ *
+ * Pure: given the configuration, the request and the app's response head,
+ * it names generation keys; the engine writes them after the response is
+ * complete (never before the app runs, or a read in between would cache
+ * the old data again). */
+#include "invalidate.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "key.h"
+#include "route.h"
+
+bool cc_invalidate_possible(const cc_config *cfg, const cc_route *route, unsigned method_bit)
+{
+    (void)cfg;
+    return (method_bit & CC_M_UNSAFE) != 0 || (route != NULL && route->ninvalidates > 0);
+}
+
+/* Host names equal once lowercased and without the scheme's default port. */
+static bool same_host(const char *a, size_t alen, const char *b, size_t blen, bool https)
+{
+    const char *port = https ? ":443" : ":80";
+    size_t plen = strlen(port);
+    if (alen > plen && strncmp(a + alen - plen, port, plen) == 0)
+        alen -= plen;
+    if (blen > plen && strncmp(b + blen - plen, port, plen) == 0)
+        blen -= plen;
+    return alen == blen && strncasecmp(a, b, alen) == 0;
+}
+
+/* Bumps the URL generation of path on the route that caches GET path. */
+static void url_target(const cc_config *cfg, bool https, const char *host,
+                       const char *path, size_t path_len, cc_gen_fn fn, void *ctx)
+{
+    const cc_route *r = cc_route_match(cfg, CC_M_GET, path, path_len);
+    char key[CC_GEN_KEY_MAX];
+    if (r != NULL &&
+        cc_key_url_gen(cfg, r, https, host, strlen(host), path, path_len, key, sizeof key) == 0)
+        fn(ctx, key, true);
+}
+
+/* The path of a Location or Content-Location value, when it is a path or
+ * an absolute URL on the request's own host (RFC 9111 §4.4 forbids
+ * purging other hosts).  Returns its length, 0 for none. */
+static size_t location_path(const cc_request *rq, const cc_header *h, bool *https,
+                            const char **path)
+{
+    const char *v = h->value, *end = h->value + h->value_len;
+    size_t scheme = 0;
+    *https = rq->https;
+    if (h->value_len > 8 && strncasecmp(v, "https://", 8) == 0)
+        scheme = 8, *https = true;
+    else if (h->value_len > 7 && strncasecmp(v, "http://", 7) == 0)
+        scheme = 7, *https = false;
+    else if (v == end || v[0] != '/' || (v + 1 < end && v[1] == '/'))
+        return 0;
+    if (scheme > 0) {
+        const char *host = v + scheme;
+        const char *slash = memchr(host, '/', (size_t)(end - host));
+        if (slash == NULL || !same_host(host, (size_t)(slash - host), rq->host, strlen(rq->host), *https))
+            return 0;
+        v = slash;
+    }
+    const char *stop = v;
+    while (stop < end && *stop != '?' && *stop != '#')
+        stop++;
+    *path = v;
+    return (size_t)(stop - v);
+}
+
+void cc_invalidate_targets(const cc_config *cfg, const cc_route *route,
+                           const cc_request *rq, const cc_head *head,
+                           cc_gen_fn fn, void *ctx)
+{
+    if (head->status < 200 || head->status > 399)
+        return;
+    if (route != NULL) {
+        for (size_t i = 0; i < route->ninvalidates; i++) {
+            char key[CC_GEN_KEY_MAX];
+            snprintf(key, sizeof key, "%s:%s:gen", cfg->prefix, route->invalidates[i]);
+            fn(ctx, key, false);
+        }
+    }
+    if (!(rq->method_bit & CC_M_UNSAFE))
+        return;
+    url_target(cfg, rq->https, rq->host, rq->path, rq->path_len, fn, ctx);
+    static const char *const names[] = {"Location", "Content-Location"};
+    for (size_t i = 0; i < 2; i++) {
+        const cc_header *h = cc_head_find(head, names[i]);
+        const char *path;
+        bool https;
+        size_t len = h != NULL ? location_path(rq, h, &https, &path) : 0;
+        if (len > 0)
+            url_target(cfg, https, rq->host, path, len, fn, ctx);
+    }
+}

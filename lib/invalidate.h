@@ -1,0 +1,38 @@
+/* invalidate.h -- which purge generations a finished request bumps.
+ *
+ * Invalidation is declared, not coded: a route's invalidates= list names
+ * the routes a successful request to it purges, and (RFC 9111 §4.4) a
+ * successful unsafe request purges every variant of its own URL and of
+ * its Location / Content-Location on the same host, on every route that
+ * caches them.  A purge is one SET of a new random generation, which every
+ * older entry then fails to match: O(1) whatever the number of entries. */
+#ifndef CGICACHE_INVALIDATE_H
+#define CGICACHE_INVALIDATE_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "http.h"
+#include "request.h"
+
+/* URL generations outlive every entry they may still have to hide (see
+ * CC_ENTRY_MAX_LIFE_MS), so an expired generation never revives one. */
+#define CC_ENTRY_MAX_LIFE_MS (7LL * 24 * 3600 * 1000)
+#define CC_URL_GEN_LIFE_MS (CC_ENTRY_MAX_LIFE_MS + 3600LL * 1000)
+
+/* Called once per generation key to bump; url tells a URL generation
+ * (which expires) from a route generation (which does not). */
+typedef void (*cc_gen_fn)(void *ctx, const char *gen_key, bool url);
+
+/* True when a request with this method on this route may invalidate
+ * anything, so the adapter must follow its response. */
+bool cc_invalidate_possible(const cc_config *cfg, const cc_route *route, unsigned method_bit);
+
+/* Reports the generation keys that the request rq, answered with head,
+ * invalidates (nothing unless the status is 2xx or 3xx).  route is the
+ * request's own route, or NULL. */
+void cc_invalidate_targets(const cc_config *cfg, const cc_route *route,
+                           const cc_request *rq, const cc_head *head,
+                           cc_gen_fn fn, void *ctx);
+
+#endif

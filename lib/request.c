@@ -1,0 +1,157 @@
+/* request.c -- builds the cc_request view from CGI parameters.
+ *
+ * One pass over envp picks out the handful of parameters every request
+ * needs, so the pass-through path (a request on no route) costs a scan and
+ * a glob match, nothing more.  The path is the one the client asked for:
+ * the path part of REQUEST_URI, or SCRIPT_NAME + PATH_INFO when a server
+ * sends no REQUEST_URI. */
+#include "request.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+
+/* Compares "NAME=" at the start of kv with name; returns the value or NULL. */
+static const char *match_param(const char *kv, const char *name, size_t name_len)
+{
+    if (strncmp(kv, name, name_len) == 0 && kv[name_len] == '=')
+        return kv + name_len + 1;
+    return NULL;
+}
+
+const char *cc_env_get(char *const *envp, const char *name)
+{
+    if (envp == NULL)
+        return NULL;
+    size_t n = strlen(name);
+    for (char *const *e = envp; *e != NULL; e++) {
+        const char *v = match_param(*e, name, n);
+        if (v != NULL)
+            return v;
+    }
+    return NULL;
+}
+
+int cc_header_to_cgi(const char *header, char *out, size_t cap)
+{
+    size_t n = strlen(header);
+    if (n + 6 > cap)
+        return -1;
+    memcpy(out, "HTTP_", 5);
+    for (size_t i = 0; i < n; i++) {
+        char c = header[i];
+        if (c == '-')
+            c = '_';
+        else if (c >= 'a' && c <= 'z')
+            c = (char)(c - 'a' + 'A');
+        out[5 + i] = c;
+    }
+    out[5 + n] = '\0';
+    return 0;
+}
+
+/* The parameters the view is made of, found in one pass. */
+struct params {
+    const char *method, *uri, *script, *path_info, *query, *host, *server_name,
+        *port, *https, *scheme, *content_length, *transfer_encoding;
+};
+
+#define TAKE(field, literal)                                                  \
+    if (p->field == NULL && (v = match_param(kv, literal, sizeof literal - 1)) != NULL) { \
+        p->field = v;                                                         \
+        continue;                                                             \
+    }
+
+static void collect(char *const *envp, struct params *p)
+{
+    memset(p, 0, sizeof *p);
+    for (char *const *e = envp; *e != NULL; e++) {
+        const char *kv = *e, *v;
+        switch (kv[0]) {
+        case 'R':
+            TAKE(method, "REQUEST_METHOD");
+            TAKE(uri, "REQUEST_URI");
+            TAKE(scheme, "REQUEST_SCHEME");
+            break;
+        case 'S':
+            TAKE(script, "SCRIPT_NAME");
+            TAKE(server_name, "SERVER_NAME");
+            TAKE(port, "SERVER_PORT");
+            break;
+        case 'P':
+            TAKE(path_info, "PATH_INFO");
+            break;
+        case 'Q':
+            TAKE(query, "QUERY_STRING");
+            break;
+        case 'H':
+            TAKE(host, "HTTP_HOST");
+            TAKE(https, "HTTPS");
+            TAKE(transfer_encoding, "HTTP_TRANSFER_ENCODING");
+            break;
+        case 'C':
+            TAKE(content_length, "CONTENT_LENGTH");
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+#undef TAKE
+
+static bool has_body(const struct params *p)
+{
+    if (p->transfer_encoding != NULL && p->transfer_encoding[0] != '\0')
+        return true;
+    if (p->content_length == NULL)
+        return false;
+    for (const char *c = p->content_length; *c != '\0'; c++)
+        if (*c >= '1' && *c <= '9')
+            return true;        /* any non-zero digit: a body of some size */
+    return false;
+}
+
+int cc_request_init(cc_request *rq, char *const *envp)
+{
+    struct params p;
+    if (envp == NULL)
+        return -1;
+    collect(envp, &p);
+    if (p.method == NULL || p.method[0] == '\0')
+        return -1;
+    rq->envp = envp;
+    rq->method = p.method;
+    rq->method_bit = cc_method_bit(p.method);
+    rq->host = p.host != NULL ? p.host : (p.server_name != NULL ? p.server_name : "");
+    rq->port = p.port != NULL ? p.port : "";
+    rq->https = (p.https != NULL && (strcasecmp(p.https, "on") == 0 || strcmp(p.https, "1") == 0)) ||
+                (p.scheme != NULL && strcasecmp(p.scheme, "https") == 0);
+    rq->has_body = has_body(&p);
+
+    if (p.uri != NULL && p.uri[0] != '\0') {
+        const char *q = strchr(p.uri, '?');
+        rq->path = p.uri;
+        rq->path_len = q != NULL ? (size_t)(q - p.uri) : strlen(p.uri);
+        rq->query = q != NULL ? q + 1 : "";
+        rq->query_len = strlen(rq->query);
+    } else {
+        size_t a = p.script != NULL ? strlen(p.script) : 0;
+        size_t b = p.path_info != NULL ? strlen(p.path_info) : 0;
+        if (a + b == 0 || a + b >= sizeof rq->pathbuf)
+            return -1;
+        if (a > 0)
+            memcpy(rq->pathbuf, p.script, a);
+        if (b > 0)
+            memcpy(rq->pathbuf + a, p.path_info, b);
+        rq->pathbuf[a + b] = '\0';
+        rq->path = rq->pathbuf;
+        rq->path_len = a + b;
+        rq->query = p.query != NULL ? p.query : "";
+        rq->query_len = strlen(rq->query);
+    }
+    if (rq->path_len == 0 || rq->path_len >= CC_PATH_MAX)
+        return -1;
+    return 0;
+}

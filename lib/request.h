@@ -1,0 +1,42 @@
+/* request.h -- a read-only view of one HTTP request as CGI parameters.
+ *
+ * FastCGI params and a CGI process environment are the same thing: an
+ * envp array of NAME=VALUE strings.  cc_request picks out, in one pass and
+ * without allocating, what routing, keying and policy need.  Everything
+ * points into envp (or into the view's own path buffer), so the view lives
+ * exactly as long as the request's params do. */
+#ifndef CGICACHE_REQUEST_H
+#define CGICACHE_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CC_PATH_MAX 2048
+
+typedef struct cc_request {
+    char *const *envp;
+    const char *method;     /* REQUEST_METHOD */
+    unsigned method_bit;    /* CC_M_* */
+    const char *path;       /* path part of REQUEST_URI, else SCRIPT_NAME+PATH_INFO */
+    size_t path_len;
+    const char *query;      /* after '?' in REQUEST_URI, else QUERY_STRING; never NULL */
+    size_t query_len;
+    const char *host;       /* HTTP_HOST, else SERVER_NAME; never NULL */
+    const char *port;       /* SERVER_PORT; never NULL */
+    bool https;             /* HTTPS=on|1, or REQUEST_SCHEME=https */
+    bool has_body;          /* CONTENT_LENGTH > 0, or a Transfer-Encoding */
+    char pathbuf[CC_PATH_MAX];
+} cc_request;
+
+/* Fills rq from envp.  Returns 0, or -1 when the request has no method or
+ * no path, or its path does not fit CC_PATH_MAX: such a request is never
+ * cached and passes through untouched. */
+int cc_request_init(cc_request *rq, char *const *envp);
+
+/* The value of parameter name ("HTTP_COOKIE"), or NULL when absent. */
+const char *cc_env_get(char *const *envp, const char *name);
+
+/* "X-Cache-Bypass" -> "HTTP_X_CACHE_BYPASS".  Returns -1 if it does not fit. */
+int cc_header_to_cgi(const char *header, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,446 @@
+/* store.c -- Redis I/O: connections, pipelined commands, deadlines and the
+ * circuit breaker.
+ *
+ * hiredis provides the protocol reader; the socket work is done here, so
+ * that every wait has one deadline for the whole batch (not one per
+ * syscall), a write to a closed socket never raises SIGPIPE (the app may
+ * not ignore it), EINTR from libfcgi's handlers (installed without
+ * SA_RESTART) is retried, and a connection made before fork() is never
+ * used by the child.  Commands are formatted into a per-connection buffer,
+ * so a steady stream of hits does not allocate for sending. */
+#include "store.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+
+#define BACKOFF_FIRST_MS 250
+#define BACKOFF_MAX_MS 4000
+#define RECV_CHUNK (64 * 1024)
+
+struct cc_store {
+    const cc_config *cfg;
+    int fd;                    /* -1: not connected */
+    unsigned fork_gen;         /* fork_generation when fd was made */
+    redisReader *reader;
+    char *out;                 /* formatted commands */
+    size_t out_cap;
+    int64_t down_until;        /* breaker: no attempt before (monotonic ms) */
+    int64_t backoff;
+    int owned;                 /* a cc_store_open connection, not the thread's */
+};
+
+static pthread_key_t thread_key;
+static volatile unsigned fork_generation;
+static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
+
+static void disconnect(cc_store *s);
+
+/* In a child, the parent's connection is closed without a word on it (the
+ * parent may be mid-command on the same socket) and never leaks into a
+ * program the child runs. */
+static void on_fork_child(void)
+{
+    fork_generation++;
+    cc_store *s = pthread_getspecific(thread_key);
+    if (s != NULL)
+        disconnect(s);
+}
+
+static void disconnect(cc_store *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+    if (s->reader != NULL) {
+        redisReaderFree(s->reader);
+        s->reader = NULL;
+    }
+}
+
+static void free_store(cc_store *s)
+{
+    if (s == NULL)
+        return;
+    disconnect(s);
+    free(s->out);
+    free(s);
+}
+
+static void make_thread_key(void)
+{
+    pthread_key_create(&thread_key, (void (*)(void *))free_store);
+    pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+void cc_cmd_arg(cc_cmd *cmd, const char *arg, size_t len)
+{
+    if (cmd->argc >= CC_CMD_ARGS)
+        return;
+    cmd->argv[cmd->argc] = arg;
+    cmd->argvlen[cmd->argc] = len == (size_t)-1 ? strlen(arg) : len;
+    cmd->argc++;
+}
+
+/* Waits until fd is ready for events or the deadline passes. */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - cc_mono_ms();
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        struct pollfd p = {.fd = fd, .events = events};
+        int r = poll(&p, 1, (int)left);
+        if (r > 0)
+            return 0;
+        if (r == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+static int connect_addr(int family, const struct sockaddr *sa, socklen_t len, int64_t deadline)
+{
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, sa, len) < 0) {
+        if (errno != EINPROGRESS && errno != EAGAIN && errno != EINTR)
+            goto fail;
+        int err = 0;
+        socklen_t elen = sizeof err;
+        if (wait_fd(fd, POLLOUT, deadline) < 0)
+            goto fail;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+            goto fail;
+        if (err != 0) {
+            errno = err;
+            goto fail;
+        }
+    }
+    if (family != AF_UNIX) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    return fd;
+fail:;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+}
+
+static int open_socket(const cc_redis_addr *a, int64_t deadline)
+{
+    if (a->kind == CC_REDIS_UNIX) {
+        struct sockaddr_un sun = {.sun_family = AF_UNIX};
+        snprintf(sun.sun_path, sizeof sun.sun_path, "%s", a->path);
+        return connect_addr(AF_UNIX, (struct sockaddr *)&sun, sizeof sun, deadline);
+    }
+    char port[16];
+    snprintf(port, sizeof port, "%d", a->port);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV | AI_NUMERICHOST};
+    struct addrinfo *res = NULL;
+    /* A numeric address needs no resolver; a name may block in getaddrinfo
+     * beyond our deadline, which is why addresses are recommended. */
+    if (getaddrinfo(a->host, port, &hints, &res) != 0) {
+        hints.ai_flags = AI_NUMERICSERV;
+        if (getaddrinfo(a->host, port, &hints, &res) != 0) {
+            errno = EHOSTUNREACH;
+            return -1;
+        }
+    }
+    int fd = -1;
+    for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next)
+        fd = connect_addr(ai->ai_family, ai->ai_addr, ai->ai_addrlen, deadline);
+    freeaddrinfo(res);
+    return fd;
+}
+
+static int send_all(cc_store *s, const char *p, size_t n, int64_t deadline)
+{
+    while (n > 0) {
+        ssize_t w = send(s->fd, p, n, MSG_NOSIGNAL);
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (wait_fd(s->fd, POLLOUT, deadline) < 0)
+                return -1;
+        } else {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Reads until one whole reply is parsed.  Returns 0, or -1 on error, EOF
+ * or deadline. */
+static int read_reply(cc_store *s, redisReply **out, int64_t deadline)
+{
+    for (;;) {
+        void *reply = NULL;
+        if (redisReaderGetReply(s->reader, &reply) != REDIS_OK) {
+            errno = EPROTO;
+            return -1;
+        }
+        if (reply != NULL) {
+            *out = reply;
+            return 0;
+        }
+        char buf[RECV_CHUNK];
+        ssize_t n = recv(s->fd, buf, sizeof buf, 0);
+        if (n > 0) {
+            if (redisReaderFeed(s->reader, buf, (size_t)n) != REDIS_OK) {
+                errno = EPROTO;
+                return -1;
+            }
+        } else if (n == 0) {
+            errno = ECONNRESET;
+            return -1;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (wait_fd(s->fd, POLLIN, deadline) < 0)
+                return -1;
+        } else if (errno != EINTR) {
+            return -1;
+        }
+    }
+}
+
+/* Formats commands as RESP into s->out; returns the length or -1. */
+static long format_commands(cc_store *s, size_t ncmd, const cc_cmd *cmds)
+{
+    size_t need = 0;
+    for (size_t i = 0; i < ncmd; i++) {
+        need += 16;
+        for (int a = 0; a < cmds[i].argc; a++)
+            need += cmds[i].argvlen[a] + 32;
+    }
+    if (need > s->out_cap) {
+        char *grown = realloc(s->out, need);
+        if (grown == NULL)
+            return -1;
+        s->out = grown;
+        s->out_cap = need;
+    }
+    size_t len = 0;
+    for (size_t i = 0; i < ncmd; i++) {
+        len += (size_t)sprintf(s->out + len, "*%d\r\n", cmds[i].argc);
+        for (int a = 0; a < cmds[i].argc; a++) {
+            len += (size_t)sprintf(s->out + len, "$%zu\r\n", cmds[i].argvlen[a]);
+            memcpy(s->out + len, cmds[i].argv[a], cmds[i].argvlen[a]);
+            len += cmds[i].argvlen[a];
+            s->out[len++] = '\r';
+            s->out[len++] = '\n';
+        }
+    }
+    return (long)len;
+}
+
+void cc_store_free_replies(size_t n, redisReply **replies)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (replies[i] != NULL)
+            freeReplyObject(replies[i]);
+        replies[i] = NULL;
+    }
+}
+
+static int exchange(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **replies,
+                    int64_t deadline)
+{
+    long len = format_commands(s, ncmd, cmds);
+    if (len < 0 || send_all(s, s->out, (size_t)len, deadline) < 0)
+        return -1;
+    for (size_t i = 0; i < ncmd; i++) {
+        replies[i] = NULL;
+        if (read_reply(s, &replies[i], deadline) < 0) {
+            cc_store_free_replies(i, replies);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Marks Redis unreachable for a while.  Only the first failure after a
+ * success is logged at warn level, so a dead Redis does not flood logs. */
+static void open_breaker(cc_store *s, const char *what)
+{
+    int err = errno;
+    disconnect(s);
+    if (s->backoff == 0) {
+        cc_warn("redis %s failed (%s); caching paused, retrying in %d ms", what,
+                strerror(err), BACKOFF_FIRST_MS);
+        s->backoff = BACKOFF_FIRST_MS;
+    } else {
+        cc_debug("redis %s failed again (%s)", what, strerror(err));
+        s->backoff = s->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff * 2;
+    }
+    s->down_until = cc_mono_ms() + s->backoff;
+}
+
+/* AUTH and SELECT, pipelined; any error reply means this address is
+ * unusable (wrong password, wrong db), which the breaker treats as down. */
+static int handshake(cc_store *s, int64_t deadline)
+{
+    const cc_redis_addr *a = &s->cfg->redis;
+    cc_cmd cmds[2];
+    size_t n = 0;
+    char db[16];
+    if (a->password[0] != '\0') {
+        memset(&cmds[n], 0, sizeof cmds[n]);
+        cc_cmd_arg(&cmds[n], "AUTH", (size_t)-1);
+        cc_cmd_arg(&cmds[n], a->password, (size_t)-1);
+        n++;
+    }
+    if (a->db != 0) {
+        snprintf(db, sizeof db, "%d", a->db);
+        memset(&cmds[n], 0, sizeof cmds[n]);
+        cc_cmd_arg(&cmds[n], "SELECT", (size_t)-1);
+        cc_cmd_arg(&cmds[n], db, (size_t)-1);
+        n++;
+    }
+    if (n == 0)
+        return 0;
+    redisReply *replies[2] = {NULL, NULL};
+    if (exchange(s, n, cmds, replies, deadline) < 0)
+        return -1;
+    int bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad |= replies[i]->type == REDIS_REPLY_ERROR;
+    cc_store_free_replies(n, replies);
+    if (bad) {
+        errno = EACCES;
+        return -1;
+    }
+    return 0;
+}
+
+static int ensure_connected(cc_store *s)
+{
+    if (s->fd >= 0 && s->fork_gen == fork_generation)
+        return 0;
+    if (s->fd >= 0) {
+        /* Made by our parent: close our copy without a word on it. */
+        disconnect(s);
+        s->down_until = 0;
+        s->backoff = 0;
+    }
+    int64_t now = cc_mono_ms();
+    if (now < s->down_until)
+        return -1;
+    int64_t deadline = now + s->cfg->connect_timeout_ms;
+    s->fd = open_socket(&s->cfg->redis, deadline);
+    if (s->fd < 0) {
+        open_breaker(s, "connect");
+        return -1;
+    }
+    s->fork_gen = fork_generation;
+    s->reader = redisReaderCreate();
+    if (s->reader == NULL || handshake(s, now + s->cfg->connect_timeout_ms + s->cfg->timeout_ms) < 0) {
+        open_breaker(s, "handshake");
+        return -1;
+    }
+    return 0;
+}
+
+static cc_store *new_store(const cc_config *cfg, int owned)
+{
+    cc_store *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->cfg = cfg;
+    s->fd = -1;
+    s->owned = owned;
+    return s;
+}
+
+cc_store *cc_store_for_thread(const cc_config *cfg)
+{
+    if (cfg == NULL || !cfg->enabled)
+        return NULL;
+    pthread_once(&thread_key_once, make_thread_key);
+    cc_store *s = pthread_getspecific(thread_key);
+    if (s == NULL) {
+        s = new_store(cfg, 0);
+        if (s == NULL || pthread_setspecific(thread_key, s) != 0) {
+            free(s);
+            return NULL;
+        }
+    }
+    return ensure_connected(s) == 0 ? s : NULL;
+}
+
+cc_store *cc_store_open(const cc_config *cfg)
+{
+    if (cfg == NULL || !cfg->enabled)
+        return NULL;
+    pthread_once(&thread_key_once, make_thread_key);
+    cc_store *s = new_store(cfg, 1);
+    if (s != NULL && ensure_connected(s) < 0) {
+        free_store(s);
+        return NULL;
+    }
+    return s;
+}
+
+void cc_store_close(cc_store *s)
+{
+    if (s != NULL && s->owned)
+        free_store(s);
+}
+
+void cc_store_drop(cc_store *s)
+{
+    if (s != NULL)
+        disconnect(s);
+}
+
+int cc_store_run(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **replies)
+{
+    if (s == NULL || ensure_connected(s) < 0)
+        return -1;
+    if (exchange(s, ncmd, cmds, replies, cc_mono_ms() + s->cfg->timeout_ms) < 0) {
+        open_breaker(s, "command");
+        return -1;
+    }
+    s->backoff = 0;
+    return 0;
+}
+
+redisReply *cc_store_command(cc_store *s, const cc_cmd *cmd)
+{
+    redisReply *reply = NULL;
+    return cc_store_run(s, 1, cmd, &reply) == 0 ? reply : NULL;
+}
+
+redisReply *cc_store_next_push(cc_store *s, int timeout_ms)
+{
+    redisReply *reply = NULL;
+    if (s == NULL || s->fd < 0)
+        return NULL;
+    if (read_reply(s, &reply, cc_mono_ms() + timeout_ms) == 0)
+        return reply;
+    if (errno != ETIMEDOUT)
+        disconnect(s);
+    return NULL;
+}

@@ -1,0 +1,61 @@
+/* store.h -- the only module that talks to Redis.
+ *
+ * One connection per process and thread, made lazily, re-made after fork()
+ * (a child never speaks on its parent's socket).  Every call pipelines a
+ * batch of commands and waits for all replies under one deadline
+ * (CGICACHE_TIMEOUT), so a hit is one round trip whatever it asks.  A
+ * failure closes the connection and opens a circuit breaker: while it is
+ * open, calls fail at once, so a dead or frozen Redis costs at most one
+ * timeout per back-off window.  Sockets are non-blocking, FD_CLOEXEC,
+ * written with MSG_NOSIGNAL and retried on EINTR. */
+#ifndef CGICACHE_STORE_H
+#define CGICACHE_STORE_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+
+#include "config.h"
+
+#define CC_CMD_ARGS 12
+
+/* One command: argv[0] is the verb; lengths make arguments binary-safe. */
+typedef struct cc_cmd {
+    int argc;
+    const char *argv[CC_CMD_ARGS];
+    size_t argvlen[CC_CMD_ARGS];
+} cc_cmd;
+
+/* Appends an argument (a C string when len is (size_t)-1). */
+void cc_cmd_arg(cc_cmd *cmd, const char *arg, size_t len);
+
+typedef struct cc_store cc_store;
+
+/* This thread's connection, made when needed.  NULL when caching is
+ * disabled, the breaker is open or Redis cannot be reached now. */
+cc_store *cc_store_for_thread(const cc_config *cfg);
+
+/* Sends ncmd commands in one write and collects their replies (each may be
+ * a REDIS_REPLY_ERROR; the caller frees them with cc_store_free_replies).
+ * Returns 0, or -1 when the connection failed (nothing in replies). */
+int cc_store_run(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **replies);
+
+void cc_store_free_replies(size_t n, redisReply **replies);
+
+/* Runs one command; returns its reply (free with freeReplyObject) or NULL. */
+redisReply *cc_store_command(cc_store *s, const cc_cmd *cmd);
+
+/* Waits up to timeout_ms for the next reply pushed on this connection (a
+ * pub/sub message).  Returns it, or NULL on timeout or error (on error the
+ * connection is dropped). */
+redisReply *cc_store_next_push(cc_store *s, int timeout_ms);
+
+/* Drops this thread's connection (after SUBSCRIBE, a connection is not
+ * reusable for commands). */
+void cc_store_drop(cc_store *s);
+
+/* Same as cc_store_for_thread, but a connection of its own that the
+ * caller owns: for subscribing.  Free with cc_store_close. */
+cc_store *cc_store_open(const cc_config *cfg);
+void cc_store_close(cc_store *s);
+
+#endif

@@ -1,0 +1,23 @@
+#!/bin/sh
+# deps.sh -- installs the Debian packages the build and the tests need,
+# only those that are missing, so `make test` works on a fresh machine.
+set -eu
+PKGS="gcc make pkg-config libfcgi-dev libfcgi-bin libhiredis-dev libzstd-dev
+libxxhash-dev libcriterion-dev redis-server spawn-fcgi nginx curl
+libfcgi-perl python3 lighttpd fcgiwrap wrk valgrind"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing"
+if [ "$(id -u)" != 0 ]; then
+    SUDO=sudo
+else
+    SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,143 @@
+/* test_invalidate.c -- which purge generations a finished request bumps. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "http.h"
+#include "invalidate.h"
+#include "key.h"
+#include "request.h"
+
+typedef struct seen {
+    size_t n;
+    char keys[16][CC_GEN_KEY_MAX];
+    bool url[16];
+} seen;
+
+static void collect(void *ctx, const char *key, bool url)
+{
+    seen *s = ctx;
+    cr_assert_lt(s->n, 16);
+    snprintf(s->keys[s->n], sizeof s->keys[0], "%s", key);
+    s->url[s->n++] = url;
+}
+
+static cc_config *config(void)
+{
+    char *env[] = {
+        "CGICACHE_ROUTE_blogs=GET /blogs/* ttl=60",
+        "CGICACHE_ROUTE_list=GET /blogs ttl=60",
+        "CGICACHE_ROUTE_items=GET /items/* ttl=60",
+        "CGICACHE_ROUTE_edit=POST,PUT,DELETE /blogs/* invalidates=blogs,list",
+        NULL,
+    };
+    cc_config *cfg = cc_config_parse(env, NULL, 0);
+    cr_assert_not_null(cfg);
+    cr_assert_eq(cfg->nroutes, 4);
+    return cfg;
+}
+
+/* Runs a request + response head through cc_invalidate_targets. */
+static seen run(const cc_config *cfg, const char *method, const char *uri, const char *head_text)
+{
+    char m[64], u[256];
+    snprintf(m, sizeof m, "REQUEST_METHOD=%s", method);
+    snprintf(u, sizeof u, "REQUEST_URI=%s", uri);
+    char *env[] = {m, u, "HTTP_HOST=example.com", NULL};
+    cc_request rq;
+    cr_assert_eq(cc_request_init(&rq, env), 0);
+    const cc_route *route = NULL;
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        if (cfg->routes[i].methods & rq.method_bit)
+            if (strcmp(cfg->routes[i].name, "edit") == 0 && strncmp(uri, "/blogs/", 7) == 0)
+                route = &cfg->routes[i];
+    cc_head head;
+    cr_assert_eq(cc_head_parse(head_text, strlen(head_text), &head), CC_HEAD_OK);
+    seen s = {0};
+    cc_invalidate_targets(cfg, route, &rq, &head, collect, &s);
+    return s;
+}
+
+static void url_key(const cc_config *cfg, const char *route, const char *path, char *out)
+{
+    cr_assert_eq(cc_key_url_gen(cfg, cc_config_route(cfg, route), false, "example.com", 11,
+                                path, strlen(path), out, CC_GEN_KEY_MAX), 0);
+}
+
+Test(invalidate, declared_routes_and_own_url_on_success)
+{
+    cc_config *cfg = config();
+    seen s = run(cfg, "POST", "/blogs/7", "Status: 200 OK\r\n\r\n");
+    char own[CC_GEN_KEY_MAX];
+    url_key(cfg, "blogs", "/blogs/7", own);
+    cr_assert_eq(s.n, 3);
+    cr_assert_str_eq(s.keys[0], "cgicache:blogs:gen");
+    cr_assert_not(s.url[0]);
+    cr_assert_str_eq(s.keys[1], "cgicache:list:gen");
+    cr_assert_str_eq(s.keys[2], own);
+    cr_assert(s.url[2]);
+    cc_config_free(cfg);
+}
+
+Test(invalidate, failure_purges_nothing)
+{
+    cc_config *cfg = config();
+    cr_assert_eq(run(cfg, "PUT", "/items/3", "Status: 500 Oops\r\n\r\n").n, 0);
+    cr_assert_eq(run(cfg, "PUT", "/items/3", "Status: 404 Not Found\r\n\r\n").n, 0);
+    cc_config_free(cfg);
+}
+
+Test(invalidate, undeclared_unsafe_request_purges_its_url)
+{
+    cc_config *cfg = config();
+    seen s = run(cfg, "PUT", "/items/3?x=1", "Status: 204 No Content\r\n\r\n");
+    char own[CC_GEN_KEY_MAX];
+    url_key(cfg, "items", "/items/3", own);
+    cr_assert_eq(s.n, 1);
+    cr_assert_str_eq(s.keys[0], own);
+    cc_config_free(cfg);
+}
+
+Test(invalidate, location_on_same_host_only)
+{
+    cc_config *cfg = config();
+    char loc[CC_GEN_KEY_MAX], own[CC_GEN_KEY_MAX];
+    url_key(cfg, "items", "/items/9", loc);
+    url_key(cfg, "items", "/items/new", own);
+    seen s = run(cfg, "POST", "/items/new",
+                 "Status: 201 Created\r\nLocation: http://EXAMPLE.com:80/items/9?a=b\r\n"
+                 "Content-Location: http://other.org/items/10\r\n\r\n");
+    cr_assert_eq(s.n, 2);
+    cr_assert_str_eq(s.keys[0], own);
+    cr_assert_str_eq(s.keys[1], loc);
+    s = run(cfg, "POST", "/items/new", "Status: 303 See Other\r\nLocation: /items/9\r\n\r\n");
+    cr_assert_eq(s.n, 2);
+    cr_assert_str_eq(s.keys[1], loc);
+    s = run(cfg, "POST", "/items/new", "Status: 303 See Other\r\nLocation: //evil.org/items/9\r\n\r\n");
+    cr_assert_eq(s.n, 1);
+    cc_config_free(cfg);
+}
+
+Test(invalidate, safe_request_without_declaration_purges_nothing)
+{
+    cc_config *cfg = config();
+    cr_assert_eq(run(cfg, "GET", "/items/3", "Status: 200 OK\r\n\r\n").n, 0);
+    cr_assert_not(cc_invalidate_possible(cfg, NULL, CC_M_GET));
+    cr_assert(cc_invalidate_possible(cfg, NULL, CC_M_DELETE));
+    cc_config_free(cfg);
+}
+
+Test(invalidate, generation_changes_with_either_part)
+{
+    uint64_t none = cc_key_generation(NULL, 0, NULL, 0);
+    uint64_t a = cc_key_generation("1", 1, NULL, 0);
+    uint64_t b = cc_key_generation(NULL, 0, "1", 1);
+    uint64_t c = cc_key_generation("ab", 2, "", 0);
+    uint64_t d = cc_key_generation("a", 1, "b", 1);
+    cr_assert_eq(none, 0);
+    cr_assert_neq(a, 0);
+    cr_assert_neq(a, b);
+    cr_assert_neq(c, d);
+    cr_assert_eq(a, cc_key_generation("1", 1, NULL, 0));
+}

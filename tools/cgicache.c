@@ -1,0 +1,73 @@
+/* cgicache.c -- the command-line tool's entry point: picks a subcommand.
+ *
+ * Each subcommand lives in its own file and prints its own --help. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_load.h"
+#include "store.h"
+#include "tool.h"
+
+extern char **environ;
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"run", cmd_run, "run a program with libcgicache.so preloaded"},
+    {"check", cmd_check, "show the configuration, report its problems, ping Redis"},
+    {"inspect", cmd_inspect, "show the key a URL maps to and its stored entry"},
+    {"purge", cmd_purge, "remove cached entries by route, URL, tag or all"},
+    {"stats", cmd_stats, "per-route hits, misses, stores ... of every worker"},
+};
+
+static void usage(FILE *to)
+{
+    fprintf(to, "usage: cgicache COMMAND [ARGS]   (cgicache COMMAND --help for more)\n\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(to, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(to, "\nexit status: 0 ok, 1 a problem was found, 2 bad usage\n");
+}
+
+int wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return 1;
+    return 0;
+}
+
+cc_config *tool_config(void)
+{
+    cc_config *cfg = cc_config_load(environ);
+    if (cfg == NULL) {
+        fprintf(stderr, "cgicache: out of memory\n");
+        exit(EXIT_PROBLEM);
+    }
+    return cfg;
+}
+
+cc_store *tool_store(cc_config *cfg)
+{
+    if (cfg->timeout_ms < 1000)
+        cfg->timeout_ms = 1000;
+    if (cfg->connect_timeout_ms < 1000)
+        cfg->connect_timeout_ms = 1000;
+    return cc_store_open(cfg);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "cgicache: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

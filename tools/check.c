@@ -1,0 +1,111 @@
+/* check.c -- `cgicache check`: what the library will do with this
+ * environment.
+ *
+ * The configuration is read by the library's own code (cc_config_load),
+ * so every problem reported here is one the library would log at load.
+ * Then Redis is pinged with the library's own connection code. */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "store.h"
+#include "tool.h"
+
+static const char *compress_name(cc_compress_mode m)
+{
+    return m == CC_COMPRESS_ALL ? "all" : m == CC_COMPRESS_OFF ? "off" : "smart";
+}
+
+static void print_methods(unsigned methods)
+{
+    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+    int first = 1;
+    char line[64] = "";
+    for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (methods & (1u << i)) {
+            strcat(line, first ? "" : ",");
+            strcat(line, names[i]);
+            first = 0;
+        }
+    printf("%-16s", line);
+}
+
+static void print_settings(const cc_config *cfg)
+{
+    const cc_redis_addr *r = &cfg->redis;
+    printf("enabled        %s\n", cfg->enabled ? "yes" : "no");
+    if (r->kind == CC_REDIS_UNIX)
+        printf("redis          unix:%s db %d%s\n", r->path, r->db, r->password[0] ? " (password set)" : "");
+    else
+        printf("redis          %s:%d db %d%s\n", r->host, r->port, r->db, r->password[0] ? " (password set)" : "");
+    printf("prefix         %s\n", cfg->prefix);
+    printf("ttl            %lld ms   stale %lld ms\n", (long long)cfg->ttl_ms, (long long)cfg->stale_ms);
+    printf("lock           ttl %lld ms, wait %lld ms\n", (long long)cfg->lock_ttl_ms, (long long)cfg->lock_wait_ms);
+    printf("early refresh  %g\n", cfg->early_refresh);
+    printf("compress       %s above %zu bytes, level %d\n", compress_name(cfg->compress), cfg->compress_min, cfg->compress_level);
+    printf("max size       %zu bytes\n", cfg->max_size);
+    printf("timeouts       command %lld ms, connect %lld ms\n", (long long)cfg->timeout_ms, (long long)cfg->connect_timeout_ms);
+    printf("bypass header  %s%s\n", cfg->bypass_header.http, cfg->bypass_value_set ? " (with a secret value)" : "");
+    printf("status header  %s\n", cfg->status_header[0] ? cfg->status_header : "(off)");
+}
+
+static void print_routes(const cc_config *cfg)
+{
+    printf("\n%-16s %-16s %-24s %-10s %-10s %s\n", "route", "methods", "pattern", "ttl", "stale", "options");
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        const cc_route *rt = &cfg->routes[i];
+        printf("%-16s ", rt->name);
+        print_methods(rt->methods);
+        printf(" %-24s %-10lld %-10lld", rt->pattern, (long long)rt->ttl_ms, (long long)rt->stale_ms);
+        printf(" query=%s", rt->query == CC_QUERY_ALL ? "all" : rt->query == CC_QUERY_NONE ? "none" : "list");
+        for (size_t v = 0; v < rt->nvary; v++)
+            printf("%s%s", v ? "," : " vary=", rt->vary[v].http);
+        printf(" compress=%s lock=%s cookies=%s", compress_name(rt->compress), rt->lock ? "on" : "off",
+               rt->cookies_ignore ? "ignore" : "bypass");
+        for (size_t v = 0; v < rt->ninvalidates; v++)
+            printf("%s%s", v ? "," : " invalidates=", rt->invalidates[v]);
+        printf("\n");
+    }
+    if (cfg->nroutes == 0)
+        printf("(no routes: set CGICACHE_ROUTE_<name>='GET /path/* ttl=60')\n");
+}
+
+static int ping(const cc_config *cfg)
+{
+    if (!cfg->enabled)
+        return 0;
+    cc_store *s = cc_store_open(cfg);
+    cc_cmd cmd = {0};
+    cc_cmd_arg(&cmd, "PING", (size_t)-1);
+    redisReply *reply = s != NULL ? cc_store_command(s, &cmd) : NULL;
+    int ok = reply != NULL && reply->type == REDIS_REPLY_STATUS;
+    printf("\nredis          %s\n", ok ? "PONG" : "unreachable (requests will be answered by the app, uncached)");
+    if (reply != NULL)
+        freeReplyObject(reply);
+    cc_store_close(s);
+    return ok;
+}
+
+int cmd_check(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) {
+        printf("usage: cgicache check\n\n"
+               "Reads CGICACHE_* from the environment (and CGICACHE_CONFIG) as the library\n"
+               "does, prints the effective settings and routes, reports every problem and\n"
+               "pings Redis.  Exit status 1 when anything is wrong.\n");
+        return EXIT_OK;
+    }
+    cc_config *cfg = tool_config();
+    print_settings(cfg);
+    print_routes(cfg);
+    int errors = 0;
+    for (size_t i = 0; i < cfg->nproblems; i++) {
+        const cc_problem *p = &cfg->problems[i];
+        fprintf(stderr, "%s: %s: %s\n", p->warning ? "warning" : "error", p->variable, p->message);
+        errors += !p->warning;
+    }
+    int reachable = ping(cfg);
+    int status = errors > 0 || (cfg->enabled && !reachable) ? EXIT_PROBLEM : EXIT_OK;
+    cc_config_free(cfg);
+    return status;
+}

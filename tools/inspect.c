@@ -1,0 +1,193 @@
+/* inspect.c -- `cgicache inspect URL [-X METHOD] [-H 'Name: value']...`.
+ *
+ * Shows what the library would do with a request: its route, its
+ * canonical key (and the hashed Redis key when the key is long), then the
+ * stored entry if there is one: age, time left, stale window, compute
+ * time, sizes, compression, generation and the stored head.  The request
+ * view is built from the URL and headers exactly as a web server would
+ * pass them, so the key is the library's own. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cache.h"
+#include "clock.h"
+#include "entry.h"
+#include "key.h"
+#include "policy.h"
+#include "request.h"
+#include "route.h"
+#include "store.h"
+#include "tool.h"
+
+#define MAX_HEADERS 32
+
+typedef struct fake_request {
+    char *env[MAX_HEADERS + 8];
+    size_t n;
+} fake_request;
+
+static int add_env(fake_request *f, const char *fmt, const char *a, size_t alen, const char *b)
+{
+    if (f->n + 1 >= sizeof f->env / sizeof f->env[0])
+        return -1;
+    size_t len = strlen(fmt) + alen + (b != NULL ? strlen(b) : 0) + 1;
+    char *s = malloc(len);
+    if (s == NULL)
+        return -1;
+    snprintf(s, len, fmt, (int)alen, a, b != NULL ? b : "");
+    f->env[f->n++] = s;
+    f->env[f->n] = NULL;
+    return 0;
+}
+
+/* "Accept-Language: fr" -> HTTP_ACCEPT_LANGUAGE=fr */
+static int add_header(fake_request *f, const char *line)
+{
+    const char *colon = strchr(line, ':');
+    char name[CC_NAME_MAX], cgi[CC_NAME_MAX + 8];
+    if (colon == NULL || colon == line || (size_t)(colon - line) >= sizeof name)
+        return -1;
+    memcpy(name, line, (size_t)(colon - line));
+    name[colon - line] = '\0';
+    const char *value = colon + 1;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    if (cc_header_to_cgi(name, cgi, sizeof cgi) != 0)
+        return -1;
+    if (strcasecmp(name, "Host") == 0)
+        return 0;      /* the URL's host is the Host */
+    return add_env(f, "%.*s=%s", cgi, strlen(cgi), value);
+}
+
+static int build_request(fake_request *f, const char *url, const char *method)
+{
+    int https = strncasecmp(url, "https://", 8) == 0;
+    if (!https && strncasecmp(url, "http://", 7) != 0)
+        return -1;
+    const char *host = url + (https ? 8 : 7);
+    const char *path = strchr(host, '/');
+    if (path == NULL || path == host)
+        return -1;
+    const char *q = strchr(path, '?');
+    add_env(f, "REQUEST_METHOD=%.*s%s", method, strlen(method), NULL);
+    add_env(f, "REQUEST_URI=%.*s%s", path, strlen(path), NULL);
+    add_env(f, "QUERY_STRING=%.*s%s", q != NULL ? q + 1 : "", q != NULL ? strlen(q + 1) : 0, NULL);
+    add_env(f, "HTTP_HOST=%.*s%s", host, (size_t)(path - host), NULL);
+    add_env(f, "SERVER_NAME=%.*s%s", host, strcspn(host, ":/"), NULL);
+    if (https)
+        add_env(f, "HTTPS=%.*s%s", "on", 2, NULL);
+    return 0;
+}
+
+static const char *class_name(cc_req_class c)
+{
+    static const char *const names[] = {"cacheable", "bypass (header)", "bypass (private)",
+                                        "no-cache (client)", "bypass (unsafe)"};
+    return names[c];
+}
+
+static void print_entry(const cc_entry *e, const char *state, int json, int64_t now)
+{
+    long long age = (long long)(now - e->stored_at_ms);
+    long long left = (long long)(e->stored_at_ms + e->ttl_ms - now);
+    if (json) {
+        printf(", \"entry\": {\"state\": \"%s\", \"status\": %u, \"age_ms\": %lld, \"ttl_left_ms\": %lld, "
+               "\"stale_ms\": %lld, \"compute_ms\": %u, \"raw_bytes\": %zu, \"stored_bytes\": %zu, "
+               "\"compressed\": %s}",
+               state, e->status, age, left, (long long)e->stale_ms, e->compute_ms, e->body_len,
+               e->stored_body_len, (e->flags & CC_ENTRY_COMPRESSED) ? "true" : "false");
+        return;
+    }
+    printf("entry      %s, status %u\n", state, e->status);
+    printf("age        %lld ms, ttl left %lld ms, stale window %lld ms\n", age, left, (long long)e->stale_ms);
+    printf("compute    %u ms\n", e->compute_ms);
+    printf("body       %zu bytes, %zu stored%s\n", e->body_len, e->stored_body_len,
+           (e->flags & CC_ENTRY_COMPRESSED) ? " (zstd)" : "");
+    printf("generation %016llx\n", (unsigned long long)e->generation);
+    printf("head\n%.*s", (int)e->head_len, e->head);
+}
+
+static void help(void)
+{
+    printf("usage: cgicache inspect URL [-X METHOD] [-H 'Name: value']... [--json]\n\n"
+           "Shows the route and cache key a request maps to, and the stored entry:\n"
+           "its state (fresh, stale, purged, other key), age, ttl left, stale window,\n"
+           "compute time, raw and stored sizes, compression and stored head.\n"
+           "Exit status 0 when an entry is served for it, 1 otherwise, 2 bad usage.\n");
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) {
+        help();
+        return EXIT_OK;
+    }
+    fake_request f = {.n = 0};
+    const char *url = NULL, *method = "GET";
+    int json = 0, rc = EXIT_PROBLEM;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-X") == 0 && i + 1 < argc)
+            method = argv[++i];
+        else if (strcmp(argv[i], "-H") == 0 && i + 1 < argc) {
+            if (add_header(&f, argv[++i]) != 0) {
+                fprintf(stderr, "cgicache inspect: bad header '%s' (want 'Name: value')\n", argv[i]);
+                return EXIT_USAGE;
+            }
+        } else if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else if (url == NULL && argv[i][0] != '-')
+            url = argv[i];
+        else {
+            fprintf(stderr, "cgicache inspect: unexpected '%s'\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (url == NULL || build_request(&f, url, method) != 0) {
+        fprintf(stderr, "cgicache inspect: want a URL like http://host/path?query\n");
+        return EXIT_USAGE;
+    }
+    cc_config *cfg = tool_config();
+    cc_request rq;
+    cc_key *key = malloc(sizeof *key);
+    const cc_route *route = NULL;
+    if (key != NULL && cc_request_init(&rq, f.env) == 0)
+        route = cc_route_match(cfg, rq.method_bit, rq.path, rq.path_len);
+    if (route == NULL) {
+        printf(json ? "{\"route\": null}\n" : "route      (none: passes through uncached)\n");
+    } else if (cc_key_build(cfg, route, &rq, key) != 0) {
+        printf(json ? "{\"route\": \"%s\", \"key\": null}\n" : "route      %s\nkey        (too long: never cached)\n", route->name);
+    } else {
+        cc_req_class cls = cc_policy_request(cfg, route, &rq);
+        if (json)
+            printf("{\"route\": \"%s\", \"class\": \"%s\", \"key\": \"%s\", \"redis_key\": \"%s\"",
+                   route->name, class_name(cls), key->full, key->redis);
+        else
+            printf("route      %s\nrequest    %s\nkey        %s\nredis key  %s\n", route->name,
+                   class_name(cls), key->full, key->redis);
+        cc_found found = {0};
+        cc_store *s = tool_store(cfg);
+        int64_t now = cc_now_ms();
+        if (s == NULL) {
+            fprintf(stderr, "cgicache inspect: redis unreachable\n");
+        } else if (cc_cache_lookup(cfg, key, now, &found) != 0) {
+            fprintf(stderr, "cgicache inspect: redis error\n");
+        } else if (found.state == CC_FOUND_NONE) {
+            printf(json ? ", \"entry\": null" : "entry      none (absent, expired, purged or unreadable)\n");
+        } else {
+            print_entry(&found.entry, found.state == CC_FOUND_FRESH ? "fresh" : "stale", json, now);
+            rc = EXIT_OK;
+        }
+        if (found.state != CC_FOUND_NONE)
+            cc_cache_found_free(&found);
+        if (json)
+            printf("}\n");
+        cc_store_close(s);
+    }
+    free(key);
+    for (size_t i = 0; i < f.n; i++)
+        free(f.env[i]);
+    cc_config_free(cfg);
+    return rc;
+}

@@ -1,0 +1,137 @@
+/* stats.c -- `cgicache stats [--reset] [--json]`: per-route counters.
+ *
+ * Every worker adds its counts to "<prefix>:stats:<route>" in Redis (see
+ * lib/stats.c), so one read shows the whole fleet.  Counters run from the
+ * last --reset, whose time each hash keeps in its "since" field. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "stats.h"
+#include "store.h"
+#include "tool.h"
+
+/* Reads one route's counters into counts (zero when absent). */
+static int read_route(cc_store *s, const cc_config *cfg, const char *route,
+                      long long counts[CC_STAT_KINDS], long long *since)
+{
+    char key[2 * CC_NAME_MAX + 16];
+    cc_stats_key(cfg, route, key, sizeof key);
+    cc_cmd cmd = {0};
+    cc_cmd_arg(&cmd, "HGETALL", (size_t)-1);
+    cc_cmd_arg(&cmd, key, (size_t)-1);
+    redisReply *reply = cc_store_command(s, &cmd);
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        if (reply != NULL)
+            freeReplyObject(reply);
+        return -1;
+    }
+    memset(counts, 0, CC_STAT_KINDS * sizeof counts[0]);
+    *since = 0;
+    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+        const char *field = reply->element[i]->str;
+        long long v = strtoll(reply->element[i + 1]->str, NULL, 10);
+        if (strcmp(field, "since") == 0)
+            *since = v;
+        for (int k = 0; k < CC_STAT_KINDS; k++)
+            if (strcmp(field, cc_stat_names[k]) == 0)
+                counts[k] = v;
+    }
+    freeReplyObject(reply);
+    return 0;
+}
+
+static int reset_route(cc_store *s, const cc_config *cfg, const char *route)
+{
+    char key[2 * CC_NAME_MAX + 16], now[24];
+    cc_stats_key(cfg, route, key, sizeof key);
+    snprintf(now, sizeof now, "%lld", (long long)cc_now_ms());
+    cc_cmd cmds[2] = {{0}, {0}};
+    cc_cmd_arg(&cmds[0], "DEL", (size_t)-1);
+    cc_cmd_arg(&cmds[0], key, (size_t)-1);
+    cc_cmd_arg(&cmds[1], "HSET", (size_t)-1);
+    cc_cmd_arg(&cmds[1], key, (size_t)-1);
+    cc_cmd_arg(&cmds[1], "since", (size_t)-1);
+    cc_cmd_arg(&cmds[1], now, (size_t)-1);
+    redisReply *replies[2];
+    if (cc_store_run(s, 2, cmds, replies) != 0)
+        return -1;
+    cc_store_free_replies(2, replies);
+    return 0;
+}
+
+static void print_row(const char *route, const long long counts[CC_STAT_KINDS], int json, int first)
+{
+    long long served = counts[CC_STAT_HIT] + counts[CC_STAT_STALE];
+    long long lookups = served + counts[CC_STAT_MISS];
+    double ratio = lookups > 0 ? (double)served / (double)lookups : 0;
+    if (json) {
+        printf("%s\n  {\"route\": \"%s\"", first ? "" : ",", route);
+        for (int k = 0; k < CC_STAT_KINDS; k++)
+            printf(", \"%s\": %lld", cc_stat_names[k], counts[k]);
+        printf(", \"hit_ratio\": %.4f}", ratio);
+        return;
+    }
+    printf("%-20s", route);
+    for (int k = 0; k < CC_STAT_KINDS; k++)
+        printf(" %10lld", counts[k]);
+    printf(" %8.1f%%\n", 100 * ratio);
+}
+
+int cmd_stats(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) {
+        printf("usage: cgicache stats [--reset] [--json]\n\n"
+               "Per-route counters of every worker sharing this Redis: hits, misses,\n"
+               "stale serves, bypasses, no-cache requests, collapsed waits, stores and\n"
+               "store errors, and the hit ratio.  Workers send their counts at most a\n"
+               "second late.  --reset starts them again from zero.\n");
+        return EXIT_OK;
+    }
+    int json = 0, reset = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else if (strcmp(argv[i], "--reset") == 0)
+            reset = 1;
+        else {
+            fprintf(stderr, "cgicache stats: unexpected '%s'\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    cc_config *cfg = tool_config();
+    cc_store *s = tool_store(cfg);
+    int rc = EXIT_OK;
+    if (s == NULL) {
+        fprintf(stderr, "cgicache stats: redis unreachable\n");
+        cc_config_free(cfg);
+        return EXIT_PROBLEM;
+    }
+    if (!json && !reset) {
+        printf("%-20s", "route");
+        for (int k = 0; k < CC_STAT_KINDS; k++)
+            printf(" %10s", cc_stat_names[k]);
+        printf(" %9s\n", "hit ratio");
+    }
+    if (json && !reset)
+        printf("[");
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        long long counts[CC_STAT_KINDS], since;
+        const char *name = cfg->routes[i].name;
+        if (reset ? reset_route(s, cfg, name) != 0 : read_route(s, cfg, name, counts, &since) != 0) {
+            fprintf(stderr, "cgicache stats: redis error on route %s\n", name);
+            rc = EXIT_PROBLEM;
+            break;
+        }
+        if (!reset)
+            print_row(name, counts, json, i == 0);
+    }
+    if (json && !reset)
+        printf("\n]\n");
+    if (reset && rc == EXIT_OK)
+        printf("counters reset for %zu route(s)\n", cfg->nroutes);
+    cc_store_close(s);
+    cc_config_free(cfg);
+    return rc;
+}

@@ -1,0 +1,28 @@
+/* tool.h -- what the cgicache subcommands share. */
+#ifndef CGICACHE_TOOL_H
+#define CGICACHE_TOOL_H
+
+#include "config.h"
+
+/* Exit codes, documented in cgicache(1). */
+enum { EXIT_OK = 0, EXIT_PROBLEM = 1, EXIT_USAGE = 2 };
+
+int cmd_run(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_purge(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+
+/* True when argv holds -h or --help before any "--". */
+int wants_help(int argc, char **argv);
+
+/* The configuration from the environment, exactly as the library reads it;
+ * exits with EXIT_PROBLEM when memory runs out. */
+cc_config *tool_config(void);
+
+/* A Redis connection of the tool's own, with timeouts fit for a person
+ * waiting (at least a second) rather than for a request; NULL when Redis
+ * cannot be reached. */
+struct cc_store *tool_store(cc_config *cfg);
+
+#endif
