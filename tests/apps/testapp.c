@@ -1,0 +1,127 @@
+/* testapp.c -- a libfcgi app whose every behaviour is chosen by the
+ * request's query string, so the integration tests can drive each rule
+ * of the cache through one real, unchanged FastCGI program.
+ *
+ * Flags (any order): status=N, cookie=1, cc=VALUE (Cache-Control), vary=NAME,
+ * size=N (body bytes), xae=N (X-Accel-Expires), tags=a,b, sleep_ms=N,
+ * crash=1 / exit=1 (die after the head), free=1 (FCGX_Free without a
+ * finish), slowbody=1, echo=PARAM (print a CGI parameter), lf=1 (LF line
+ * ends), location=/x (Location without Status), fail=1 (status 500).
+ * Each request the app really runs appends "<METHOD> <URI>" to the file
+ * named by APP_COUNTER, read once at start: getenv() inside the accept
+ * loop would read a finished request's params.  Bodies carry the per
+ * process run number, so a hit is told from a run. */
+#include <fcgiapp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *counter_path;
+
+/* The value of flag name in query q ("" when absent), copied into out. */
+static const char *flag(const char *q, const char *name, char *out, size_t cap)
+{
+    size_t n = strlen(name);
+    out[0] = '\0';
+    for (const char *p = q; p != NULL && *p != '\0';) {
+        if (strncmp(p, name, n) == 0 && p[n] == '=') {
+            const char *v = p + n + 1;
+            size_t len = strcspn(v, "&");
+            size_t o = 0;
+            for (size_t i = 0; i < len && o + 1 < cap; i++) {
+                if (v[i] == '%' && i + 2 < len) {
+                    char hex[3] = {v[i + 1], v[i + 2], 0};
+                    out[o++] = (char)strtol(hex, NULL, 16);
+                    i += 2;
+                } else {
+                    out[o++] = v[i] == '+' ? ' ' : v[i];
+                }
+            }
+            out[o] = '\0';
+            return out;
+        }
+        p = strchr(p, '&');
+        p = p != NULL ? p + 1 : NULL;
+    }
+    return out;
+}
+
+static void count_run(FCGX_Request *r)
+{
+    if (counter_path == NULL)
+        return;
+    FILE *f = fopen(counter_path, "a");
+    if (f == NULL)
+        return;
+    const char *m = FCGX_GetParam("REQUEST_METHOD", r->envp);
+    const char *u = FCGX_GetParam("REQUEST_URI", r->envp);
+    fprintf(f, "%s %s\n", m ? m : "-", u ? u : "-");
+    fclose(f);
+}
+
+int main(void)
+{
+    counter_path = getenv("APP_COUNTER");
+    FCGX_Request r;
+    FCGX_Init();
+    FCGX_InitRequest(&r, 0, 0);
+    long runs = 0;
+    char v[256];
+    while (FCGX_Accept_r(&r) >= 0) {
+        runs++;
+        count_run(&r);
+        const char *q = FCGX_GetParam("QUERY_STRING", r.envp);
+        const char *uri = FCGX_GetParam("REQUEST_URI", r.envp);
+        const char *nl = *flag(q, "lf", v, sizeof v) ? "\n" : "\r\n";
+        if (*flag(q, "sleep_ms", v, sizeof v))
+            usleep((useconds_t)atoi(v) * 1000);
+        if (*flag(q, "fail", v, sizeof v))
+            FCGX_FPrintF(r.out, "Status: 500 Internal Server Error%s", nl);
+        if (*flag(q, "status", v, sizeof v))
+            FCGX_FPrintF(r.out, "Status: %s%s", v, nl);
+        if (*flag(q, "location", v, sizeof v))
+            FCGX_FPrintF(r.out, "Location: %s%s", v, nl);
+        FCGX_PutS("Content-Type: text/plain", r.out);
+        FCGX_PutS(nl, r.out);
+        if (*flag(q, "cookie", v, sizeof v))
+            FCGX_FPrintF(r.out, "Set-Cookie: session=%ld%s", runs, nl);
+        if (*flag(q, "cc", v, sizeof v))
+            FCGX_FPrintF(r.out, "Cache-Control: %s%s", v, nl);
+        if (*flag(q, "vary", v, sizeof v))
+            FCGX_FPrintF(r.out, "Vary: %s%s", v, nl);
+        if (*flag(q, "xae", v, sizeof v))
+            FCGX_FPrintF(r.out, "X-Accel-Expires: %s%s", v, nl);
+        if (*flag(q, "tags", v, sizeof v))
+            FCGX_FPrintF(r.out, "X-Cache-Tags: %s%s", v, nl);
+        FCGX_PutStr(nl, (int)strlen(nl), r.out);
+        if (*flag(q, "crash", v, sizeof v)) {
+            FCGX_FPrintF(r.out, "partial body");
+            FCGX_FFlush(r.out);
+            abort();
+        }
+        if (*flag(q, "exit", v, sizeof v)) {
+            FCGX_FPrintF(r.out, "partial body");
+            FCGX_FFlush(r.out);
+            exit(3);
+        }
+        FCGX_FPrintF(r.out, "uri=%s run=%ld pid=%d\n", uri ? uri : "", runs, (int)getpid());
+        if (*flag(q, "echo", v, sizeof v)) {
+            const char *p = FCGX_GetParam(v, r.envp);
+            FCGX_FPrintF(r.out, "%s=%s\n", v, p ? p : "(unset)");
+        }
+        if (*flag(q, "slowbody", v, sizeof v)) {
+            FCGX_FFlush(r.out);
+            usleep(200000);
+        }
+        long size = *flag(q, "size", v, sizeof v) ? atol(v) : 0;
+        for (long i = 0; i < size; i++)   /* byte by byte: the PutChar path */
+            FCGX_PutChar("abcdefghijklmnopqrstuvwxyz0123456789\n"[i % 37], r.out);
+        if (*flag(q, "free", v, sizeof v)) {
+            FCGX_Free(&r, 1);          /* abandoned: never finished */
+            continue;
+        }
+        FCGX_Finish_r(&r);
+    }
+    return 0;
+}

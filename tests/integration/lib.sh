@@ -1,0 +1,182 @@
+# lib.sh -- what every integration test shares: private servers started on
+# loopback and stopped by PID, a FastCGI client, and assertions.
+#
+# Sourced by tests/integration/t_*.sh.  Each test gets its own temp dir,
+# its own redis-server on a free port, its own apps and (when it asks)
+# its own nginx; all of them die with the test, whatever happens.
+set -u
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CC_LIB=${CC_LIB:-$TOP/build/libcgicache.so}
+CC_TOOL=$TOP/build/cgicache
+TESTAPP=$TOP/build/tests/testapp
+TMP=$(mktemp -d /tmp/cgicache-test.XXXXXX)
+chmod 755 "$TMP"   # nginx workers (nobody) reach the sockets
+PIDS=()
+PASSED=0
+FAILED=0
+
+# The preload list for apps: the sanitizer runtime first when the library
+# under test is the sanitized build.
+preload_value() {
+    case "$CC_LIB" in
+    *asan*) echo "$(cc -print-file-name=libasan.so):$(cc -print-file-name=libubsan.so):$CC_LIB" ;;
+    *) echo "$CC_LIB" ;;
+    esac
+}
+
+stop_all() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null
+    done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+        kill -9 "$pid" 2>/dev/null
+    done
+    PIDS=()
+    rm -rf "$TMP"
+}
+trap stop_all EXIT
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Waits up to 5 s for a command to succeed.
+wait_for() {
+    for _ in $(seq 100); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    echo "timed out waiting for: $*" >&2
+    return 1
+}
+
+start_redis() {
+    REDIS_PORT=$(free_port)
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --daemonize no "$@" >"$TMP/redis.log" 2>&1 &
+    REDIS_PID=$!
+    PIDS+=("$REDIS_PID")
+    REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
+    wait_for rcli PING
+}
+
+stop_redis() {
+    kill "$REDIS_PID" 2>/dev/null
+    while kill -0 "$REDIS_PID" 2>/dev/null; do sleep 0.05; done
+}
+
+rcli() { timeout 5 redis-cli -p "$REDIS_PORT" "$@"; }
+
+# start_app NAME WORKERS BINARY [VAR=VALUE ...]: the app under spawn-fcgi
+# on $TMP/NAME.sock, preloaded, counting its runs in $TMP/NAME.count.
+start_app() {
+    local name=$1 workers=$2 bin=$3
+    shift 3
+    rm -f "$TMP/$name.sock"
+    env CGICACHE_REDIS="${REDIS_URL:-redis://127.0.0.1:1/0}" APP_COUNTER="$TMP/$name.count" \
+        LD_PRELOAD="$(preload_value)" ASAN_OPTIONS="${ASAN_OPTIONS:-}" "$@" \
+        spawn-fcgi -n -M 0666 -s "$TMP/$name.sock" -- "$TOP/tests/integration/prefork.sh" "$workers" "$bin" \
+        >>"$TMP/$name.log" 2>&1 &
+    PIDS+=("$!")
+    eval "APP_PID_$name=$!"
+    wait_for test -S "$TMP/$name.sock"
+    touch "$TMP/$name.count"
+}
+
+# The same app without cgicache, for comparisons.
+start_plain_app() {
+    local name=$1 bin=$2
+    rm -f "$TMP/$name.sock"
+    env APP_COUNTER="$TMP/$name.count" spawn-fcgi -n -M 0666 -s "$TMP/$name.sock" -- "$bin" \
+        >>"$TMP/$name.log" 2>&1 &
+    PIDS+=("$!")
+    wait_for test -S "$TMP/$name.sock"
+    touch "$TMP/$name.count"
+}
+
+runs_of() { wc -l <"$TMP/$1.count" | tr -d ' '; }
+
+# fcgi NAME METHOD URI [PARAM=VALUE ...]: one request as a web server
+# would send it; the raw CGI response on stdout.
+fcgi() {
+    local name=$1 method=$2 uri=$3
+    shift 3
+    local query=""
+    case "$uri" in *\?*) query=${uri#*\?} ;; esac
+    env -i REQUEST_METHOD="$method" REQUEST_URI="$uri" QUERY_STRING="$query" \
+        SCRIPT_NAME="${uri%%\?*}" SERVER_NAME=localhost SERVER_PORT=80 HTTP_HOST=localhost \
+        SERVER_PROTOCOL=HTTP/1.1 GATEWAY_INTERFACE=CGI/1.1 REMOTE_ADDR=127.0.0.1 "$@" \
+        timeout 10 cgi-fcgi -bind -connect "$TMP/$name.sock" </dev/null
+}
+
+# header_of RESPONSE NAME: the first value of a header in a raw response.
+header_of() {
+    printf '%s' "$1" | awk -v want="$(echo "$2" | tr 'A-Z' 'a-z')" '
+        /^\r?$/ { exit }
+        { line = $0; sub(/\r$/, "", line); i = index(line, ":")
+          if (tolower(substr(line, 1, i - 1)) == want) { v = substr(line, i + 1); sub(/^[ \t]+/, "", v); print v; exit } }'
+}
+
+# body_of RESPONSE: what follows the blank line.
+body_of() { printf '%s' "$1" | awk 'found { print; next } /^\r?$/ { found = 1 }'; }
+
+status_of() { header_of "$1" X-Cache-Status; }
+
+ok() { PASSED=$((PASSED + 1)); echo "ok - $1"; }
+not_ok() { FAILED=$((FAILED + 1)); echo "not ok - $1"; }
+
+expect_eq() {
+    if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (got '$2', want '$3')"; fi
+}
+
+expect_ne() {
+    if [ "$2" != "$3" ]; then ok "$1"; else not_ok "$1 (both '$2')"; fi
+}
+
+expect_contains() {
+    case "$2" in *"$3"*) ok "$1" ;; *) not_ok "$1 ('$3' not in '$(printf '%s' "$2" | head -c 300)')" ;; esac
+}
+
+# start_nginx NAME: nginx on a free port, proxying everything to app NAME;
+# extra server-level lines may come from $NGINX_EXTRA.
+start_nginx() {
+    NGINX_PORT=$(free_port)
+    mkdir -p "$TMP/nginx"
+    cat >"$TMP/nginx/nginx.conf" <<CONF
+worker_processes 2;
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path $TMP/nginx/body;
+    fastcgi_temp_path $TMP/nginx/fastcgi;
+    proxy_temp_path $TMP/nginx/proxy;
+    uwsgi_temp_path $TMP/nginx/uwsgi;
+    scgi_temp_path $TMP/nginx/scgi;
+    ${NGINX_HTTP_EXTRA:-}
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / {
+            include /etc/nginx/fastcgi_params;
+            fastcgi_pass unix:$TMP/$1.sock;
+            ${NGINX_EXTRA:-}
+        }
+    }
+}
+CONF
+    nginx -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" &
+    PIDS+=("$!")
+    wait_for curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/"
+}
+
+curl_get() { timeout 10 curl -s -i "$@"; }
+
+finish() {
+    echo "$PASSED passed, $FAILED failed"
+    [ "$FAILED" -eq 0 ]
+}

@@ -1,0 +1,35 @@
+#!/bin/bash
+# run.sh [t_name ...] -- runs the integration tests (all t_*.sh by default),
+# each in its own process with its own servers, and fails if any fails.
+# CC_LIB picks the library under test (the sanitized build for `make test`'s
+# second pass); with it, sanitizer reports from any app fail the run.
+cd "$(dirname "$0")" || exit 1
+export CC_LIB=${CC_LIB:-$(cd ../.. && pwd)/build/libcgicache.so}
+tests=("$@")
+[ ${#tests[@]} -eq 0 ] && tests=(t_*.sh)
+failed=()
+asan_dir=$(mktemp -d /tmp/cgicache-asan.XXXXXX)
+case "$CC_LIB" in
+*asan*) export ASAN_OPTIONS="detect_leaks=0:log_path=$asan_dir/asan:abort_on_error=0"
+        export UBSAN_OPTIONS="print_stacktrace=1:log_path=$asan_dir/ubsan" ;;
+esac
+for t in "${tests[@]}"; do
+    echo "# $t ($(basename "$CC_LIB"))"
+    start=$(date +%s)
+    if ! timeout 300 bash "$t"; then
+        failed+=("$t")
+    fi
+    echo "# $t took $(( $(date +%s) - start ))s"
+done
+reports=$(ls "$asan_dir" 2>/dev/null)
+if [ -n "$reports" ]; then
+    echo "# sanitizer reports:"
+    cat "$asan_dir"/* | head -100
+    failed+=("sanitizers")
+fi
+rm -rf "$asan_dir"
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "FAILED: ${failed[*]}"
+    exit 1
+fi
+echo "all integration tests passed"

@@ -1,0 +1,152 @@
+#!/bin/bash
+# t_fcgi.sh -- the FastCGI adapter end to end: a real redis-server, the
+# unchanged test app under spawn-fcgi with the library preloaded, and
+# cgi-fcgi / nginx + curl as the clients.
+. "$(dirname "$0")/lib.sh"
+
+start_redis
+start_app app 2 "$TESTAPP" \
+    CGICACHE_ROUTE_cached='GET /cached/* ttl=60' \
+    CGICACHE_ROUTE_vary='GET /vary/* ttl=60 vary=X-Lang' \
+    CGICACHE_ROUTE_some='GET /some/* ttl=60 query=a,b' \
+    CGICACHE_ROUTE_jar='GET /jar/* ttl=60 cookies=ignore' \
+    CGICACHE_ROUTE_errors='GET /errors/* ttl=60 status=200,404' \
+    CGICACHE_MAX_SIZE=64k
+
+# MISS, then HIT with Age and the very same body, the app not run again.
+r1=$(fcgi app GET /cached/a)
+r2=$(fcgi app GET /cached/a)
+expect_eq "first request is a MISS" "$(status_of "$r1")" MISS
+expect_eq "Cache-Status says stored" "$(header_of "$r1" Cache-Status)" "cgicache; fwd=uri-miss; stored"
+expect_eq "second request is a HIT" "$(status_of "$r2")" HIT
+expect_eq "HIT carries Age" "$(header_of "$r2" Age)" 0
+expect_contains "HIT carries RFC 9211 Cache-Status" "$(header_of "$r2" Cache-Status)" "cgicache; hit; ttl="
+expect_eq "HIT body is the MISS body" "$(body_of "$r2")" "$(body_of "$r1")"
+expect_eq "the app ran once" "$(runs_of app)" 1
+
+# Unconfigured routes pass through untouched.
+r=$(fcgi app GET /other)
+expect_eq "no status header off-route" "$(status_of "$r")" ""
+fcgi app GET /other >/dev/null
+expect_eq "off-route requests always run" "$(runs_of app)" 3
+
+# Requests that neither read nor write the cache.
+r=$(fcgi app GET /cached/a HTTP_X_CACHE_BYPASS=1)
+expect_eq "bypass header" "$(status_of "$r")" BYPASS
+expect_eq "bypass Cache-Status" "$(header_of "$r" Cache-Status)" "cgicache; fwd=bypass"
+r=$(fcgi app GET /cached/a HTTP_CACHE_CONTROL=no-cache)
+expect_eq "client no-cache" "$(status_of "$r")" NO_CACHE
+r=$(fcgi app GET /cached/a HTTP_PRAGMA=no-cache)
+expect_eq "client Pragma: no-cache" "$(status_of "$r")" NO_CACHE
+r=$(fcgi app GET /cached/a HTTP_COOKIE=session=1)
+expect_eq "a Cookie makes the request private" "$(status_of "$r")" BYPASS
+r=$(fcgi app GET /cached/a HTTP_AUTHORIZATION='Basic eDp5')
+expect_eq "Authorization makes the request private" "$(status_of "$r")" BYPASS
+r=$(fcgi app GET /cached/a HTTP_X_FORWARDED_HOST=evil.example)
+expect_eq "an uncovered forwarding header bypasses" "$(status_of "$r")" BYPASS
+expect_eq "the entry is untouched by all of them" "$(status_of "$(fcgi app GET /cached/a)")" HIT
+r=$(fcgi app GET /jar/a HTTP_COOKIE=x=1); r=$(fcgi app GET /jar/a HTTP_COOKIE=x=2)
+expect_eq "cookies=ignore caches despite Cookie" "$(status_of "$r")" HIT
+
+# HEAD is served from the GET entry, without a body.
+r=$(fcgi app HEAD /cached/a)
+expect_eq "HEAD after GET is a HIT" "$(status_of "$r")" HIT
+expect_eq "HEAD has no body" "$(body_of "$r")" ""
+
+# What is never stored.
+for q in cookie=1 cc=private cc=no-store xae=0 status=404 fail=1 cc=max-age%3D0; do
+    fcgi app GET "/cached/n?$q" >/dev/null
+    expect_eq "not stored: $q" "$(status_of "$(fcgi app GET "/cached/n?$q")")" MISS
+done
+fcgi app GET "/errors/x?status=404" >/dev/null
+expect_eq "status=200,404 stores a 404" "$(status_of "$(fcgi app GET "/errors/x?status=404")")" HIT
+r=$(fcgi app GET "/cached/cookie?cookie=1")
+expect_contains "Set-Cookie reaches the client on a MISS" "$r" "Set-Cookie: session="
+
+# Expiry headers override the route's TTL.
+fcgi app GET "/cached/short?xae=1" >/dev/null
+expect_eq "X-Accel-Expires=1 is stored" "$(status_of "$(fcgi app GET "/cached/short?xae=1")")" HIT
+sleep 1.1
+expect_eq "... and expires after 1 s" "$(status_of "$(fcgi app GET "/cached/short?xae=1")")" MISS
+
+# Bodies: large and compressed, byte by byte identical; over MAX_SIZE not stored.
+r1=$(fcgi app GET "/cached/big?size=60000")
+r2=$(fcgi app GET "/cached/big?size=60000")
+expect_eq "a compressed HIT" "$(status_of "$r2")" HIT
+expect_eq "compressed body identical" "$(body_of "$r2" | md5sum)" "$(body_of "$r1" | md5sum)"
+expect_eq "the app's own bytes" "$(body_of "$r2" | tail -n +2 | md5sum)" \
+    "$(body_of "$(fcgi app GET "/cached/big?size=60000" HTTP_X_CACHE_BYPASS=1)" | tail -n +2 | md5sum)"
+stored=$(rcli --raw STRLEN 'cgicache:cached:GET:http://localhost/cached/big?size=60000')
+[ "$stored" -lt 30000 ] && ok "body stored compressed ($stored bytes)" || not_ok "body stored compressed ($stored bytes)"
+fcgi app GET "/cached/huge?size=70000" >/dev/null
+expect_eq "over CGICACHE_MAX_SIZE: not stored" "$(status_of "$(fcgi app GET "/cached/huge?size=70000")")" MISS
+n=$(fcgi app GET "/cached/huge?size=70000" | wc -c)
+[ "$n" -gt 70000 ] && ok "over CGICACHE_MAX_SIZE: whole body sent ($n bytes)" || not_ok "over CGICACHE_MAX_SIZE: body cut ($n bytes)"
+
+# Requests that fail or are abandoned are never stored.
+r=$(fcgi app GET "/cached/c?crash=1")
+expect_contains "a crashing app's partial output reaches the client" "$r" "partial body"
+expect_eq "a crash is not stored" "$(status_of "$(fcgi app GET "/cached/c?crash=1")")" MISS
+fcgi app GET "/cached/e?exit=1" >/dev/null
+expect_eq "an exit mid-response is not stored" "$(status_of "$(fcgi app GET "/cached/e?exit=1")")" MISS
+before=$(runs_of app)
+fcgi app GET "/cached/f?free=1" >/dev/null; fcgi app GET "/cached/f?free=1" >/dev/null
+expect_eq "FCGX_Free without finish is not stored" "$(runs_of app)" $((before + 2))
+
+# Heads: LF-only lines, Location without Status, slow bodies.
+r1=$(fcgi app GET "/cached/lf?lf=1"); r2=$(fcgi app GET "/cached/lf?lf=1")
+expect_eq "LF-only head is cached" "$(status_of "$r2")" HIT
+expect_eq "LF-only head body" "$(body_of "$r2")" "$(body_of "$r1")"
+fcgi app GET "/errors/l?location=/there&status=302" >/dev/null
+r=$(fcgi app GET "/cached/redir?location=/there")
+expect_eq "Location alone is a 302: not stored on a 200 route" "$(status_of "$(fcgi app GET "/cached/redir?location=/there")")" MISS
+r1=$(fcgi app GET "/cached/slow?slowbody=1"); r2=$(fcgi app GET "/cached/slow?slowbody=1")
+expect_eq "slow body is stored whole" "$(body_of "$r2")" "$(body_of "$r1")"
+
+# Keys: sorted query, query lists, vary.
+fcgi app GET "/cached/q?a=1&b=2" >/dev/null
+expect_eq "query order does not matter" "$(status_of "$(fcgi app GET "/cached/q?b=2&a=1")")" HIT
+expect_eq "another query value is another key" "$(status_of "$(fcgi app GET "/cached/q?a=1&b=3")")" MISS
+fcgi app GET "/some/q?a=1&utm=x" >/dev/null
+expect_eq "query=a,b ignores other parameters" "$(status_of "$(fcgi app GET "/some/q?a=1&utm=y")")" HIT
+expect_eq "query=a,b keys on a" "$(status_of "$(fcgi app GET "/some/q?a=2&utm=y")")" MISS
+expect_eq "a percent-encoded listed name is keyed" "$(status_of "$(fcgi app GET "/some/q?%61=3")")" MISS
+fcgi app GET /vary/v HTTP_X_LANG=fr >/dev/null
+expect_eq "vary: same header value hits" "$(status_of "$(fcgi app GET /vary/v HTTP_X_LANG=fr)")" HIT
+expect_eq "vary: other value misses" "$(status_of "$(fcgi app GET /vary/v HTTP_X_LANG=de)")" MISS
+fcgi app GET "/cached/vv?vary=Accept-Language" >/dev/null
+expect_eq "Vary on an unkeyed header: not stored" "$(status_of "$(fcgi app GET "/cached/vv?vary=Accept-Language")")" MISS
+fcgi app GET "/vary/vk?vary=X-Lang" HTTP_X_LANG=fr >/dev/null
+expect_eq "Vary on a keyed header: stored" "$(status_of "$(fcgi app GET "/vary/vk?vary=X-Lang" HTTP_X_LANG=fr)")" HIT
+
+# A request with a body is never served from the cache.
+r=$(env -i REQUEST_METHOD=GET REQUEST_URI=/cached/a CONTENT_LENGTH=3 SERVER_NAME=localhost HTTP_HOST=localhost \
+    GATEWAY_INTERFACE=CGI/1.1 timeout 10 cgi-fcgi -bind -connect "$TMP/app.sock" <<<"abc")
+expect_eq "a GET with a body bypasses" "$(status_of "$r")" BYPASS
+
+# Garbage in the key: a miss, the app answers.
+rcli SET 'cgicache:cached:GET:http://localhost/cached/g' 'not an entry' >/dev/null
+r=$(fcgi app GET /cached/g)
+expect_eq "garbage entry: MISS" "$(status_of "$r")" MISS
+expect_contains "garbage entry: the app's body" "$r" "uri=/cached/g"
+expect_eq "garbage entry replaced by a good one" "$(status_of "$(fcgi app GET /cached/g)")" HIT
+
+# nginx + curl end to end.
+start_nginx app
+r1=$(curl_get "http://127.0.0.1:$NGINX_PORT/cached/web")
+r2=$(curl_get "http://127.0.0.1:$NGINX_PORT/cached/web")
+expect_contains "nginx: MISS" "$r1" "X-Cache-Status: MISS"
+expect_contains "nginx: HIT" "$r2" "X-Cache-Status: HIT"
+expect_contains "nginx: HIT is a 200" "$(printf '%s' "$r2" | head -1)" "200"
+
+# Redis down: every answer is the app's own, as a MISS.
+stop_redis
+before=$(runs_of app)
+r=$(fcgi app GET /cached/a)
+expect_eq "redis down: MISS" "$(status_of "$r")" MISS
+expect_contains "redis down: the app's body" "$r" "uri=/cached/a"
+t0=$(date +%s%N); for _ in 1 2 3 4 5; do fcgi app GET /cached/a >/dev/null; done; t1=$(date +%s%N)
+expect_eq "redis down: the app ran for each" "$(runs_of app)" $((before + 6))
+ms=$(( (t1 - t0) / 1000000 ))
+[ "$ms" -lt 2000 ] && ok "redis down: no long stalls ($ms ms for 5)" || not_ok "redis down: stalls ($ms ms for 5)"
+finish
