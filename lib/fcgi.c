@@ -27,6 +27,7 @@
  * Requests that are not followed cost one load of an atomic counter per
  * write; nothing is allocated for them. */
 #define NO_FCGI_DEFINES
+#include <dlfcn.h>
 #include <fcgi_stdio.h>
 #include <fcgiapp.h>
 #include <pthread.h>
@@ -273,10 +274,16 @@ static void finish_r_real(void *r) { CC_REAL(FCGX_Finish_r)(r); }
 static void finish_real(void *unused) { (void)unused; CC_REAL(FCGX_Finish)(); }
 static void fcgi_finish_real(void *unused) { (void)unused; CC_REAL(FCGI_Finish)(); }
 
+/* fcgi_stdio's stdout, &_fcgi_sF[1].  An app that uses the stdout macro
+ * usually holds a copy-relocated _fcgi_sF of its own, which libfcgi then
+ * uses too: the first definition in global scope (RTLD_DEFAULT) is the
+ * live one, not the next after us (RTLD_NEXT finds libfcgi's unused
+ * original). */
 static FCGI_FILE *fcgi_stdout(void)
 {
-    static void *volatile slot;
-    FCGI_FILE *files = cc_real_symbol(&slot, "_fcgi_sF");
+    static FCGI_FILE *volatile files;
+    if (files == NULL)
+        files = dlsym(RTLD_DEFAULT, "_fcgi_sF");
     return files != NULL ? &files[1] : NULL;
 }
 

@@ -7,6 +7,8 @@
  * crash=1 / exit=1 (die after the head), free=1 (FCGX_Free without a
  * finish), slowbody=1, echo=PARAM (print a CGI parameter), lf=1 (LF line
  * ends), location=/x (Location without Status), fail=1 (status 500).
+ * While a file named APP_COUNTER.fail exists, every answer is a 500 (to
+ * make a background refresh fail).
  * Each request the app really runs appends "<METHOD> <URI>" to the file
  * named by APP_COUNTER, read once at start: getenv() inside the accept
  * loop would read a finished request's params.  Bodies carry the per
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 static const char *counter_path;
+static char fail_path[4096];
 
 /* The value of flag name in query q ("" when absent), copied into out. */
 static const char *flag(const char *q, const char *name, char *out, size_t cap)
@@ -63,6 +66,8 @@ static void count_run(FCGX_Request *r)
 int main(void)
 {
     counter_path = getenv("APP_COUNTER");
+    if (counter_path != NULL)
+        snprintf(fail_path, sizeof fail_path, "%s.fail", counter_path);
     FCGX_Request r;
     FCGX_Init();
     FCGX_InitRequest(&r, 0, 0);
@@ -76,7 +81,7 @@ int main(void)
         const char *nl = *flag(q, "lf", v, sizeof v) ? "\n" : "\r\n";
         if (*flag(q, "sleep_ms", v, sizeof v))
             usleep((useconds_t)atoi(v) * 1000);
-        if (*flag(q, "fail", v, sizeof v))
+        if (*flag(q, "fail", v, sizeof v) || (fail_path[0] && access(fail_path, F_OK) == 0))
             FCGX_FPrintF(r.out, "Status: 500 Internal Server Error%s", nl);
         if (*flag(q, "status", v, sizeof v))
             FCGX_FPrintF(r.out, "Status: %s%s", v, nl);

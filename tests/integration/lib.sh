@@ -59,13 +59,14 @@ start_redis() {
         --daemonize no "$@" >"$TMP/redis.log" 2>&1 &
     REDIS_PID=$!
     PIDS+=("$REDIS_PID")
+    disown "$REDIS_PID" 2>/dev/null
     REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
     wait_for rcli PING
 }
 
 stop_redis() {
     kill "$REDIS_PID" 2>/dev/null
-    while kill -0 "$REDIS_PID" 2>/dev/null; do sleep 0.05; done
+    for _ in $(seq 100); do kill -0 "$REDIS_PID" 2>/dev/null || return 0; sleep 0.05; done
 }
 
 rcli() { timeout 5 redis-cli -p "$REDIS_PORT" "$@"; }
@@ -81,6 +82,7 @@ start_app() {
         spawn-fcgi -n -M 0666 -s "$TMP/$name.sock" -- "$TOP/tests/integration/prefork.sh" "$workers" "$bin" \
         >>"$TMP/$name.log" 2>&1 &
     PIDS+=("$!")
+    disown "$!" 2>/dev/null
     eval "APP_PID_$name=$!"
     wait_for test -S "$TMP/$name.sock"
     touch "$TMP/$name.count"
@@ -93,6 +95,7 @@ start_plain_app() {
     env APP_COUNTER="$TMP/$name.count" spawn-fcgi -n -M 0666 -s "$TMP/$name.sock" -- "$bin" \
         >>"$TMP/$name.log" 2>&1 &
     PIDS+=("$!")
+    disown "$!" 2>/dev/null
     wait_for test -S "$TMP/$name.sock"
     touch "$TMP/$name.count"
 }
@@ -171,6 +174,7 @@ http {
 CONF
     nginx -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" &
     PIDS+=("$!")
+    disown "$!" 2>/dev/null
     wait_for curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/"
 }
 
