@@ -51,6 +51,7 @@ struct cc_txn {
     uint64_t generation;      /* the key's generation when looked up */
     int64_t started;          /* monotonic ms at begin */
     int64_t compute_ms;
+    struct bumps *bumps;      /* generations to bump if the request completes */
     cc_buf held;              /* the head, while incomplete; then kept for storing */
     cc_buf body;              /* the captured body */
     cc_head head;
@@ -411,17 +412,48 @@ int cc_engine_write(cc_txn *t, const cc_sink *sink, const char *data, size_t len
     return rc;
 }
 
+static void collect_bumps(cc_txn *t);
+
 int cc_engine_end_output(cc_txn *t, const cc_sink *sink)
 {
     if (t->compute_ms == 0)
         t->compute_ms = cc_mono_ms() - t->started;
-    if (t->head_done)
-        return t->failed ? -1 : 0;
-    /* The app ended without completing its head: send what it wrote. */
-    return pass_head_as_is(t, sink);
+    if (!t->head_done)
+        /* The app ended without completing its head: send what it wrote. */
+        return pass_head_as_is(t, sink);
+    collect_bumps(t);
+    return t->failed ? -1 : 0;
 }
 
 /* ---- finish ------------------------------------------------------------------ */
+
+/* The generation keys a finished request bumps. */
+typedef struct bumps {
+    size_t n;
+    char keys[2 * CC_MAX_LIST + 8][CC_GEN_KEY_MAX];
+    bool url[2 * CC_MAX_LIST + 8];
+} bumps;
+
+static void add_bump(void *ctx, const char *gen_key, bool url)
+{
+    bumps *b = ctx;
+    if (b->n == sizeof b->url / sizeof b->url[0])
+        return;
+    snprintf(b->keys[b->n], sizeof b->keys[0], "%s", gen_key);
+    b->url[b->n++] = url;
+}
+
+/* Works out what the request invalidates while its params still exist:
+ * the adapter frees them (the real finish) before cc_engine_finish. */
+static void collect_bumps(cc_txn *t)
+{
+    if (!t->head_parsed || t->failed || t->bumps != NULL ||
+        !cc_invalidate_possible(t->cfg, t->route, t->rq.method_bit))
+        return;
+    t->bumps = calloc(1, sizeof *t->bumps);
+    if (t->bumps != NULL)
+        cc_invalidate_targets(t->cfg, t->route, &t->rq, &t->head, add_bump, t->bumps);
+}
 
 /* Encodes the captured response; returns its Redis lifetime, or 0 when it
  * must not be stored (*value is then NULL). */
@@ -470,36 +502,15 @@ static int64_t encode_response(cc_txn *t, bool completed, char **value, size_t *
     return life;
 }
 
-/* Collects the generation keys a finished request bumps. */
-typedef struct bumps {
-    size_t n;
-    char keys[2 * CC_MAX_LIST + 8][CC_GEN_KEY_MAX];
-    bool url[2 * CC_MAX_LIST + 8];
-} bumps;
-
-static void add_bump(void *ctx, const char *gen_key, bool url)
-{
-    bumps *b = ctx;
-    if (b->n == sizeof b->url / sizeof b->url[0])
-        return;
-    snprintf(b->keys[b->n], sizeof b->keys[0], "%s", gen_key);
-    b->url[b->n++] = url;
-}
-
+/* Sends the generation bumps found at the end of output. */
 static void invalidate(cc_txn *t)
 {
-    bumps *b = calloc(1, sizeof *b);
-    const char *keys[sizeof b->url / sizeof b->url[0]];
-    if (b == NULL)
-        return;
-    cc_invalidate_targets(t->cfg, t->route, &t->rq, &t->head, add_bump, b);
-    for (size_t i = 0; i < b->n; i++) {
-        keys[i] = b->keys[i];
+    const char *keys[sizeof t->bumps->url / sizeof t->bumps->url[0]];
+    for (size_t i = 0; i < t->bumps->n; i++) {
+        keys[i] = t->bumps->keys[i];
         cc_debug("purging generation %s", keys[i]);
     }
-    if (b->n > 0)
-        cc_cache_bump(t->cfg, b->n, keys, b->url);
-    free(b);
+    cc_cache_bump(t->cfg, t->bumps->n, keys, t->bumps->url);
 }
 
 void cc_engine_finish(cc_txn *t, bool completed)
@@ -519,9 +530,9 @@ void cc_engine_finish(cc_txn *t, bool completed)
             cc_stats_count(t->cfg, t->route, stored > 0 ? CC_STAT_STORE : CC_STAT_STORE_ERROR);
         free(value);
     }
-    if (completed && t->head_parsed && !t->failed &&
-        cc_invalidate_possible(t->cfg, t->route, t->rq.method_bit))
+    if (completed && !t->failed && t->bumps != NULL && t->bumps->n > 0)
         invalidate(t);
+    free(t->bumps);
     cc_buf_free(&t->held);
     cc_buf_free(&t->body);
     free(t);

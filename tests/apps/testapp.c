@@ -7,6 +7,9 @@
  * crash=1 / exit=1 (die after the head), free=1 (FCGX_Free without a
  * finish), slowbody=1, echo=PARAM (print a CGI parameter), lf=1 (LF line
  * ends), location=/x (Location without Status), fail=1 (status 500).
+ * set=VALUE stores VALUE as the app's data (APP_COUNTER.data), which every
+ * body shows as data=..., read when the request starts (so a slow GET
+ * computes from what it read first, as a real app would).
  * While a file named APP_COUNTER.fail exists, every answer is a 500 (to
  * make a background refresh fail).
  * Each request the app really runs appends "<METHOD> <URI>" to the file
@@ -21,6 +24,25 @@
 
 static const char *counter_path;
 static char fail_path[4096];
+static char data_path[4096];
+
+static void read_data(char *out, size_t cap)
+{
+    FILE *f = data_path[0] ? fopen(data_path, "r") : NULL;
+    size_t n = f != NULL ? fread(out, 1, cap - 1, f) : 0;
+    out[n] = '\0';
+    if (f != NULL)
+        fclose(f);
+}
+
+static void write_data(const char *value)
+{
+    FILE *f = data_path[0] ? fopen(data_path, "w") : NULL;
+    if (f != NULL) {
+        fputs(value, f);
+        fclose(f);
+    }
+}
 
 /* The value of flag name in query q ("" when absent), copied into out. */
 static const char *flag(const char *q, const char *name, char *out, size_t cap)
@@ -67,18 +89,24 @@ int main(void)
 {
     counter_path = getenv("APP_COUNTER");
     if (counter_path != NULL)
-        snprintf(fail_path, sizeof fail_path, "%s.fail", counter_path);
+        snprintf(fail_path, sizeof fail_path, "%s.fail", counter_path),
+        snprintf(data_path, sizeof data_path, "%s.data", counter_path);
     FCGX_Request r;
     FCGX_Init();
     FCGX_InitRequest(&r, 0, 0);
     long runs = 0;
-    char v[256];
+    char v[256], data[256];
     while (FCGX_Accept_r(&r) >= 0) {
         runs++;
         count_run(&r);
         const char *q = FCGX_GetParam("QUERY_STRING", r.envp);
         const char *uri = FCGX_GetParam("REQUEST_URI", r.envp);
         const char *nl = *flag(q, "lf", v, sizeof v) ? "\n" : "\r\n";
+        read_data(data, sizeof data);
+        if (*flag(q, "set", v, sizeof v)) {
+            write_data(v);
+            read_data(data, sizeof data);
+        }
         if (*flag(q, "sleep_ms", v, sizeof v))
             usleep((useconds_t)atoi(v) * 1000);
         if (*flag(q, "fail", v, sizeof v) || (fail_path[0] && access(fail_path, F_OK) == 0))
@@ -110,7 +138,7 @@ int main(void)
             FCGX_FFlush(r.out);
             exit(3);
         }
-        FCGX_FPrintF(r.out, "uri=%s run=%ld pid=%d\n", uri ? uri : "", runs, (int)getpid());
+        FCGX_FPrintF(r.out, "uri=%s run=%ld pid=%d data=%s\n", uri ? uri : "", runs, (int)getpid(), data);
         if (*flag(q, "echo", v, sizeof v)) {
             const char *p = FCGX_GetParam(v, r.envp);
             FCGX_FPrintF(r.out, "%s=%s\n", v, p ? p : "(unset)");
