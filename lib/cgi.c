@@ -207,7 +207,7 @@ void cc_cgi_on_load(void)
         dup2(pipe_fds[1], STDOUT_FILENO);
         close(pipe_fds[0]);
         close(pipe_fds[1]);
-        cc_engine_finish(txn, false);
+        cc_engine_forget(txn);
         return;
     }
     program_pid = pid;

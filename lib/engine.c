@@ -513,6 +513,16 @@ static void invalidate(cc_txn *t)
     cc_cache_bump(t->cfg, t->bumps->n, keys, t->bumps->url);
 }
 
+void cc_engine_forget(cc_txn *t)
+{
+    if (t == NULL)
+        return;
+    free(t->bumps);
+    cc_buf_free(&t->held);
+    cc_buf_free(&t->body);
+    free(t);
+}
+
 void cc_engine_finish(cc_txn *t, bool completed)
 {
     if (t == NULL)
@@ -532,8 +542,5 @@ void cc_engine_finish(cc_txn *t, bool completed)
     }
     if (completed && !t->failed && t->bumps != NULL && t->bumps->n > 0)
         invalidate(t);
-    free(t->bumps);
-    cc_buf_free(&t->held);
-    cc_buf_free(&t->body);
-    free(t);
+    cc_engine_forget(t);
 }

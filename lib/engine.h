@@ -65,4 +65,8 @@ int cc_engine_end_output(cc_txn *txn, const cc_sink *sink);
  * policy allows it; then frees txn. */
 void cc_engine_finish(cc_txn *txn, bool completed);
 
+/* Frees txn without a word to Redis: for a forked copy of a transaction
+ * that another process owns (and whose lock it must not release). */
+void cc_engine_forget(cc_txn *txn);
+
 #endif

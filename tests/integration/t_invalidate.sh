@@ -57,11 +57,11 @@ expect_eq "a DELETE through pool2 is seen by pool1" "$(status_of "$(fcgi app GET
 start_app race 4 "$TESTAPP" "${ROUTES[@]}"
 fcgi race PUT "/items/r?set=old" >/dev/null
 pids=()
-for i in $(seq 3); do fcgi race GET "/items/r?sleep_ms=600" >"$TMP/race.$i" & pids+=($!); done
+for i in $(seq 3); do fcgi race GET "/items/r?sleep_ms=600" >"$TMP/race.out.$i" & pids+=($!); done
 sleep 0.2
 fcgi race PUT "/items/r?set=new" >/dev/null
 wait "${pids[@]}"
-expect_contains "a GET in flight computed from the old data" "$(cat "$TMP"/race.*)" "data=old"
+expect_contains "a GET in flight computed from the old data" "$(cat "$TMP"/race.out.*)" "data=old"
 stale=0
 for i in $(seq 10); do
     case "$(fcgi race GET "/items/r?sleep_ms=600")" in *data=old*) stale=$((stale + 1)) ;; esac
