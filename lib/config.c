@@ -841,7 +841,8 @@ cc_config *cc_config_parse(char *const *envp, const char *file_text, size_t file
     parse_globals(&ps);
     add_routes_from(&ps, envp);
     add_routes_from(&ps, src.file);
-    qsort(cfg->routes, cfg->nroutes, sizeof *cfg->routes, cc_route_compare);
+    if (cfg->nroutes > 1)
+        qsort(cfg->routes, cfg->nroutes, sizeof *cfg->routes, cc_route_compare);
     check_invalidates(&ps);
     check_unknown(&ps, envp);
     check_unknown(&ps, src.file);

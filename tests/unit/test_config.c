@@ -1,0 +1,237 @@
+/* test_config.c -- the CGICACHE_* contract: units, defaults, routes,
+ * problems as values, the environment over the file. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "config.h"
+
+static cc_config *parse(char **env) { cc_config *c = cc_config_parse(env, NULL, 0); cr_assert_not_null(c); return c; }
+
+static const cc_problem *problem_for(const cc_config *c, const char *variable)
+{
+    for (size_t i = 0; i < c->nproblems; i++)
+        if (strcmp(c->problems[i].variable, variable) == 0)
+            return &c->problems[i];
+    return NULL;
+}
+
+Test(units, durations)
+{
+    int64_t ms;
+    struct { const char *text; int64_t ms; } good[] = {
+        {"300", 300000}, {"300ms", 300}, {"30s", 30000}, {"5m", 300000}, {"1h", 3600000}, {"0", 0},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        cr_assert_eq(cc_parse_duration(good[i].text, &ms), 0, "%s", good[i].text);
+        cr_assert_eq(ms, good[i].ms, "%s", good[i].text);
+    }
+    const char *bad[] = {"", "x5", "5x", "-1", "5 s", "1.5s", "99999999999999999999", "10000h", NULL};
+    for (size_t i = 0; bad[i] != NULL; i++)
+        cr_assert_eq(cc_parse_duration(bad[i], &ms), -1, "'%s'", bad[i]);
+}
+
+Test(units, sizes)
+{
+    size_t b;
+    cr_assert_eq(cc_parse_size("512", &b), 0); cr_assert_eq(b, 512);
+    cr_assert_eq(cc_parse_size("64k", &b), 0); cr_assert_eq(b, 65536);
+    cr_assert_eq(cc_parse_size("8M", &b), 0); cr_assert_eq(b, 8u << 20);
+    cr_assert_eq(cc_parse_size("1G", &b), 0); cr_assert_eq(b, 1u << 30);
+    const char *bad[] = {"", "k", "8MB", "-1", "99999999999999999999", "2000000G", NULL};
+    for (size_t i = 0; bad[i] != NULL; i++)
+        cr_assert_eq(cc_parse_size(bad[i], &b), -1, "'%s'", bad[i]);
+}
+
+Test(config, defaults)
+{
+    char *env[] = {NULL};
+    cc_config *c = parse(env);
+    cr_assert(c->enabled);
+    cr_assert_eq(c->redis.kind, CC_REDIS_TCP);
+    cr_assert_str_eq(c->redis.host, "127.0.0.1");
+    cr_assert_eq(c->redis.port, 6379);
+    cr_assert_str_eq(c->prefix, "cgicache");
+    cr_assert_eq(c->ttl_ms, 60000);
+    cr_assert_eq(c->stale_ms, 0);
+    cr_assert_eq(c->lock_ttl_ms, 5000);
+    cr_assert_eq(c->lock_wait_ms, 5000);
+    cr_assert_float_eq(c->early_refresh, 0.2, 1e-9);
+    cr_assert_eq(c->max_size, 8u << 20);
+    cr_assert_eq(c->compress, CC_COMPRESS_SMART);
+    cr_assert_eq(c->compress_min, 1024);
+    cr_assert_eq(c->compress_level, 3);
+    cr_assert_eq(c->timeout_ms, 50);
+    cr_assert_str_eq(c->bypass_header.http, "X-Cache-Bypass");
+    cr_assert_str_eq(c->bypass_header.cgi, "HTTP_X_CACHE_BYPASS");
+    cr_assert_not(c->bypass_value_set);
+    cr_assert_str_eq(c->status_header, "X-Cache-Status");
+    cr_assert_eq(c->log_level, CC_LOG_WARN);
+    cr_assert_eq(c->nroutes, 0);
+    cr_assert_eq(c->nproblems, 0);
+    cc_config_free(c);
+}
+
+Test(config, globals_and_lock_wait_default)
+{
+    char *env[] = {"CGICACHE_TTL=5m", "CGICACHE_LOCK_TTL=2s", "CGICACHE_PREFIX=app1",
+                   "CGICACHE_BYPASS_HEADER=X-No-Cache", "CGICACHE_BYPASS_VALUE=s3cret",
+                   "CGICACHE_STATUS_HEADER=", "CGICACHE_COMPRESS=off", "CGICACHE_LOG=debug", NULL};
+    cc_config *c = parse(env);
+    cr_assert_eq(c->ttl_ms, 300000);
+    cr_assert_eq(c->lock_wait_ms, 2000);
+    cr_assert_str_eq(c->prefix, "app1");
+    cr_assert_str_eq(c->bypass_header.cgi, "HTTP_X_NO_CACHE");
+    cr_assert_str_eq(c->bypass_value, "s3cret");
+    cr_assert_str_eq(c->status_header, "");
+    cr_assert_eq(c->compress, CC_COMPRESS_OFF);
+    cr_assert_eq(c->log_level, CC_LOG_DEBUG);
+    cc_config_free(c);
+}
+
+Test(config, bad_global_keeps_default_and_names_variable)
+{
+    char *env[] = {"CGICACHE_TTL=x5", "CGICACHE_MAX_SIZE=lots", "CGICACHE_COMPRESS=maybe", NULL};
+    cc_config *c = parse(env);
+    cr_assert_eq(c->ttl_ms, 60000);
+    cr_assert_eq(c->max_size, 8u << 20);
+    cr_assert(c->enabled);
+    const cc_problem *p = problem_for(c, "CGICACHE_TTL");
+    cr_assert_not_null(p);
+    cr_assert_not(p->warning);
+    cr_assert(strstr(p->message, "x5") != NULL, "%s", p->message);
+    cr_assert_not_null(problem_for(c, "CGICACHE_MAX_SIZE"));
+    cr_assert_not_null(problem_for(c, "CGICACHE_COMPRESS"));
+    cc_config_free(c);
+}
+
+Test(config, redis_addresses)
+{
+    char *tcp[] = {"CGICACHE_REDIS=redis://:p%40ss@cache.local:1234/2", NULL};
+    cc_config *c = parse(tcp);
+    cr_assert_str_eq(c->redis.host, "cache.local");
+    cr_assert_eq(c->redis.port, 1234);
+    cr_assert_str_eq(c->redis.password, "p@ss");
+    cr_assert_eq(c->redis.db, 2);
+    cc_config_free(c);
+    char *unix_[] = {"CGICACHE_REDIS=unix:/tmp/r.sock?db=3", NULL};
+    c = parse(unix_);
+    cr_assert_eq(c->redis.kind, CC_REDIS_UNIX);
+    cr_assert_str_eq(c->redis.path, "/tmp/r.sock");
+    cr_assert_eq(c->redis.db, 3);
+    cc_config_free(c);
+    char *v6[] = {"CGICACHE_REDIS=redis://[::1]:7000", NULL};
+    c = parse(v6);
+    cr_assert_str_eq(c->redis.host, "::1");
+    cr_assert_eq(c->redis.port, 7000);
+    cc_config_free(c);
+    const char *bad[] = {"CGICACHE_REDIS=http://x", "CGICACHE_REDIS=redis://h:99999",
+                         "CGICACHE_REDIS=unix:relative", "CGICACHE_REDIS=redis://bob:pw@h", NULL};
+    for (size_t i = 0; bad[i] != NULL; i++) {
+        char *env[] = {(char *)bad[i], "CGICACHE_ROUTE_a=GET /a ttl=1", NULL};
+        c = parse(env);
+        cr_assert_not(c->enabled, "%s", bad[i]);
+        cr_assert_not_null(problem_for(c, "CGICACHE_REDIS"), "%s", bad[i]);
+        cc_config_free(c);
+    }
+}
+
+Test(config, enable_off)
+{
+    char *env[] = {"CGICACHE_ENABLE=0", NULL};
+    cc_config *c = parse(env);
+    cr_assert_not(c->enabled);
+    cc_config_free(c);
+}
+
+Test(routes, grammar_and_options)
+{
+    char *env[] = {
+        "CGICACHE_TTL=10s", "CGICACHE_STALE=5s",
+        "CGICACHE_ROUTE_blogs=GET /blogs/* ttl=300",
+        "CGICACHE_ROUTE_blog_edit=POST,PUT,DELETE /blogs/* invalidates=blogs",
+        "CGICACHE_ROUTE_api=/api/* vary=X-Lang,Accept query=b,a status=200,301 compress=all lock=off cookies=ignore stale=1m",
+        "CGICACHE_ROUTE_plain=/plain query=none",
+        NULL};
+    cc_config *c = parse(env);
+    cr_assert_eq(c->nproblems, 0, "%s", c->nproblems ? c->problems[0].message : "");
+    const cc_route *b = cc_config_route(c, "blogs");
+    cr_assert_eq(b->methods, CC_M_GET);
+    cr_assert_str_eq(b->pattern, "/blogs/*");
+    cr_assert_eq(b->ttl_ms, 300000);
+    cr_assert_eq(b->stale_ms, 5000);
+    cr_assert(b->lock);
+    cr_assert_eq(b->nstatuses, 1);
+    cr_assert_eq(b->statuses[0], 200);
+    const cc_route *e = cc_config_route(c, "blog_edit");
+    cr_assert_eq(e->methods, CC_M_POST | CC_M_PUT | CC_M_DELETE);
+    cr_assert_eq(e->ninvalidates, 1);
+    cr_assert_str_eq(e->invalidates[0], "blogs");
+    const cc_route *a = cc_config_route(c, "api");
+    cr_assert_eq(a->methods, CC_M_GET | CC_M_HEAD);
+    cr_assert_eq(a->ttl_ms, 10000);
+    cr_assert_eq(a->stale_ms, 60000);
+    cr_assert_eq(a->nvary, 2);
+    cr_assert_str_eq(a->vary[0].cgi, "HTTP_X_LANG");
+    cr_assert_eq(a->query, CC_QUERY_LIST);
+    cr_assert_str_eq(a->query_names[0], "a");
+    cr_assert_str_eq(a->query_names[1], "b");
+    cr_assert_eq(a->nstatuses, 2);
+    cr_assert_eq(a->statuses[1], 301);
+    cr_assert_eq(a->compress, CC_COMPRESS_ALL);
+    cr_assert_not(a->lock);
+    cr_assert(a->cookies_ignore);
+    cr_assert_eq(cc_config_route(c, "plain")->query, CC_QUERY_NONE);
+    cc_config_free(c);
+}
+
+Test(routes, bad_route_dropped_with_its_variable_named)
+{
+    char *env[] = {"CGICACHE_ROUTE_ok=GET /ok", "CGICACHE_ROUTE_bad=GET /x ttl=soon",
+                   "CGICACHE_ROUTE_nopat=GET", "CGICACHE_ROUTE_opt=/x colour=red",
+                   "CGICACHE_ROUTE_meth=FETCH /x", "CGICACHE_ROUTE_b-d=/x", NULL};
+    cc_config *c = parse(env);
+    cr_assert_eq(c->nroutes, 1);
+    cr_assert_str_eq(c->routes[0].name, "ok");
+    cr_assert_not_null(problem_for(c, "CGICACHE_ROUTE_bad"));
+    cr_assert(strstr(problem_for(c, "CGICACHE_ROUTE_bad")->message, "ttl") != NULL);
+    cr_assert_not_null(problem_for(c, "CGICACHE_ROUTE_nopat"));
+    cr_assert_not_null(problem_for(c, "CGICACHE_ROUTE_opt"));
+    cr_assert_not_null(problem_for(c, "CGICACHE_ROUTE_meth"));
+    cr_assert_not_null(problem_for(c, "CGICACHE_ROUTE_b-d"));
+    cc_config_free(c);
+}
+
+Test(routes, most_specific_first_and_warnings)
+{
+    char *env[] = {"CGICACHE_ROUTE_z=/*", "CGICACHE_ROUTE_long=/blogs/7/*", "CGICACHE_ROUTE_mid=/blogs/*",
+                   "CGICACHE_ROUTE_a=/blogs/* invalidates=ghost", "CGICACHE_TYPO=1", NULL};
+    cc_config *c = parse(env);
+    cr_assert_str_eq(c->routes[0].name, "long");
+    cr_assert_str_eq(c->routes[1].name, "a");
+    cr_assert_str_eq(c->routes[2].name, "mid");
+    cr_assert_str_eq(c->routes[3].name, "z");
+    cr_assert(problem_for(c, "CGICACHE_ROUTE_a")->warning);
+    cr_assert(problem_for(c, "CGICACHE_TYPO")->warning);
+    cc_config_free(c);
+}
+
+Test(config, file_and_environment_precedence)
+{
+    const char *file = "# comment\n\nCGICACHE_TTL=7s\nexport CGICACHE_PREFIX='fromfile'\n"
+                       "CGICACHE_ROUTE_f=GET /f ttl=1\nCGICACHE_ROUTE_both=GET /file\nnot a line\n";
+    char *env[] = {"CGICACHE_PREFIX=fromenv", "CGICACHE_ROUTE_both=GET /env", NULL};
+    cc_config *c = cc_config_parse(env, file, strlen(file));
+    cr_assert_eq(c->ttl_ms, 7000);
+    cr_assert_str_eq(c->prefix, "fromenv");
+    cr_assert_not_null(cc_config_route(c, "f"));
+    cr_assert_str_eq(cc_config_route(c, "both")->pattern, "/env");
+    cr_assert_not_null(problem_for(c, "CGICACHE_CONFIG"));
+    cc_config_free(c);
+}
+
+Test(config, method_bits)
+{
+    cr_assert_eq(cc_method_bit("GET"), CC_M_GET);
+    cr_assert_eq(cc_method_bit("delete"), CC_M_DELETE);
+    cr_assert_eq(cc_method_bit("PROPFIND"), CC_M_OTHER);
+}

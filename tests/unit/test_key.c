@@ -1,0 +1,124 @@
+/* test_key.c -- canonical keys: readable, normalised where the app cannot
+ * tell the difference, distinct wherever it can. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "key.h"
+#include "request.h"
+
+static cc_config *cfg;
+
+static void setup(void)
+{
+    char *env[] = {"CGICACHE_ROUTE_blogs=/blogs/*", "CGICACHE_ROUTE_some=/some/* query=page,id",
+                   "CGICACHE_ROUTE_none=/none/* query=none", "CGICACHE_ROUTE_lang=/lang/* vary=X-Lang", NULL};
+    cfg = cc_config_parse(env, NULL, 0);
+}
+static void teardown(void) { cc_config_free(cfg); }
+
+/* Builds the key of a request given as "METHOD URI" plus extra params. */
+static cc_key *key_of(const char *route, const char *method, const char *uri, const char *host,
+                      const char *extra)
+{
+    static char m[64], u[4096], h[256], x[256];
+    snprintf(m, sizeof m, "REQUEST_METHOD=%s", method);
+    snprintf(u, sizeof u, "REQUEST_URI=%s", uri);
+    snprintf(h, sizeof h, "HTTP_HOST=%s", host);
+    snprintf(x, sizeof x, "%s", extra != NULL ? extra : "X_NONE=1");
+    char *env[] = {m, u, h, x, NULL};
+    cc_request rq;
+    cr_assert_eq(cc_request_init(&rq, env), 0);
+    cc_key *k = malloc(sizeof *k);
+    cr_assert_eq(cc_key_build(cfg, cc_config_route(cfg, route), &rq, k), 0);
+    return k;
+}
+
+static void expect_key(const char *route, const char *method, const char *uri, const char *host,
+                       const char *extra, const char *want)
+{
+    cc_key *k = key_of(route, method, uri, host, extra);
+    cr_assert_str_eq(k->full, want);
+    cr_assert_str_eq(k->redis, want);
+    free(k);
+}
+
+TestSuite(key, .init = setup, .fini = teardown);
+
+Test(key, readable_and_sorted)
+{
+    expect_key("blogs", "GET", "/blogs/7?b=2&a=1", "example.com", NULL,
+               "cgicache:blogs:GET:http://example.com/blogs/7?a=1&b=2");
+    expect_key("blogs", "GET", "/blogs/7?b=2&a=9&a=1", "example.com", NULL,
+               "cgicache:blogs:GET:http://example.com/blogs/7?a=9&a=1&b=2");
+    expect_key("blogs", "HEAD", "/blogs/7", "example.com", NULL, "cgicache:blogs:GET:http://example.com/blogs/7");
+}
+
+Test(key, host_normalised)
+{
+    expect_key("blogs", "GET", "/blogs/7", "EXAMPLE.com:80", NULL, "cgicache:blogs:GET:http://example.com/blogs/7");
+    expect_key("blogs", "GET", "/blogs/7", "example.com:8080", NULL, "cgicache:blogs:GET:http://example.com:8080/blogs/7");
+    expect_key("blogs", "GET", "/blogs/7", "example.com:443", "HTTPS=on", "cgicache:blogs:GET:https://example.com/blogs/7");
+    expect_key("blogs", "GET", "/blogs/7", "example.com:80", "HTTPS=on", "cgicache:blogs:GET:https://example.com:80/blogs/7");
+}
+
+Test(key, query_modes)
+{
+    expect_key("none", "GET", "/none/x?a=1", "h", NULL, "cgicache:none:GET:http://h/none/x");
+    expect_key("some", "GET", "/some/x?utm=1&page=2&id=3", "h", NULL, "cgicache:some:GET:http://h/some/x?id=3&page=2");
+    expect_key("some", "GET", "/some/x?pag%65=2", "h", NULL, "cgicache:some:GET:http://h/some/x?pag%2565=2");
+}
+
+Test(key, vary)
+{
+    expect_key("lang", "GET", "/lang/x", "h", "HTTP_X_LANG=fr", "cgicache:lang:GET:http://h/lang/x|x-lang=fr");
+    expect_key("lang", "GET", "/lang/x", "h", NULL, "cgicache:lang:GET:http://h/lang/x|x-lang");
+    expect_key("lang", "GET", "/lang/x", "h", "HTTP_X_LANG=", "cgicache:lang:GET:http://h/lang/x|x-lang=");
+}
+
+Test(key, injective_escaping)
+{
+    /* A '|' in the path must not pass for a vary part, nor a space, '%' or
+     * a byte >= 0x80 for anything else. */
+    expect_key("lang", "GET", "/lang/x|x-lang=fr", "h", NULL, "cgicache:lang:GET:http://h/lang/x%7Cx-lang=fr|x-lang");
+    expect_key("blogs", "GET", "/blogs/a b%20\xc3\xa9", "h", NULL, "cgicache:blogs:GET:http://h/blogs/a%20b%2520%C3%A9");
+    expect_key("blogs", "GET", "/blogs/x", "h/blogs", NULL, "cgicache:blogs:GET:http://h%2Fblogs/blogs/x");
+    cc_key *a = key_of("lang", "GET", "/lang/x|x-lang=fr", "h", NULL);
+    cc_key *b = key_of("lang", "GET", "/lang/x", "h", "HTTP_X_LANG=fr");
+    cr_assert_str_neq(a->full, b->full);
+    free(a);
+    free(b);
+}
+
+Test(key, long_keys_hashed)
+{
+    char uri[600] = "/blogs/";
+    memset(uri + 7, 'a', 400);
+    cc_key *k = key_of("blogs", "GET", uri, "h", NULL);
+    cr_assert_gt(k->full_len, CC_KEY_HASH_OVER);
+    cr_assert_eq(k->redis_len, strlen("cgicache:blogs:#") + 32);
+    cr_assert_eq(strncmp(k->redis, "cgicache:blogs:#", 16), 0);
+    uri[300] = 'b';
+    cc_key *k2 = key_of("blogs", "GET", uri, "h", NULL);
+    cr_assert_str_neq(k->redis, k2->redis);
+    free(k);
+    free(k2);
+}
+
+Test(key, generation_keys_and_route_prefix)
+{
+    cc_key *k = key_of("blogs", "GET", "/blogs/7?a=1", "h", NULL);
+    cc_key *k2 = key_of("blogs", "GET", "/blogs/7?a=2", "h", "HTTP_X_LANG=fr");
+    cc_key *k3 = key_of("blogs", "GET", "/blogs/8", "h", NULL);
+    cr_assert_str_eq(k->route_gen, "cgicache:blogs:gen");
+    cr_assert_str_eq(k->url_gen, k2->url_gen);     /* every variant of one URL */
+    cr_assert_str_neq(k->url_gen, k3->url_gen);
+    char prefix[64];
+    cr_assert_eq(cc_key_route_prefix(cfg, "blogs", prefix, sizeof prefix), 0);
+    cr_assert_str_eq(prefix, "cgicache:blogs:");
+    free(k);
+    free(k2);
+    free(k3);
+}
