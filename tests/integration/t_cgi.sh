@@ -36,7 +36,11 @@ for prog in "$TOP/build/tests/cgi_printf" "$CGI/hello.sh" "$CGI/hello.pl" "$CGI/
     expect_eq "$name: HIT" "$(status_of "$OUT")" HIT
     expect_eq "$name: HIT body identical" "$(body_of "$OUT" | md5sum)" "$(body_of "$miss" | md5sum)"
     expect_eq "$name: the program did not run on the hit" "$(runs_of cgi)" 1
-    expect_contains "$name: the program saw no LD_PRELOAD" "$miss" "preload=[]"
+    case "$(body_of "$miss" | head -1)" in
+    *libcgicache*) not_ok "$name: the program still has libcgicache in LD_PRELOAD" ;;
+    *preload=*) ok "$name: libcgicache is out of the program's LD_PRELOAD" ;;
+    *) not_ok "$name: no output" ;;
+    esac
 done
 expect_contains "bash: children do not load the cache" "$(cat "$TMP/cgi.count"; body_of "$(cgi_run "$CGI/hello.sh" /cgi/x?n=1; echo "$OUT")")" "child sees preload: 0"
 
