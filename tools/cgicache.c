@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config_load.h"
+#include "log.h"
 #include "store.h"
 #include "tool.h"
 
@@ -60,6 +61,8 @@ cc_store *tool_store(cc_config *cfg)
 
 int main(int argc, char **argv)
 {
+    /* The subcommands report Redis trouble themselves, once. */
+    cc_log_set_level(CC_LOG_ERROR);
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;

@@ -4,8 +4,12 @@
  * The configuration is read by the library's own code (cc_config_load),
  * so every problem reported here is one the library would log at load.
  * Then Redis is pinged with the library's own connection code. */
+#include <elf.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "store.h"
@@ -86,13 +90,55 @@ static int ping(const cc_config *cfg)
     return ok;
 }
 
+/* Whether the dynamic loader, and so LD_PRELOAD, will reach program:
+ * not for a static binary (no PT_INTERP), nor a setuid/setgid one (the
+ * loader ignores LD_PRELOAD there).  Scripts reach it through their
+ * interpreter.  Returns 1 when it will. */
+static int program_reachable(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        printf("\nprogram        %s: cannot be read\n", path);
+        return 0;
+    }
+    if (st.st_mode & (S_ISUID | S_ISGID)) {
+        printf("\nprogram        %s: setuid/setgid, the loader ignores LD_PRELOAD for it\n", path);
+        return 0;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    unsigned char head[sizeof(Elf64_Ehdr)] = {0};
+    ssize_t n = fd >= 0 ? read(fd, head, sizeof head) : -1;
+    int ok = 0;
+    if (n >= 2 && head[0] == '#' && head[1] == '!') {
+        printf("\nprogram        %s: a script; LD_PRELOAD reaches its interpreter\n", path);
+        ok = 1;
+    } else if (n == (ssize_t)sizeof head && memcmp(head, ELFMAG, SELFMAG) == 0 && head[EI_CLASS] == ELFCLASS64) {
+        const Elf64_Ehdr *eh = (const Elf64_Ehdr *)head;
+        for (int i = 0; i < eh->e_phnum && !ok; i++) {
+            Elf64_Phdr ph;
+            if (pread(fd, &ph, sizeof ph, (off_t)(eh->e_phoff + (uint64_t)i * eh->e_phentsize)) != (ssize_t)sizeof ph)
+                break;
+            ok = ph.p_type == PT_INTERP;
+        }
+        printf("\nprogram        %s: %s\n", path,
+               ok ? "dynamically linked; LD_PRELOAD reaches it"
+                  : "statically linked; LD_PRELOAD cannot reach it (put a dynamic front such as spawn-fcgi + a dynamic build, or cache in the web server)");
+    } else {
+        printf("\nprogram        %s: not a 64-bit ELF program or a script\n", path);
+    }
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
 int cmd_check(int argc, char **argv)
 {
     if (wants_help(argc, argv)) {
-        printf("usage: cgicache check\n\n"
+        printf("usage: cgicache check [PROGRAM]\n\n"
                "Reads CGICACHE_* from the environment (and CGICACHE_CONFIG) as the library\n"
                "does, prints the effective settings and routes, reports every problem and\n"
-               "pings Redis.  Exit status 1 when anything is wrong.\n");
+               "pings Redis.  Given PROGRAM, says whether LD_PRELOAD can reach it (not a\n"
+               "static or setuid binary).  Exit status 1 when anything is wrong.\n");
         return EXIT_OK;
     }
     cc_config *cfg = tool_config();
@@ -105,7 +151,8 @@ int cmd_check(int argc, char **argv)
         errors += !p->warning;
     }
     int reachable = ping(cfg);
-    int status = errors > 0 || (cfg->enabled && !reachable) ? EXIT_PROBLEM : EXIT_OK;
+    int program_ok = argc < 2 || program_reachable(argv[1]);
+    int status = errors > 0 || (cfg->enabled && !reachable) || !program_ok ? EXIT_PROBLEM : EXIT_OK;
     cc_config_free(cfg);
     return status;
 }

@@ -1,0 +1,79 @@
+#!/bin/bash
+# t_tool.sh -- the cgicache tool against a real redis-server and a real
+# app: run, check, inspect, stats, and an installed copy.
+. "$(dirname "$0")/lib.sh"
+
+start_redis
+export CGICACHE_REDIS=$REDIS_URL CGICACHE_ROUTE_pages='GET /pages/* ttl=60'
+
+# run: the library is found next to the tool and preloaded.
+rm -f "$TMP/run.sock"
+"$CC_TOOL" run -e CGICACHE_ROUTE_extra='GET /extra/* ttl=60' -- \
+    spawn-fcgi -n -s "$TMP/run.sock" -- "$TESTAPP" >"$TMP/run.log" 2>&1 &
+PIDS+=("$!"); disown "$!" 2>/dev/null
+wait_for test -S "$TMP/run.sock"
+fcgi run GET /pages/1 >/dev/null
+expect_eq "run: the app is cached" "$(status_of "$(fcgi run GET /pages/1)")" HIT
+fcgi run GET /extra/1 >/dev/null
+expect_eq "run -e: sets a variable for the app" "$(status_of "$(fcgi run GET /extra/1)")" HIT
+"$CC_TOOL" run >/dev/null 2>&1
+expect_eq "run without a command: usage error" "$?" 2
+CGICACHE_LIB=/nonexistent.so "$CC_TOOL" run -- true >/dev/null 2>&1
+expect_eq "run with a missing library: error" "$?" 1
+
+# check: settings, routes, problems, Redis, programs.
+out=$("$CC_TOOL" check 2>&1)
+expect_eq "check: a good configuration exits 0" "$?" 0
+expect_contains "check: lists routes" "$out" "pages"
+expect_contains "check: pings Redis" "$out" "PONG"
+out=$(CGICACHE_TTL=soon CGICACHE_ROUTE_bad='GET /x ttl=never' "$CC_TOOL" check 2>&1)
+expect_eq "check: a bad configuration exits 1" "$?" 1
+expect_contains "check: names the bad global" "$out" "CGICACHE_TTL"
+expect_contains "check: names the bad route" "$out" "CGICACHE_ROUTE_bad"
+out=$(CGICACHE_REDIS=redis://127.0.0.1:1/0 "$CC_TOOL" check 2>&1)
+expect_eq "check: unreachable Redis exits 1" "$?" 1
+expect_contains "check: says Redis is unreachable" "$out" "unreachable"
+printf 'int main(void) { return 0; }\n' | cc -static -x c - -o "$TMP/static" 2>/dev/null
+if [ -x "$TMP/static" ]; then
+    out=$("$CC_TOOL" check "$TMP/static" 2>&1)
+    expect_eq "check: a static program exits 1" "$?" 1
+    expect_contains "check: says why" "$out" "statically linked"
+fi
+out=$("$CC_TOOL" check "$TESTAPP" 2>&1)
+expect_contains "check: a dynamic program is reachable" "$out" "LD_PRELOAD reaches it"
+echo 'CGICACHE_ROUTE_fromfile=GET /f/* ttl=5' >"$TMP/cgicache.conf"
+expect_contains "check: reads CGICACHE_CONFIG" "$(CGICACHE_CONFIG=$TMP/cgicache.conf "$CC_TOOL" check 2>&1)" "fromfile"
+
+# inspect: the key and the entry.
+out=$("$CC_TOOL" inspect "http://localhost/pages/1")
+expect_eq "inspect: an entry exits 0" "$?" 0
+expect_contains "inspect: shows the key" "$out" "cgicache:pages:GET:http://localhost/pages/1"
+expect_contains "inspect: shows freshness" "$out" "fresh, status 200"
+expect_contains "inspect: shows the stored head" "$out" "Content-Type: text/plain"
+"$CC_TOOL" inspect "http://localhost/pages/none" >/dev/null
+expect_eq "inspect: no entry exits 1" "$?" 1
+out=$("$CC_TOOL" inspect "http://localhost/pages/1" --json)
+expect_contains "inspect --json" "$out" '"state": "fresh"'
+expect_contains "inspect: -H Cookie is classified" "$("$CC_TOOL" inspect http://localhost/pages/1 -H 'Cookie: a=1')" "bypass (private)"
+expect_contains "inspect: off-route" "$("$CC_TOOL" inspect http://localhost/elsewhere)" "none: passes through"
+
+# stats: every worker's counts, within a second or two.
+"$CC_TOOL" stats --reset >/dev/null
+for _ in 1 2 3; do fcgi run GET /pages/1 >/dev/null; done
+sleep 1.1
+fcgi run GET /pages/2 >/dev/null        # the next round trip carries the counts
+out=$("$CC_TOOL" stats --json)
+hits=$(printf '%s' "$out" | python3 -c 'import json,sys; print([r for r in json.load(sys.stdin) if r["route"]=="pages"][0]["hit"])')
+[ "$hits" -ge 3 ] && ok "stats: hits of every worker counted ($hits)" || not_ok "stats: hits counted ($hits)"
+expect_contains "stats: table" "$("$CC_TOOL" stats)" "hit ratio"
+
+# An installed copy finds its library under PREFIX/lib.
+make -s -C "$TOP" install PREFIX="$TMP/prefix" >/dev/null
+expect_eq "install: library" "$(test -f "$TMP/prefix/lib/libcgicache.so" && echo yes)" yes
+out=$("$TMP/prefix/bin/cgicache" run -- sh -c 'echo "$LD_PRELOAD"')
+expect_eq "installed run preloads the installed library" "$out" "$TMP/prefix/lib/libcgicache.so"
+"$CC_TOOL" --help >/dev/null && "$CC_TOOL" inspect --help >/dev/null && "$CC_TOOL" purge --help >/dev/null
+expect_eq "--help everywhere" "$?" 0
+"$CC_TOOL" frobnicate >/dev/null 2>&1
+expect_eq "unknown command: usage error" "$?" 2
+finish
