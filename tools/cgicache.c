@@ -20,6 +20,7 @@ static const struct {
     {"run", cmd_run, "run a program with libcgicache.so preloaded"},
     {"check", cmd_check, "show the configuration, report its problems, ping Redis"},
     {"inspect", cmd_inspect, "show the key a URL maps to and its stored entry"},
+    {"probe", cmd_probe, "send one FastCGI request to an app's socket; --compare with bypass"},
     {"purge", cmd_purge, "remove cached entries by route, URL, tag or all"},
     {"stats", cmd_stats, "per-route hits, misses, stores ... of every worker"},
 };

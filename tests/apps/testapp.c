@@ -138,7 +138,10 @@ int main(void)
             FCGX_FFlush(r.out);
             exit(3);
         }
-        FCGX_FPrintF(r.out, "uri=%s run=%ld pid=%d data=%s\n", uri ? uri : "", runs, (int)getpid(), data);
+        if (*flag(q, "plain", v, sizeof v))     /* the same bytes every run */
+            FCGX_FPrintF(r.out, "plain page\n");
+        else
+            FCGX_FPrintF(r.out, "uri=%s run=%ld pid=%d data=%s\n", uri ? uri : "", runs, (int)getpid(), data);
         if (*flag(q, "echo", v, sizeof v)) {
             const char *p = FCGX_GetParam(v, r.envp);
             FCGX_FPrintF(r.out, "%s=%s\n", v, p ? p : "(unset)");

@@ -67,6 +67,21 @@ hits=$(printf '%s' "$out" | python3 -c 'import json,sys; print([r for r in json.
 [ "$hits" -ge 3 ] && ok "stats: hits of every worker counted ($hits)" || not_ok "stats: hits counted ($hits)"
 expect_contains "stats: table" "$("$CC_TOOL" stats)" "hit ratio"
 
+# probe: a FastCGI client of its own.
+out=$("$CC_TOOL" probe "$TMP/run.sock" http://localhost/pages/1)
+expect_eq "probe: exit 0" "$?" 0
+expect_contains "probe: cache status" "$out" "cache      HIT"
+expect_contains "probe: headers" "$out" "Content-Type: text/plain"
+out=$("$CC_TOOL" probe "$TMP/run.sock" http://localhost/pages/1 --bypass --json)
+expect_contains "probe --bypass --json" "$out" '"cache": "BYPASS"'
+"$CC_TOOL" probe "$TMP/run.sock" "http://localhost/pages/same?plain=1" --compare >/dev/null
+expect_eq "probe --compare: a deterministic page is identical" "$?" 0
+out=$("$CC_TOOL" probe "$TMP/run.sock" http://localhost/pages/1 --compare)
+expect_eq "probe --compare: a page that changes per run differs" "$?" 1
+expect_contains "probe --compare says so" "$out" "DIFFER"
+"$CC_TOOL" probe "$TMP/none.sock" http://localhost/ 2>/dev/null
+expect_eq "probe: no socket exits 1" "$?" 1
+
 # An installed copy finds its library under PREFIX/lib.
 make -s -C "$TOP" install PREFIX="$TMP/prefix" >/dev/null
 expect_eq "install: library" "$(test -f "$TMP/prefix/lib/libcgicache.so" && echo yes)" yes
