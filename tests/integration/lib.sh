@@ -56,7 +56,7 @@ wait_for() {
 start_redis() {
     REDIS_PORT=$(free_port)
     redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-        --daemonize no "$@" >"$TMP/redis.log" 2>&1 &
+        --enable-debug-command local --daemonize no "$@" >"$TMP/redis.log" 2>&1 &
     REDIS_PID=$!
     PIDS+=("$REDIS_PID")
     disown "$REDIS_PID" 2>/dev/null
