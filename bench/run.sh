@@ -1,0 +1,160 @@
+#!/bin/bash
+# run.sh -- `make bench`: cgicache measured as ratios, side by side, in one
+# run on one machine: the same app without cgicache, with it loaded but
+# not configured for the route, on misses, on hits, nginx's own
+# fastcgi_cache, a slow route, a Python CGI script, a stampede, memory and
+# compression.  Loopback only; every server is private and stopped by PID.
+# QUICK=1 runs one short round (under a minute), for `make test`.
+set -u
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+B=$TOP/build
+QUICK=${QUICK:-0}
+ROUNDS=${ROUNDS:-3}; DUR=${DUR:-5}; MEM_REQS=100000
+[ "$QUICK" = 1 ] && { ROUNDS=1; DUR=2; MEM_REQS=10000; }
+TMP=$(mktemp -d /tmp/cgicache-bench.XXXXXX)
+chmod 755 "$TMP"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; sleep 0.3; for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$TMP"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_for() { for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "bench: gave up on $*" >&2; exit 1; }
+bg() { "$@" & PIDS+=($!); }
+
+REDIS_PORT=$(port)
+bg redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no
+wait_for redis-cli -p "$REDIS_PORT" PING
+export CGICACHE_REDIS=redis://127.0.0.1:$REDIS_PORT/0
+
+# app NAME [VAR=VALUE ...]: the bench app, 2 workers, on $TMP/NAME.sock.
+app() {
+    local name=$1
+    shift
+    bg env "$@" BENCH_COUNTER="$TMP/$name.count" spawn-fcgi -n -M 0666 -s "$TMP/$name.sock" -- \
+        "$TOP/tests/integration/prefork.sh" 2 "$B/bench/app"
+    wait_for test -S "$TMP/$name.sock"
+}
+app plain
+app passthru LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_other='GET /other/* ttl=60'
+app cached LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_trivial='GET /trivial ttl=300' \
+    CGICACHE_ROUTE_slow='GET /slow ttl=300' CGICACHE_ROUTE_miss='GET /miss ttl=5' CGICACHE_ROUTE_cold='GET /cold ttl=300'
+bg spawn-fcgi -n -M 0666 -s "$TMP/cgi.sock" -- /usr/sbin/fcgiwrap -c 2
+bg env LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_cgi='GET /cgi ttl=300' \
+    spawn-fcgi -n -M 0666 -s "$TMP/cgic.sock" -- /usr/sbin/fcgiwrap -c 2
+wait_for test -S "$TMP/cgic.sock"
+
+declare -A P
+servers=""
+for s in plain passthru cached ncache cgi cgic; do
+    P[$s]=$(port)
+    sock=$s; [ "$s" = ncache ] && sock=plain
+    extra=""
+    [ "$s" = ncache ] && extra="fastcgi_cache z; fastcgi_cache_key \$request_uri; fastcgi_cache_valid 200 5m;"
+    case $s in cgi|cgic) extra="fastcgi_param SCRIPT_FILENAME $TOP/bench/cgi/hello.py;" ;; esac
+    servers="$servers server { listen 127.0.0.1:${P[$s]}; location / { include /etc/nginx/fastcgi_params; fastcgi_pass unix:$TMP/$sock.sock; $extra } }"
+done
+mkdir -p "$TMP/nginx"
+cat >"$TMP/nginx/nginx.conf" <<CONF
+worker_processes 2;
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $TMP/nginx/body; fastcgi_temp_path $TMP/nginx/fastcgi;
+    proxy_temp_path $TMP/nginx/proxy; uwsgi_temp_path $TMP/nginx/uwsgi; scgi_temp_path $TMP/nginx/scgi;
+    fastcgi_cache_path $TMP/nginx/cache keys_zone=z:10m;
+    $servers
+}
+CONF
+bg nginx -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log"
+wait_for curl -sf "http://127.0.0.1:${P[plain]}/trivial"
+
+cat >"$TMP/miss.lua" <<'LUA'
+local n = 0
+local id = tostring(math.random(1, 1000000000))
+request = function()
+    n = n + 1
+    return wrk.format("GET", "/miss?" .. id .. "-" .. n)
+end
+LUA
+
+# measure SERVER PATH [lua]: "req/s p50_ms p99_ms" from one wrk run.
+measure() {
+    local script=()
+    [ -n "${3:-}" ] && script=(-s "$3")
+    wrk -t2 -c16 -d"${DUR}s" --latency "${script[@]}" "http://127.0.0.1:${P[$1]}$2" 2>/dev/null | awk '
+        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+        /Requests\/sec/ { rps = $2 } $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
+        END { printf "%.0f %.2f %.2f\n", rps, p50, p99 }'
+}
+
+CASES=(
+    "trivial|plain|/trivial||1.00|trivial route, no cgicache"
+    "passthru|passthru|/trivial||0.98|pass-through (loaded, route not configured)"
+    "miss|cached|/miss|$TMP/miss.lua|0.90|miss path (capture + store every request)"
+    "hit|cached|/trivial||0.75|hit path (warm)"
+    "nginx|ncache|/trivial||-|nginx fastcgi_cache hit (the peer)"
+    "slow|plain|/slow||-|20 ms route, no cache"
+    "slowhit|cached|/slow||-|20 ms route, cgicache hit"
+    "cgi|cgi|/cgi||-|Python CGI per request (fcgiwrap)"
+    "cgihit|cgic|/cgi||-|Python CGI, cgicache hit"
+)
+for c in "${CASES[@]}"; do    # warm every cache
+    IFS='|' read -r _ srv path _ _ _ <<<"$c"
+    curl -s "http://127.0.0.1:${P[$srv]}$path" >/dev/null; curl -s "http://127.0.0.1:${P[$srv]}$path" >/dev/null
+done
+for r in $(seq "$ROUNDS"); do
+    for c in "${CASES[@]}"; do
+        IFS='|' read -r name srv path lua _ _ <<<"$c"
+        echo "$r $name $(measure "$srv" "$path" "$lua")" >>"$TMP/results"
+        echo "bench: round $r $name: $(tail -1 "$TMP/results" | cut -d' ' -f3-) (req/s p50 p99)" >&2
+    done
+done
+
+# Stampede: 24 concurrent cold requests, one computation expected.
+pids=()
+for i in $(seq 24); do curl -s "http://127.0.0.1:${P[cached]}/cold?k=$$" >/dev/null & pids+=($!); done
+wait "${pids[@]}"
+computed=$(wc -l <"$TMP/cached.count" 2>/dev/null || echo 0)
+
+# Memory: RSS of a cached worker before and after MEM_REQS hits.
+worker=$(pgrep -f "$B/bench/app" | while read -r p; do grep -q libcgicache "/proc/$p/maps" 2>/dev/null && \
+    grep -q CGICACHE_ROUTE_trivial "/proc/$p/environ" 2>/dev/null && echo "$p"; done | head -1)
+rss() { awk '/VmRSS/ { print $2 }' "/proc/$worker/status"; }
+before=$(rss)
+done_reqs=0
+while [ "$done_reqs" -lt "$MEM_REQS" ]; do
+    n=$(wrk -t2 -c16 -d2s "http://127.0.0.1:${P[cached]}/trivial" 2>/dev/null | awk '/requests in/ { print $1 }')
+    done_reqs=$((done_reqs + ${n:-0}))
+    [ -n "$n" ] || break
+done
+after=$(rss)
+
+OUT=$TOP/bench/results/$(date -u +%Y%m%d-%H%M%S)-$(hostname).txt
+{
+    echo "cgicache bench, $(date -u '+%Y-%m-%d %H:%M UTC'), $(hostname), $(nproc) cores, $ROUNDS round(s) of ${DUR}s, wrk -t2 -c16, nginx 2 workers, app 2 workers"
+    echo
+    printf '%-46s %9s %8s %8s %7s %6s %6s  %s\n' path "req/s" "p50 ms" "p99 ms" ratio goal spread verdict
+    for c in "${CASES[@]}"; do
+        IFS='|' read -r name _ _ _ goal label <<<"$c"
+        awk -v name="$name" -v goal="$goal" -v label="$label" '
+            $2 == "trivial" { base[$1] = $3 }
+            $2 == name { n++; rps[n] = $3; p50[n] = $4; p99[n] = $5; ratio[n] = $3 / base[$1] }
+            function median(a, k,   i, j, t, b) { for (i = 1; i <= k; i++) b[i] = a[i]
+                for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (b[j] < b[i]) { t = b[i]; b[i] = b[j]; b[j] = t }
+                return b[int((k + 1) / 2)] }
+            END {
+                lo = rps[1]; hi = rps[1]; for (i = 1; i <= n; i++) { if (rps[i] < lo) lo = rps[i]; if (rps[i] > hi) hi = rps[i] }
+                m = median(rps, n); r = median(ratio, n)
+                verdict = goal == "-" ? "" : (r >= goal ? "ok" : "MISSED")
+                printf "%-46s %9.0f %8.2f %8.2f %7.2f %6s %5.0f%%  %s\n", label, m, median(p50, n), median(p99, n), r, goal, m > 0 ? 100 * (hi - lo) / m : 0, verdict
+            }' "$TMP/results"
+    done
+    echo
+    echo "stampede: 24 concurrent cold requests -> $computed computation(s) (goal 1)"
+    echo "memory: cached worker RSS $before KiB -> $after KiB after $done_reqs hits ($((after - before)) KiB)"
+    echo
+    "$B/bench/compress" 3 "$([ "$QUICK" = 1 ] && echo 20 || echo 200)"
+} | tee "$OUT"
+echo "bench: written to ${OUT#$TOP/}"
