@@ -21,7 +21,7 @@ wait_for() { for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.0
 bg() { "$@" & PIDS+=($!); }
 
 REDIS_PORT=$(port)
-bg redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no
+bg redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --logfile "$TMP/redis.log"
 wait_for redis-cli -p "$REDIS_PORT" PING
 export CGICACHE_REDIS=redis://127.0.0.1:$REDIS_PORT/0
 
@@ -37,9 +37,9 @@ app plain
 app passthru LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_other='GET /other/* ttl=60'
 app cached LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_trivial='GET /trivial ttl=300' \
     CGICACHE_ROUTE_slow='GET /slow ttl=300' CGICACHE_ROUTE_miss='GET /miss ttl=5' CGICACHE_ROUTE_cold='GET /cold ttl=300'
-bg spawn-fcgi -n -M 0666 -s "$TMP/cgi.sock" -- /usr/sbin/fcgiwrap -c 2
+bg spawn-fcgi -n -M 0666 -s "$TMP/cgi.sock" -- "$TOP/tests/integration/prefork.sh" 2 /usr/sbin/fcgiwrap
 bg env LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_cgi='GET /cgi ttl=300' \
-    spawn-fcgi -n -M 0666 -s "$TMP/cgic.sock" -- /usr/sbin/fcgiwrap -c 2
+    spawn-fcgi -n -M 0666 -s "$TMP/cgic.sock" -- "$TOP/tests/integration/prefork.sh" 2 /usr/sbin/fcgiwrap
 wait_for test -S "$TMP/cgic.sock"
 
 declare -A P
@@ -148,7 +148,7 @@ OUT=$TOP/bench/results/$(date -u +%Y%m%d-%H%M%S)-$(hostname).txt
                 lo = rps[1]; hi = rps[1]; for (i = 1; i <= n; i++) { if (rps[i] < lo) lo = rps[i]; if (rps[i] > hi) hi = rps[i] }
                 m = median(rps, n); r = median(ratio, n)
                 verdict = goal == "-" ? "" : (r >= goal ? "ok" : "MISSED")
-                printf "%-46s %9.0f %8.2f %8.2f %7.2f %6s %5.0f%%  %s\n", label, m, median(p50, n), median(p99, n), r, goal, m > 0 ? 100 * (hi - lo) / m : 0, verdict
+                printf "%-46s %9.0f %8.2f %8.2f %7.2f %6s %5.0f%%  %s\n", label, m, median(p50, n), median(p99, n), r, goal, (m > 0 ? 100 * (hi - lo) / m : 0), verdict
             }' "$TMP/results"
     done
     echo

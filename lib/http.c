@@ -173,8 +173,12 @@ static int seconds_of(const char *m, size_t mlen, const void *arg, void *out)
         i++;
     int64_t v = 0;
     size_t digits = 0;
+    /* Saturates: any value past a century is as good as a century, and
+     * the caller may multiply it by 1000. */
     for (; i < mlen && isdigit((unsigned char)m[i]); i++, digits++)
-        v = v > (INT64_MAX - 9) / 10 ? INT64_MAX / 1000 : v * 10 + (m[i] - '0');
+        v = v >= CC_SECONDS_MAX ? CC_SECONDS_MAX : v * 10 + (m[i] - '0');
+    if (v > CC_SECONDS_MAX)
+        v = CC_SECONDS_MAX;
     if (digits == 0)
         return 0;
     *(int64_t *)out = v;

@@ -46,8 +46,11 @@ const cc_header *cc_head_find(const cc_head *h, const char *name);
  * ignoring any "=argument" on list members: ("no-cache, max-age=0", "no-cache"). */
 int cc_list_has(const char *value, size_t value_len, const char *token);
 
+/* Delta-seconds saturate here (a century), so seconds * 1000 never overflows. */
+#define CC_SECONDS_MAX 3155760000LL
+
 /* Finds "name=<delta-seconds>" in a Cache-Control value; returns 1 and sets
- * *out when present and numeric, else 0. */
+ * *out when present and numeric (at most CC_SECONDS_MAX), else 0. */
 int cc_list_seconds(const char *value, size_t value_len, const char *name, int64_t *out);
 
 /* Headers a cache must not store or replay: hop-by-hop (Connection,

@@ -152,9 +152,11 @@ static int64_t accel_expires(const cc_header *h, int64_t now_ms)
     int64_t v = digits(&p, end, 18);
     if (v < 0 || p != end)
         return -1;
+    if (v > CC_SECONDS_MAX)
+        v = CC_SECONDS_MAX;
     if (!absolute)
         return v * 1000;
-    int64_t left = v * 1000 - now_ms;
+    int64_t left = v * 1000 - now_ms;   /* v <= a century of seconds: no overflow */
     return left > 0 ? left : 0;
 }
 

@@ -4,7 +4,7 @@
 set -eu
 PKGS="gcc make pkg-config libfcgi-dev libfcgi-bin libhiredis-dev libzstd-dev
 libxxhash-dev libcriterion-dev redis-server spawn-fcgi nginx curl
-libfcgi-perl python3 lighttpd fcgiwrap wrk valgrind zlib1g-dev"
+libfcgi-perl python3 lighttpd fcgiwrap wrk valgrind zlib1g-dev clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

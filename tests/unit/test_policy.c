@@ -93,6 +93,10 @@ Test(policy, expiry_precedence)
     cr_assert_eq(ttl_of("r", "Cache-Control: max-age=0\n\n", 0, NULL), 0);
     cr_assert_eq(ttl_of("r", "Date: Sun, 06 Nov 1994 08:49:37 GMT\nExpires: Sun, 06 Nov 1994 08:50:37 GMT\n\n", 0, NULL), 60000);
     cr_assert_eq(ttl_of("r", "Expires: 0\n\n", 0, NULL), 0);
+    /* Found by fuzzing: huge deltas saturate instead of overflowing. */
+    cr_assert_eq(ttl_of("r", "Cache-Control: max-age=99999999999999999999999999\n\n", 0, NULL),
+                 CC_SECONDS_MAX * 1000);
+    cr_assert_eq(ttl_of("r", "X-Accel-Expires: 999999999999999999\n\n", 0, NULL), CC_SECONDS_MAX * 1000);
     cr_assert_eq(ttl_of("r", "Expires: Sun, 06 Nov 1994 08:49:37 GMT\n\n", 0, NULL), 0);
 }
 
