@@ -16,13 +16,13 @@ chmod 755 "$TMP"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; sleep 0.3; for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$TMP"; }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() { for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "bench: gave up on $*" >&2; exit 1; }
+. "$TOP/tests/servers.sh"
+port() { free_port; }
 bg() { "$@" & PIDS+=($!); }
 
 REDIS_PORT=$(port)
 bg redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --logfile "$TMP/redis.log"
-wait_for redis-cli -p "$REDIS_PORT" PING
+wait_for redis-cli -p "$REDIS_PORT" PING || exit 1
 export CGICACHE_REDIS=redis://127.0.0.1:$REDIS_PORT/0
 
 # app NAME [VAR=VALUE ...]: the bench app, 2 workers, on $TMP/NAME.sock.
@@ -31,7 +31,7 @@ app() {
     shift
     bg env "$@" BENCH_COUNTER="$TMP/$name.count" spawn-fcgi -n -M 0666 -s "$TMP/$name.sock" -- \
         "$TOP/tests/integration/prefork.sh" 2 "$B/bench/app"
-    wait_for test -S "$TMP/$name.sock"
+    wait_for test -S "$TMP/$name.sock" || exit 1
 }
 app plain
 app passthru LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_other='GET /other/* ttl=60'
@@ -40,7 +40,7 @@ app cached LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_trivial='GET /trivial t
 bg spawn-fcgi -n -M 0666 -s "$TMP/cgi.sock" -- "$TOP/tests/integration/prefork.sh" 2 /usr/sbin/fcgiwrap
 bg env LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_cgi='GET /cgi ttl=300' \
     spawn-fcgi -n -M 0666 -s "$TMP/cgic.sock" -- "$TOP/tests/integration/prefork.sh" 2 /usr/sbin/fcgiwrap
-wait_for test -S "$TMP/cgic.sock"
+wait_for test -S "$TMP/cgic.sock" || exit 1
 
 declare -A P
 servers=""
@@ -50,25 +50,11 @@ for s in plain passthru cached ncache cgi cgic; do
     extra=""
     [ "$s" = ncache ] && extra="fastcgi_cache z; fastcgi_cache_key \$request_uri; fastcgi_cache_valid 200 5m;"
     case $s in cgi|cgic) extra="fastcgi_param SCRIPT_FILENAME $TOP/bench/cgi/hello.py;" ;; esac
-    servers="$servers server { listen 127.0.0.1:${P[$s]}; location / { include /etc/nginx/fastcgi_params; fastcgi_pass unix:$TMP/$sock.sock; $extra } }"
+    servers="$servers $(fastcgi_server "${P[$s]}" "$TMP/$sock.sock" "$extra")"
 done
-mkdir -p "$TMP/nginx"
-cat >"$TMP/nginx/nginx.conf" <<CONF
-worker_processes 2;
-daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $TMP/nginx/body; fastcgi_temp_path $TMP/nginx/fastcgi;
-    proxy_temp_path $TMP/nginx/proxy; uwsgi_temp_path $TMP/nginx/uwsgi; scgi_temp_path $TMP/nginx/scgi;
-    fastcgi_cache_path $TMP/nginx/cache keys_zone=z:10m;
-    $servers
-}
-CONF
+nginx_conf "$TMP/nginx" 2 "fastcgi_cache_path $TMP/nginx/cache keys_zone=z:10m; $servers"
 bg nginx -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log"
-wait_for curl -sf "http://127.0.0.1:${P[plain]}/trivial"
+wait_for curl -sf "http://127.0.0.1:${P[plain]}/trivial" || exit 1
 
 cat >"$TMP/miss.lua" <<'LUA'
 local n = 0

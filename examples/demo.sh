@@ -12,15 +12,14 @@ chmod 755 "$TMP"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; sleep 0.2; rm -rf "$TMP"; }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() { for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "demo: gave up waiting for $*" >&2; exit 1; }
+. "$TOP/tests/servers.sh"
 failures=0
 check() { if [ "$2" = "$3" ]; then echo "   -> $1: $2"; else echo "   -> $1: got '$2', expected '$3'"; failures=$((failures + 1)); fi; }
 
-REDIS_PORT=$(port); WEB_PORT=$(port)
+REDIS_PORT=$(free_port); WEB_PORT=$(free_port)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
 PIDS+=($!)
-wait_for redis-cli -p "$REDIS_PORT" PING
+wait_for redis-cli -p "$REDIS_PORT" PING || exit 1
 
 mkdir -p "$TMP/data"
 echo "Hello, cached world" >"$TMP/data/7"
@@ -34,32 +33,13 @@ export CGICACHE_ROUTE_blog_edit='PUT,POST,DELETE /blogs/* invalidates=blogs,blog
 BLOG_DATA=$TMP/data "$B/cgicache" run -- spawn-fcgi -n -M 0666 -s "$TMP/app.sock" -- "$B/examples/blog_api" \
     >"$TMP/app.log" 2>&1 &
 PIDS+=($!)
-wait_for test -S "$TMP/app.sock"
+wait_for test -S "$TMP/app.sock" || exit 1
 
-mkdir -p "$TMP/nginx"
-cat >"$TMP/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path $TMP/nginx/body;
-    fastcgi_temp_path $TMP/nginx/fastcgi;
-    proxy_temp_path $TMP/nginx/proxy;
-    uwsgi_temp_path $TMP/nginx/uwsgi;
-    scgi_temp_path $TMP/nginx/scgi;
-    server {
-        listen 127.0.0.1:$WEB_PORT;
-        location / { include /etc/nginx/fastcgi_params; fastcgi_pass unix:$TMP/app.sock; }
-    }
-}
-CONF
+nginx_conf "$TMP/nginx" 1 "$(fastcgi_server "$WEB_PORT" "$TMP/app.sock")"
 nginx -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" &
 PIDS+=($!)
 URL=http://127.0.0.1:$WEB_PORT
-wait_for curl -s -o /dev/null "$URL/health"
+wait_for curl -s -o /dev/null "$URL/health" || exit 1
 
 # get DESCRIPTION [curl args...]: prints the cache status and the time.
 get() {

@@ -6,18 +6,13 @@
 #include <string.h>
 
 #include "config.h"
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
-    memcpy(text, data, size);
-    text[size] = '\0';
     char *env[64];
-    size_t n = 0;
-    for (char *p = text; p < text + size && n < 63; p += strlen(p) + 1)
-        env[n++] = p;
-    env[n] = NULL;
-    size_t file_len = n > 0 ? strlen(env[0]) : 0;
+    char *text = fuzz_envp(data, size, env, 64);
+    size_t file_len = env[0] != NULL ? strlen(env[0]) : 0;
     cc_config *cfg = cc_config_parse(env, text, file_len);
     cc_config_free(cfg);
     free(text);

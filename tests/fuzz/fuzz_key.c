@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "fuzz.h"
 #include "key.h"
 #include "policy.h"
 #include "request.h"
@@ -20,14 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        "CGICACHE_ROUTE_n=GET,POST /n/*.css query=none cookies=ignore", NULL};
         cfg = cc_config_parse(env, NULL, 0);
     }
-    char *text = malloc(size + 1);
-    memcpy(text, data, size);
-    text[size] = '\0';
     char *env[32];
-    size_t n = 0;
-    for (char *p = text; p < text + size && n < 31; p += strlen(p) + 1)
-        env[n++] = p;
-    env[n] = NULL;
+    char *text = fuzz_envp(data, size, env, 32);
     cc_request rq;
     if (cc_request_init(&rq, env) == 0) {
         const cc_route *r = cc_route_match(cfg, rq.method_bit, rq.path, rq.path_len);

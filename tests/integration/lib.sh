@@ -7,6 +7,7 @@
 set -u
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$TOP/tests/servers.sh"
 CC_LIB=${CC_LIB:-$TOP/build/libcgicache.so}
 CC_TOOL=$TOP/build/cgicache
 TESTAPP=$TOP/build/tests/testapp
@@ -38,20 +39,6 @@ stop_all() {
     rm -rf "$TMP"
 }
 trap stop_all EXIT
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# Waits up to 5 s for a command to succeed.
-wait_for() {
-    for _ in $(seq 100); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    echo "timed out waiting for: $*" >&2
-    return 1
-}
 
 start_redis() {
     REDIS_PORT=$(free_port)
@@ -143,35 +130,11 @@ expect_contains() {
     case "$2" in *"$3"*) ok "$1" ;; *) not_ok "$1 ('$3' not in '$(printf '%s' "$2" | head -c 300)')" ;; esac
 }
 
-# start_nginx NAME: nginx on a free port, proxying everything to app NAME;
-# extra server-level lines may come from $NGINX_EXTRA.
+# start_nginx NAME: nginx (2 workers) on a free port, passing everything
+# to app NAME; $NGINX_EXTRA adds location lines.
 start_nginx() {
     NGINX_PORT=$(free_port)
-    mkdir -p "$TMP/nginx"
-    cat >"$TMP/nginx/nginx.conf" <<CONF
-worker_processes 2;
-daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path $TMP/nginx/body;
-    fastcgi_temp_path $TMP/nginx/fastcgi;
-    proxy_temp_path $TMP/nginx/proxy;
-    uwsgi_temp_path $TMP/nginx/uwsgi;
-    scgi_temp_path $TMP/nginx/scgi;
-    ${NGINX_HTTP_EXTRA:-}
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        location / {
-            include /etc/nginx/fastcgi_params;
-            fastcgi_pass unix:$TMP/$1.sock;
-            ${NGINX_EXTRA:-}
-        }
-    }
-}
-CONF
+    nginx_conf "$TMP/nginx" 2 "$(fastcgi_server "$NGINX_PORT" "$TMP/$1.sock" "${NGINX_EXTRA:-}")"
     nginx -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" &
     PIDS+=("$!")
     disown "$!" 2>/dev/null
