@@ -11,7 +11,8 @@
  * body shows as data=..., read when the request starts (so a slow GET
  * computes from what it read first, as a real app would).
  * While a file named APP_COUNTER.fail exists, every answer is a 500 (to
- * make a background refresh fail).
+ * make a background refresh fail); while APP_COUNTER.crash exists, the app
+ * aborts after its head (to kill a lock holder mid-compute).
  * Each request the app really runs appends "<METHOD> <URI>" to the file
  * named by APP_COUNTER, read once at start: getenv() inside the accept
  * loop would read a finished request's params.  Bodies carry the per
@@ -25,6 +26,7 @@
 static const char *counter_path;
 static char fail_path[4096];
 static char data_path[4096];
+static char crash_path[4096];
 
 static void read_data(char *out, size_t cap)
 {
@@ -90,7 +92,8 @@ int main(void)
     counter_path = getenv("APP_COUNTER");
     if (counter_path != NULL)
         snprintf(fail_path, sizeof fail_path, "%s.fail", counter_path),
-        snprintf(data_path, sizeof data_path, "%s.data", counter_path);
+        snprintf(data_path, sizeof data_path, "%s.data", counter_path),
+        snprintf(crash_path, sizeof crash_path, "%s.crash", counter_path);
     FCGX_Request r;
     FCGX_Init();
     FCGX_InitRequest(&r, 0, 0);
@@ -128,7 +131,7 @@ int main(void)
         if (*flag(q, "tags", v, sizeof v))
             FCGX_FPrintF(r.out, "X-Cache-Tags: %s%s", v, nl);
         FCGX_PutStr(nl, (int)strlen(nl), r.out);
-        if (*flag(q, "crash", v, sizeof v)) {
+        if (*flag(q, "crash", v, sizeof v) || (crash_path[0] && access(crash_path, F_OK) == 0)) {
             FCGX_FPrintF(r.out, "partial body");
             FCGX_FFlush(r.out);
             abort();

@@ -16,12 +16,12 @@ check_api() {
     expect_eq "$app: ran once" "$(runs_of "$app")" 1
 }
 
-start_app stdio 1 "$TOP/build/tests/stdio_app" "${ROUTE[@]}"
+start_app stdio 1 "$TOP/build/examples/stdio_app" "${ROUTE[@]}"
 check_api stdio
 expect_contains "stdio: every stdio call captured" "$(body_of "$(fcgi stdio GET /api/stdio)")" "stdio ok
 written"
 
-start_app threaded 1 "$TOP/build/tests/threaded_app" "${ROUTE[@]}"
+start_app threaded 1 "$TOP/build/examples/threaded_app" "${ROUTE[@]}"
 check_api threaded
 pids=()
 for i in $(seq 16); do fcgi threaded GET "/slow/$((i % 4))" >"$TMP/t.$i" & pids+=($!); done

@@ -95,6 +95,12 @@ expect_contains "full: answers are the app's (MISS)" "$r" "X-Cache-Status: MISS"
 rcli CONFIG SET maxmemory 0 >/dev/null
 recovered && ok "back to HITs once memory is freed" || not_ok "no recovery after full"
 
+# Redis never started: the app answers from the first request.
+start_app never 1 "$TESTAPP" CGICACHE_ROUTE_all='GET /* ttl=60' CGICACHE_REDIS=redis://127.0.0.1:1/0
+r=$(fcgi never GET "/n?plain=1")
+expect_eq "redis never started: the app answers" "$(body_of "$r")" "plain page"
+expect_eq "redis never started: MISS" "$(status_of "$r")" MISS
+
 # Wrong password and wrong db: never a failed request; no caching.
 stop_redis
 start_redis_on "$REDIS_PORT" --requirepass s3cret

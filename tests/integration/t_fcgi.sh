@@ -130,6 +130,22 @@ r=$(fcgi app GET /cached/g)
 expect_eq "garbage entry: MISS" "$(status_of "$r")" MISS
 expect_contains "garbage entry: the app's body" "$r" "uri=/cached/g"
 expect_eq "garbage entry replaced by a good one" "$(status_of "$(fcgi app GET /cached/g)")" HIT
+key='cgicache:cached:GET:http://localhost/cached/g'
+rcli SET "$key" "$(rcli --raw GETRANGE "$key" 0 60)" >/dev/null     # a truncated entry
+r=$(fcgi app GET /cached/g)
+expect_eq "truncated entry: MISS" "$(status_of "$r")" MISS
+expect_contains "truncated entry: the app's body" "$r" "uri=/cached/g"
+head -c 3000 /dev/urandom >"$TMP/random"
+rcli -x SET "$key" <"$TMP/random" >/dev/null                         # random bytes
+r=$(fcgi app GET /cached/g)
+expect_eq "random bytes: MISS" "$(status_of "$r")" MISS
+expect_contains "random bytes: the app's body" "$r" "uri=/cached/g"
+rcli -x SET "cgicache:cached:GET:http://localhost/cached/other" <"$TMP/random" >/dev/null
+fcgi app GET /cached/g >/dev/null
+rcli COPY "$key" "cgicache:cached:GET:http://localhost/cached/h" >/dev/null   # an entry under another key
+r=$(fcgi app GET /cached/h)
+expect_eq "an entry stored under another key is never served" "$(status_of "$r")" MISS
+expect_contains "... the app answers for its own URL" "$r" "uri=/cached/h"
 
 # nginx + curl end to end.
 start_nginx app

@@ -68,6 +68,33 @@ sleep 0.4
 r=$(fcgi app GET /slow/orphan)
 expect_eq "an expired lock does not block" "$(header_of "$r" Cache-Status)" "cgicache; fwd=uri-miss; stored"
 
+# Waiters learn of the fill by a push: measure how long after the leader.
+( fcgi app GET "/slow/push?sleep_ms=400" >/dev/null; date +%s%N >"$TMP/lead.end" ) &
+sleep 0.1
+fcgi app GET "/slow/push?sleep_ms=400" >"$TMP/wait.out"; date +%s%N >"$TMP/wait.end"
+wait
+delay=$(( ($(cat "$TMP/wait.end") - $(cat "$TMP/lead.end")) / 1000000 ))
+echo "# a waiter was answered $delay ms after the leader's response"
+expect_contains "the waiter was collapsed" "$(cat "$TMP/wait.out")" "collapsed"
+[ "$delay" -lt 100 ] && ok "waiter answered within tens of ms of the fill ($delay ms)" || not_ok "waiter answered $delay ms late"
+
+# The lock holder dies mid-compute: waiters answer from the app once
+# LOCK_WAIT is over, nothing wrong is served, the next request takes over.
+start_app crashy 2 "$TESTAPP" CGICACHE_ROUTE_slow='GET /slow/* ttl=60' CGICACHE_LOCK_TTL=1s
+touch "$TMP/crashy.count.crash"
+fcgi crashy GET "/slow/k?sleep_ms=300" >/dev/null &
+sleep 0.1
+( sleep 0.4; rm -f "$TMP/crashy.count.crash" ) &
+t0=$(date +%s%N)
+r=$(fcgi crashy GET "/slow/k?sleep_ms=300")
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+wait
+expect_contains "holder died: the waiter gets the app's own answer" "$r" "uri=/slow/k"
+expect_eq "... as an unstored MISS" "$(header_of "$r" Cache-Status)" "cgicache; fwd=uri-miss"
+[ "$ms" -lt 2000 ] && ok "... within LOCK_TTL plus the compute ($ms ms)" || not_ok "waiter took $ms ms"
+fcgi crashy GET "/slow/k" >/dev/null
+expect_eq "the next request took over the expired lock and stored" "$(status_of "$(fcgi crashy GET /slow/k)")" HIT
+
 # Stale: served at once while one request refreshes in the background.
 fcgi app GET "/stale/s?sleep_ms=300" >/dev/null
 sleep 1.2
@@ -103,16 +130,17 @@ expect_eq "refresh failed: still STALE" "$(status_of "$r2")" STALE
 expect_eq "... with the good body" "$(body_of "$r2")" "$good"
 expect_contains "... and the failure is logged" "$(cat "$TMP/app.log")" "refresh not stored"
 
-# Early refresh (XFetch) also fires on a fast route: hits only, yet recomputed.
-start_app early 2 "$TESTAPP" CGICACHE_ROUTE_early='GET /early/* ttl=2' CGICACHE_EARLY_REFRESH=50
+# Early refresh (XFetch) also fires on a fast route: steady traffic for
+# three TTLs, hits only after the first request, yet recomputed.
+start_app early 2 "$TESTAPP" CGICACHE_ROUTE_early='GET /early/* ttl=1' CGICACHE_EARLY_REFRESH=20
 fcgi early GET /early/e >/dev/null
 misses=0
-for _ in $(seq 40); do
+for _ in $(seq 70); do
     s=$(status_of "$(fcgi early GET /early/e)")
     [ "$s" = MISS ] && misses=$((misses + 1))
     sleep 0.05
 done
 n=$(grep -c '/early/e' "$TMP/early.count")
-[ "$n" -gt 1 ] && ok "early refresh recomputed a fast route ($n runs in 2 s)" || not_ok "no early refresh ($n runs)"
+[ "$n" -gt 3 ] && ok "early refresh recomputed a fast route ($n runs in 3.5 s, TTL 1 s)" || not_ok "no early refresh ($n runs)"
 expect_eq "... without a client ever getting a MISS" "$misses" 0
 finish
