@@ -62,7 +62,7 @@ typedef struct followed {
     FCGX_Stream *out;
     cc_txn *txn;
     refresh *rf;            /* set for a background refresh */
-    bool close_failed;      /* the app closed the stream early and it failed */
+    bool close_failed;      /* the app closed the stream before finishing */
     struct followed *next;
 } followed;
 
@@ -491,13 +491,13 @@ EXPORT int FCGX_FClose(FCGX_Stream *stream)
     followed *f = observed(stream);
     if (f == NULL)
         return CALL_REAL(FCGX_FClose, stream);
-    /* Closed early: the response is complete now, the finish comes later. */
+    /* Closed before the finish: whatever was written goes out now, but
+     * the response is never stored -- an app that closes early may be
+     * cutting its answer short, and later writes are lost. */
     cc_sink sink = sink_of(f);
-    int flushed = cc_engine_end_output(f->txn, &sink);
-    int rc = CALL_REAL(FCGX_FClose, stream);
-    if (flushed != 0 || rc != 0)
-        f->close_failed = true;
-    return rc;
+    cc_engine_end_output(f->txn, &sink);
+    f->close_failed = true;
+    return CALL_REAL(FCGX_FClose, stream);
 }
 
 /* ---- fcgi_stdio -------------------------------------------------------------------- */

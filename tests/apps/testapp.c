@@ -145,6 +145,10 @@ int main(void)
             FCGX_FPrintF(r.out, "plain page\n");
         else
             FCGX_FPrintF(r.out, "uri=%s run=%ld pid=%d data=%s\n", uri ? uri : "", runs, (int)getpid(), data);
+        if (*flag(q, "fclose", v, sizeof v)) {
+            FCGX_FClose(r.out);
+            FCGX_FPrintF(r.out, "after close\n");
+        }
         if (*flag(q, "echo", v, sizeof v)) {
             const char *p = FCGX_GetParam(v, r.envp);
             FCGX_FPrintF(r.out, "%s=%s\n", v, p ? p : "(unset)");

@@ -93,6 +93,10 @@ before=$(runs_of app)
 fcgi app GET "/cached/f?free=1" >/dev/null; fcgi app GET "/cached/f?free=1" >/dev/null
 expect_eq "FCGX_Free without finish is not stored" "$(runs_of app)" $((before + 2))
 
+r=$(fcgi app GET "/cached/fc?fclose=1")
+expect_contains "early FCGX_FClose: the client gets what was written" "$r" "uri=/cached/fc"
+expect_eq "early FCGX_FClose: not stored" "$(status_of "$(fcgi app GET "/cached/fc?fclose=1")")" MISS
+
 # Heads: LF-only lines, Location without Status, slow bodies.
 r1=$(fcgi app GET "/cached/lf?lf=1"); r2=$(fcgi app GET "/cached/lf?lf=1")
 expect_eq "LF-only head is cached" "$(status_of "$r2")" HIT
@@ -154,6 +158,16 @@ r2=$(curl_get "http://127.0.0.1:$NGINX_PORT/cached/web")
 expect_contains "nginx: MISS" "$r1" "X-Cache-Status: MISS"
 expect_contains "nginx: HIT" "$r2" "X-Cache-Status: HIT"
 expect_contains "nginx: HIT is a 200" "$(printf '%s' "$r2" | head -1)" "200"
+
+# A response slower than nginx's fastcgi_read_timeout: nginx gives up,
+# the app's late answer is not stored.
+NGINX_EXTRA="fastcgi_read_timeout 1s;" start_nginx app
+r=$(curl_get "http://127.0.0.1:$NGINX_PORT/cached/late?sleep_ms=1500")
+expect_contains "nginx timed out on the slow app" "$(printf '%s' "$r" | head -1)" "504"
+sleep 0.7
+before=$(runs_of app)
+fcgi app GET "/cached/late?sleep_ms=1500" >/dev/null
+expect_eq "the late answer was not stored (the app ran again)" "$(runs_of app)" $((before + 1))
 
 # Redis down: every answer is the app's own, as a MISS.
 stop_redis

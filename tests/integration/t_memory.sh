@@ -60,12 +60,13 @@ if command -v valgrind >/dev/null; then
     PIDS+=("$vg"); disown "$vg" 2>/dev/null
     wait_for test -S "$TMP/vg.sock"
     sleep 1
-    for i in $(seq 100); do
+    for i in $(seq 350); do            # about 1000 requests
         k=$((i % 10))
         fcgi vg GET "/v/$k?size=3000" >/dev/null
         fcgi vg GET "/v/$k?size=3000" HTTP_X_CACHE_BYPASS=1 >/dev/null
         [ $((i % 25)) = 0 ] && fcgi vg PUT "/v/$k" >/dev/null
-        [ $((i % 20)) = 0 ] && { fcgi vg GET /st/a >/dev/null; }
+        [ $((i % 20)) = 0 ] && fcgi vg GET /st/a >/dev/null
+        fcgi vg HEAD "/v/$k?size=3000" >/dev/null
     done
     sleep 1.2; fcgi vg GET /st/a >/dev/null; sleep 0.5
     fcgi vg GET "/v/x?free=1" >/dev/null
