@@ -117,7 +117,11 @@ while [ "$done_reqs" -lt "$MEM_REQS" ]; do
 done
 after=$(rss)
 
-OUT=$TOP/bench/results/$(date -u +%Y%m%d-%H%M%S)-$(hostname).txt
+# A full run is a result worth keeping; a QUICK one (make test) is not.
+RESULTS=$TOP/bench/results
+[ "$QUICK" = 1 ] && RESULTS=$B/bench
+mkdir -p "$RESULTS"
+OUT=$RESULTS/$(date -u +%Y%m%d-%H%M%S)-$(hostname).txt
 {
     echo "cgicache bench, $(date -u '+%Y-%m-%d %H:%M UTC'), $(hostname), $(nproc) cores, $ROUNDS round(s) of ${DUR}s, wrk -t2 -c16, nginx 2 workers, app 2 workers"
     echo
