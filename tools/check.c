@@ -20,7 +20,7 @@ static const char *compress_name(cc_compress_mode m)
     return m == CC_COMPRESS_ALL ? "all" : m == CC_COMPRESS_OFF ? "off" : "smart";
 }
 
-static void print_methods(unsigned methods)
+static void print_methods(FILE *out, unsigned methods)
 {
     static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
     int first = 1;
@@ -31,50 +31,50 @@ static void print_methods(unsigned methods)
             strcat(line, names[i]);
             first = 0;
         }
-    printf("%-16s", line);
+    fprintf(out, "%-16s", line);
 }
 
-static void print_settings(const cc_config *cfg)
+static void print_settings(FILE *out, const cc_config *cfg)
 {
     const cc_redis_addr *r = &cfg->redis;
-    printf("enabled        %s\n", cfg->enabled ? "yes" : "no");
+    fprintf(out, "enabled        %s\n", cfg->enabled ? "yes" : "no");
     if (r->kind == CC_REDIS_UNIX)
-        printf("redis          unix:%s db %d%s\n", r->path, r->db, r->password[0] ? " (password set)" : "");
+        fprintf(out, "redis          unix:%s db %d%s\n", r->path, r->db, r->password[0] ? " (password set)" : "");
     else
-        printf("redis          %s:%d db %d%s\n", r->host, r->port, r->db, r->password[0] ? " (password set)" : "");
-    printf("prefix         %s\n", cfg->prefix);
-    printf("ttl            %lld ms   stale %lld ms\n", (long long)cfg->ttl_ms, (long long)cfg->stale_ms);
-    printf("lock           ttl %lld ms, wait %lld ms\n", (long long)cfg->lock_ttl_ms, (long long)cfg->lock_wait_ms);
-    printf("early refresh  %g\n", cfg->early_refresh);
-    printf("compress       %s above %zu bytes, level %d\n", compress_name(cfg->compress), cfg->compress_min, cfg->compress_level);
-    printf("max size       %zu bytes\n", cfg->max_size);
-    printf("timeouts       command %lld ms, connect %lld ms\n", (long long)cfg->timeout_ms, (long long)cfg->connect_timeout_ms);
-    printf("bypass header  %s%s\n", cfg->bypass_header.http, cfg->bypass_value_set ? " (with a secret value)" : "");
-    printf("status header  %s\n", cfg->status_header[0] ? cfg->status_header : "(off)");
+        fprintf(out, "redis          %s:%d db %d%s\n", r->host, r->port, r->db, r->password[0] ? " (password set)" : "");
+    fprintf(out, "prefix         %s\n", cfg->prefix);
+    fprintf(out, "ttl            %lld ms   stale %lld ms\n", (long long)cfg->ttl_ms, (long long)cfg->stale_ms);
+    fprintf(out, "lock           ttl %lld ms, wait %lld ms\n", (long long)cfg->lock_ttl_ms, (long long)cfg->lock_wait_ms);
+    fprintf(out, "early refresh  %g\n", cfg->early_refresh);
+    fprintf(out, "compress       %s above %zu bytes, level %d\n", compress_name(cfg->compress), cfg->compress_min, cfg->compress_level);
+    fprintf(out, "max size       %zu bytes\n", cfg->max_size);
+    fprintf(out, "timeouts       command %lld ms, connect %lld ms\n", (long long)cfg->timeout_ms, (long long)cfg->connect_timeout_ms);
+    fprintf(out, "bypass header  %s%s\n", cfg->bypass_header.http, cfg->bypass_value_set ? " (with a secret value)" : "");
+    fprintf(out, "status header  %s\n", cfg->status_header[0] ? cfg->status_header : "(off)");
 }
 
-static void print_routes(const cc_config *cfg)
+static void print_routes(FILE *out, const cc_config *cfg)
 {
-    printf("\n%-16s %-16s %-24s %-10s %-10s %s\n", "route", "methods", "pattern", "ttl", "stale", "options");
+    fprintf(out, "\n%-16s %-16s %-24s %-10s %-10s %s\n", "route", "methods", "pattern", "ttl", "stale", "options");
     for (size_t i = 0; i < cfg->nroutes; i++) {
         const cc_route *rt = &cfg->routes[i];
-        printf("%-16s ", rt->name);
-        print_methods(rt->methods);
-        printf(" %-24s %-10lld %-10lld", rt->pattern, (long long)rt->ttl_ms, (long long)rt->stale_ms);
-        printf(" query=%s", rt->query == CC_QUERY_ALL ? "all" : rt->query == CC_QUERY_NONE ? "none" : "list");
+        fprintf(out, "%-16s ", rt->name);
+        print_methods(out, rt->methods);
+        fprintf(out, " %-24s %-10lld %-10lld", rt->pattern, (long long)rt->ttl_ms, (long long)rt->stale_ms);
+        fprintf(out, " query=%s", rt->query == CC_QUERY_ALL ? "all" : rt->query == CC_QUERY_NONE ? "none" : "list");
         for (size_t v = 0; v < rt->nvary; v++)
-            printf("%s%s", v ? "," : " vary=", rt->vary[v].http);
-        printf(" compress=%s lock=%s cookies=%s", compress_name(rt->compress), rt->lock ? "on" : "off",
+            fprintf(out, "%s%s", v ? "," : " vary=", rt->vary[v].http);
+        fprintf(out, " compress=%s lock=%s cookies=%s", compress_name(rt->compress), rt->lock ? "on" : "off",
                rt->cookies_ignore ? "ignore" : "bypass");
         for (size_t v = 0; v < rt->ninvalidates; v++)
-            printf("%s%s", v ? "," : " invalidates=", rt->invalidates[v]);
-        printf("\n");
+            fprintf(out, "%s%s", v ? "," : " invalidates=", rt->invalidates[v]);
+        fprintf(out, "\n");
     }
     if (cfg->nroutes == 0)
-        printf("(no routes: set CGICACHE_ROUTE_<name>='GET /path/* ttl=60')\n");
+        fprintf(out, "(no routes: set CGICACHE_ROUTE_<name>='GET /path/* ttl=60')\n");
 }
 
-static int ping(const cc_config *cfg)
+static int ping(FILE *out, const cc_config *cfg)
 {
     if (!cfg->enabled)
         return 0;
@@ -83,7 +83,7 @@ static int ping(const cc_config *cfg)
     cc_cmd_arg(&cmd, "PING", (size_t)-1);
     redisReply *reply = s != NULL ? cc_store_command(s, &cmd) : NULL;
     int ok = reply != NULL && reply->type == REDIS_REPLY_STATUS;
-    printf("\nredis          %s\n", ok ? "PONG" : "unreachable (requests will be answered by the app, uncached)");
+    fprintf(out, "\nredis          %s\n", ok ? "PONG" : "unreachable (requests will be answered by the app, uncached)");
     if (reply != NULL)
         freeReplyObject(reply);
     cc_store_close(s);
@@ -94,15 +94,15 @@ static int ping(const cc_config *cfg)
  * not for a static binary (no PT_INTERP), nor a setuid/setgid one (the
  * loader ignores LD_PRELOAD there).  Scripts reach it through their
  * interpreter.  Returns 1 when it will. */
-static int program_reachable(const char *path)
+static int program_reachable(FILE *out, const char *path)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
-        printf("\nprogram        %s: cannot be read\n", path);
+        fprintf(out, "\nprogram        %s: cannot be read\n", path);
         return 0;
     }
     if (st.st_mode & (S_ISUID | S_ISGID)) {
-        printf("\nprogram        %s: setuid/setgid, the loader ignores LD_PRELOAD for it\n", path);
+        fprintf(out, "\nprogram        %s: setuid/setgid, the loader ignores LD_PRELOAD for it\n", path);
         return 0;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -110,7 +110,7 @@ static int program_reachable(const char *path)
     ssize_t n = fd >= 0 ? read(fd, head, sizeof head) : -1;
     int ok = 0;
     if (n >= 2 && head[0] == '#' && head[1] == '!') {
-        printf("\nprogram        %s: a script; LD_PRELOAD reaches its interpreter\n", path);
+        fprintf(out, "\nprogram        %s: a script; LD_PRELOAD reaches its interpreter\n", path);
         ok = 1;
     } else if (n == (ssize_t)sizeof head && memcmp(head, ELFMAG, SELFMAG) == 0 && head[EI_CLASS] == ELFCLASS64) {
         const Elf64_Ehdr *eh = (const Elf64_Ehdr *)head;
@@ -120,11 +120,11 @@ static int program_reachable(const char *path)
                 break;
             ok = ph.p_type == PT_INTERP;
         }
-        printf("\nprogram        %s: %s\n", path,
+        fprintf(out, "\nprogram        %s: %s\n", path,
                ok ? "dynamically linked; LD_PRELOAD reaches it"
                   : "statically linked; LD_PRELOAD cannot reach it (put a dynamic front such as spawn-fcgi + a dynamic build, or cache in the web server)");
     } else {
-        printf("\nprogram        %s: not a 64-bit ELF program or a script\n", path);
+        fprintf(out, "\nprogram        %s: not a 64-bit ELF program or a script\n", path);
     }
     if (fd >= 0)
         close(fd);
@@ -134,25 +134,60 @@ static int program_reachable(const char *path)
 int cmd_check(int argc, char **argv)
 {
     if (wants_help(argc, argv)) {
-        printf("usage: cgicache check [PROGRAM]\n\n"
+        printf("usage: cgicache check [PROGRAM] [--json]\n\n"
                "Reads CGICACHE_* from the environment (and CGICACHE_CONFIG) as the library\n"
                "does, prints the effective settings and routes, reports every problem and\n"
                "pings Redis.  Given PROGRAM, says whether LD_PRELOAD can reach it (not a\n"
                "static or setuid binary).  Exit status 1 when anything is wrong.\n");
         return EXIT_OK;
     }
+    int json = 0;
+    const char *program = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else if (program == NULL && argv[i][0] != '-')
+            program = argv[i];
+        else {
+            fprintf(stderr, "cgicache check: unexpected '%s'\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
     cc_config *cfg = tool_config();
-    print_settings(cfg);
-    print_routes(cfg);
+    /* With --json the human report is still written, to nowhere. */
+    FILE *out = json ? fopen("/dev/null", "w") : stdout;
+    if (out == NULL)
+        out = stdout;
+    print_settings(out, cfg);
+    print_routes(out, cfg);
     int errors = 0;
     for (size_t i = 0; i < cfg->nproblems; i++) {
         const cc_problem *p = &cfg->problems[i];
-        fprintf(stderr, "%s: %s: %s\n", p->warning ? "warning" : "error", p->variable, p->message);
+        if (!json)
+            fprintf(stderr, "%s: %s: %s\n", p->warning ? "warning" : "error", p->variable, p->message);
         errors += !p->warning;
     }
-    int reachable = ping(cfg);
-    int program_ok = argc < 2 || program_reachable(argv[1]);
+    int reachable = ping(out, cfg);
+    int program_ok = program == NULL || program_reachable(out, program);
     int status = errors > 0 || (cfg->enabled && !reachable) || !program_ok ? EXIT_PROBLEM : EXIT_OK;
+    if (json) {
+        printf("{\"ok\": %s, \"enabled\": %s, \"redis_reachable\": %s, \"program_reachable\": %s, \"routes\": [",
+               status == EXIT_OK ? "true" : "false", cfg->enabled ? "true" : "false",
+               reachable ? "true" : "false", program_ok ? "true" : "false");
+        for (size_t i = 0; i < cfg->nroutes; i++)
+            printf("%s\"%s\"", i ? ", " : "", cfg->routes[i].name);
+        printf("], \"problems\": [");
+        for (size_t i = 0; i < cfg->nproblems; i++) {
+            const cc_problem *p = &cfg->problems[i];
+            printf("%s{\"variable\": \"%s\", \"warning\": %s, \"message\": \"", i ? ", " : "", p->variable,
+                   p->warning ? "true" : "false");
+            for (const char *c = p->message; *c != '\0'; c++)
+                printf((*c == '"' || *c == '\\') ? "\\%c" : ((unsigned char)*c < 0x20 ? "?" : "%c"), *c);
+            printf("\"}");
+        }
+        printf("]}\n");
+        fclose(out);
+    }
     cc_config_free(cfg);
     return status;
 }

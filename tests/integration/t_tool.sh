@@ -30,6 +30,9 @@ out=$(CGICACHE_TTL=soon CGICACHE_ROUTE_bad='GET /x ttl=never' "$CC_TOOL" check 2
 expect_eq "check: a bad configuration exits 1" "$?" 1
 expect_contains "check: names the bad global" "$out" "CGICACHE_TTL"
 expect_contains "check: names the bad route" "$out" "CGICACHE_ROUTE_bad"
+out=$(CGICACHE_TTL=soon "$CC_TOOL" check --json 2>&1)
+expect_contains "check --json names the problem" "$out" '"variable": "CGICACHE_TTL", "warning": false'
+expect_contains "check --json says not ok" "$out" '"ok": false'
 out=$(CGICACHE_REDIS=redis://127.0.0.1:1/0 "$CC_TOOL" check 2>&1)
 expect_eq "check: unreachable Redis exits 1" "$?" 1
 expect_contains "check: says Redis is unreachable" "$out" "unreachable"
