@@ -2,13 +2,15 @@
  * building the heads cgicache sends.
  *
  * The parser runs on the bytes held so far, every time more arrive, until
- * it finds the blank line; it never allocates (headers point into the
+ * it finds the blank line.  It never allocates (headers point into the
  * caller's buffer) and refuses anything it cannot read exactly -- a line
- * without a colon, a name with blanks, a bad Status -- so that such a
- * response passes through as written and is never stored. */
+ * without a colon, a name that is not a token, a bad or repeated Status, a
+ * stray CR or NUL -- so that such a response passes through as written and
+ * is never stored or replayed.  The builders write every line with CRLF,
+ * whatever the app used, because that is what servers and clients expect
+ * of a head that is replayed or edited. */
 #include "http.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,32 +19,48 @@
 
 static int is_blank(char c) { return c == ' ' || c == '\t'; }
 
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* RFC 9110 tchar: visible ASCII except the separators. */
 static int is_token_char(unsigned char c)
 {
     return c > 32 && c < 127 && strchr("()<>@,;:\\\"/[]?={}", c) == NULL;
 }
 
-/* Reads "NNN[ reason]" of a Status line. */
+/* Case-insensitive comparison of a counted name with a C string. */
+static int name_is(const char *name, size_t name_len, const char *want)
+{
+    return strlen(want) == name_len && strncasecmp(name, want, name_len) == 0;
+}
+
+/* ---- parsing -------------------------------------------------------------- */
+
+/* Reads "NNN[ reason]" of a Status line: three digits, 100 to 999, then
+ * nothing or blanks and a reason phrase. */
 static int parse_status(cc_head *out, const char *v, size_t len)
 {
-    if (len < 3 || !isdigit((unsigned char)v[0]) || !isdigit((unsigned char)v[1]) ||
-        !isdigit((unsigned char)v[2]) || (len > 3 && !is_blank(v[3])))
+    if (len < 3 || !is_digit(v[0]) || !is_digit(v[1]) || !is_digit(v[2]) ||
+        (len > 3 && !is_blank(v[3])))
         return -1;
     int code = (v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0');
     if (code < 100)
         return -1;
-    out->status = code;
     size_t i = 3;
     while (i < len && is_blank(v[i]))
         i++;
+    out->status = code;
     out->reason = v + i;
     out->reason_len = len - i;
     return 0;
 }
 
-/* Parses one "Name: value" line (without its line end) into out. */
+/* Parses one "Name: value" line (without its line end) into out.  A CR or
+ * NUL inside a line is refused: some clients take a lone CR for a line end,
+ * which would let a value smuggle in a header of its own. */
 static int parse_line(cc_head *out, const char *line, size_t len, int *saw_status)
 {
+    if (memchr(line, '\r', len) != NULL || memchr(line, '\0', len) != NULL)
+        return -1;
     size_t n = 0;
     while (n < len && is_token_char((unsigned char)line[n]))
         n++;
@@ -53,7 +71,7 @@ static int parse_line(cc_head *out, const char *line, size_t len, int *saw_statu
         v++;
     while (end > v && is_blank(end[-1]))
         end--;
-    if (n == 6 && strncasecmp(line, "Status", 6) == 0) {
+    if (name_is(line, n, "Status")) {
         if (*saw_status)
             return -1;
         *saw_status = 1;
@@ -65,6 +83,12 @@ static int parse_line(cc_head *out, const char *line, size_t len, int *saw_statu
     return 0;
 }
 
+/* The status a server gives a head without a Status line (RFC 3875 6.3). */
+static int implied_status(const cc_head *h)
+{
+    return cc_head_find(h, "Location") != NULL ? 302 : 200;
+}
+
 cc_head_result cc_head_parse(const char *buf, size_t len, cc_head *out)
 {
     int saw_status = 0;
@@ -73,67 +97,66 @@ cc_head_result cc_head_parse(const char *buf, size_t len, cc_head *out)
     out->reason_len = 0;
     out->nheaders = 0;
     out->head_len = 0;
-    size_t scan = len > CC_HEAD_MAX ? CC_HEAD_MAX : len;
-    for (size_t pos = 0; pos < scan;) {
-        const char *nl = memchr(buf + pos, '\n', scan - pos);
+    /* Only the first CC_HEAD_MAX bytes can hold a head we accept. */
+    size_t window = len > CC_HEAD_MAX ? CC_HEAD_MAX : len;
+    for (size_t pos = 0; pos < window;) {
+        const char *nl = memchr(buf + pos, '\n', window - pos);
         if (nl == NULL)
             break;
-        size_t end = (size_t)(nl - buf);
-        size_t line_len = end - pos;
-        if (line_len > 0 && buf[end - 1] == '\r')
+        size_t eol = (size_t)(nl - buf);
+        size_t line_len = eol - pos;
+        if (line_len > 0 && buf[eol - 1] == '\r')
             line_len--;
         if (line_len == 0) {
-            out->head_len = end + 1;
-            if (!saw_status && cc_head_find(out, "Location") != NULL)
-                out->status = 302;
+            out->head_len = eol + 1;
+            if (!saw_status)
+                out->status = implied_status(out);
             return CC_HEAD_OK;
         }
         if (parse_line(out, buf + pos, line_len, &saw_status) != 0)
             return CC_HEAD_BAD;
-        pos = end + 1;
+        pos = eol + 1;
     }
     return len >= CC_HEAD_MAX ? CC_HEAD_BAD : CC_HEAD_INCOMPLETE;
 }
 
 const cc_header *cc_head_find(const cc_head *h, const char *name)
 {
-    size_t n = strlen(name);
     for (size_t i = 0; i < h->nheaders; i++)
-        if (h->headers[i].name_len == n && strncasecmp(h->headers[i].name, name, n) == 0)
+        if (name_is(h->headers[i].name, h->headers[i].name_len, name))
             return &h->headers[i];
     return NULL;
 }
 
-/* Walks a comma-separated list: calls fn on each member (trimmed) until it
- * returns non-zero, and returns that. */
-static int each_member(const char *v, size_t len,
-                       int (*fn)(const char *m, size_t mlen, const void *arg, void *out),
-                       const void *arg, void *out)
+/* ---- comma-separated lists ------------------------------------------------ */
+
+/* Steps to the next member of a comma-separated list from *pos, trimmed of
+ * blanks; commas inside double quotes do not split ("no-cache=\"a, b\"").
+ * Returns 0 at the end of the list. */
+static int next_member(const char *v, size_t len, size_t *pos, const char **m, size_t *mlen)
 {
-    size_t i = 0;
-    while (i < len) {
-        while (i < len && (is_blank(v[i]) || v[i] == ','))
-            i++;
-        size_t start = i;
-        int quoted = 0;
-        while (i < len && (quoted || v[i] != ',')) {
-            if (v[i] == '"')
-                quoted = !quoted;
-            i++;
-        }
-        size_t end = i;
-        while (end > start && is_blank(v[end - 1]))
-            end--;
-        if (end > start) {
-            int r = fn(v + start, end - start, arg, out);
-            if (r != 0)
-                return r;
-        }
+    size_t i = *pos;
+    while (i < len && (is_blank(v[i]) || v[i] == ','))
+        i++;
+    if (i == len) {
+        *pos = i;
+        return 0;
     }
-    return 0;
+    size_t start = i;
+    int quoted = 0;
+    for (; i < len && (quoted || v[i] != ','); i++)
+        if (v[i] == '"')
+            quoted = !quoted;
+    size_t end = i;
+    while (is_blank(v[end - 1]))   /* stops at v[start], which is not blank */
+        end--;
+    *pos = i;
+    *m = v + start;
+    *mlen = end - start;
+    return 1;
 }
 
-/* The name part of "name=arg" (or the whole member). */
+/* The length of the name part of a member "name=argument". */
 static size_t member_name_len(const char *m, size_t mlen)
 {
     size_t n = 0;
@@ -142,52 +165,53 @@ static size_t member_name_len(const char *m, size_t mlen)
     return n;
 }
 
-static int has_token(const char *m, size_t mlen, const void *arg, void *out)
+/* Finds the member named token; returns it or NULL. */
+static const char *find_member(const char *value, size_t value_len, const char *token,
+                               size_t *mlen)
 {
-    (void)out;
-    const char *token = arg;
-    size_t n = member_name_len(m, mlen);
-    return n == strlen(token) && strncasecmp(m, token, n) == 0;
+    const char *m;
+    size_t pos = 0;
+    while (next_member(value, value_len, &pos, &m, mlen))
+        if (name_is(m, member_name_len(m, *mlen), token))
+            return m;
+    return NULL;
 }
 
 int cc_list_has(const char *value, size_t value_len, const char *token)
 {
-    return each_member(value, value_len, has_token, token, NULL);
+    size_t mlen;
+    return find_member(value, value_len, token, &mlen) != NULL;
 }
 
-static int seconds_of(const char *m, size_t mlen, const void *arg, void *out)
+/* Reads the delta-seconds argument of a member: "=" then digits, quoted
+ * or not, and nothing else.  Saturates at CC_SECONDS_MAX: anything past a
+ * century is as good as a century, and callers multiply by 1000. */
+static int member_seconds(const char *m, size_t mlen, int64_t *out)
 {
-    const char *name = arg;
-    size_t n = member_name_len(m, mlen);
-    if (n != strlen(name) || strncasecmp(m, name, n) != 0)
-        return 0;
-    size_t i = n;
+    size_t i = member_name_len(m, mlen);
     while (i < mlen && is_blank(m[i]))
         i++;
-    if (i == mlen || m[i] != '=')
+    if (i == mlen || m[i++] != '=')
         return 0;
-    i++;
     while (i < mlen && is_blank(m[i]))
         i++;
-    if (i < mlen && m[i] == '"')
-        i++;
+    int quoted = i < mlen && m[i] == '"';
+    i += (size_t)quoted;
+    size_t first = i;
     int64_t v = 0;
-    size_t digits = 0;
-    /* Saturates: any value past a century is as good as a century, and
-     * the caller may multiply it by 1000. */
-    for (; i < mlen && isdigit((unsigned char)m[i]); i++, digits++)
-        v = v >= CC_SECONDS_MAX ? CC_SECONDS_MAX : v * 10 + (m[i] - '0');
-    if (v > CC_SECONDS_MAX)
-        v = CC_SECONDS_MAX;
-    if (digits == 0)
+    for (; i < mlen && is_digit(m[i]); i++)
+        v = v >= CC_SECONDS_MAX / 10 ? CC_SECONDS_MAX : v * 10 + (m[i] - '0');
+    if (i == first || (quoted && (i == mlen || m[i++] != '"')) || i != mlen)
         return 0;
-    *(int64_t *)out = v;
+    *out = v > CC_SECONDS_MAX ? CC_SECONDS_MAX : v;
     return 1;
 }
 
 int cc_list_seconds(const char *value, size_t value_len, const char *name, int64_t *out)
 {
-    return each_member(value, value_len, seconds_of, name, out);
+    size_t mlen;
+    const char *m = find_member(value, value_len, name, &mlen);
+    return m != NULL && member_seconds(m, mlen, out);
 }
 
 int cc_header_is_unstored(const char *name, size_t name_len, const char *extra)
@@ -195,17 +219,18 @@ int cc_header_is_unstored(const char *name, size_t name_len, const char *extra)
     static const char *const never[] = {
         "Status", "Set-Cookie", "Connection", "Keep-Alive", "Transfer-Encoding", "TE",
         "Trailer", "Upgrade", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection",
-        NULL,
     };
-    for (size_t i = 0; never[i] != NULL; i++)
-        if (strlen(never[i]) == name_len && strncasecmp(name, never[i], name_len) == 0)
+    for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
+        if (name_is(name, name_len, never[i]))
             return 1;
-    return extra != NULL && extra[0] != '\0' && strlen(extra) == name_len &&
-           strncasecmp(name, extra, name_len) == 0;
+    return extra != NULL && extra[0] != '\0' && name_is(name, name_len, extra);
 }
 
-/* ---- buffers --------------------------------------------------------- */
+/* ---- buffers -------------------------------------------------------------- */
 
+/* Makes room for more bytes, doubling so that appends are amortised O(1).
+ * After a failure the buffer stays failed: a head with a piece missing
+ * must never be sent or stored. */
 static int reserve(cc_buf *b, size_t more)
 {
     if (b->failed)
@@ -240,9 +265,11 @@ void cc_buf_append(cc_buf *b, const void *data, size_t len)
 
 void cc_buf_appendf(cc_buf *b, const char *fmt, ...)
 {
+    if (b->failed)
+        return;
+    char small[256];
     va_list ap;
     va_start(ap, fmt);
-    char small[256];
     int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
     if (n < 0) {
@@ -253,6 +280,8 @@ void cc_buf_appendf(cc_buf *b, const char *fmt, ...)
         cc_buf_append(b, small, (size_t)n);
         return;
     }
+    /* Too long for the stack: format again, straight into the buffer
+     * (the +1 is vsnprintf's NUL, which len then leaves out). */
     if (reserve(b, (size_t)n + 1) != 0)
         return;
     va_start(ap, fmt);
@@ -269,23 +298,44 @@ void cc_buf_free(cc_buf *b)
     b->failed = 0;
 }
 
-/* ---- heads ------------------------------------------------------------ */
+/* ---- building heads --------------------------------------------------------- */
 
+/* RFC 9110's phrase for the statuses an app is likely to send, used when
+ * the app gave none.  Any other status is written without a phrase, which
+ * CGI allows: a made-up phrase ("Unknown") would be worse than none. */
 static const char *standard_reason(int status)
 {
     static const struct { int code; const char *text; } reasons[] = {
-        {200, "OK"}, {201, "Created"}, {202, "Accepted"}, {203, "Non-Authoritative Information"},
-        {204, "No Content"}, {206, "Partial Content"}, {300, "Multiple Choices"},
-        {301, "Moved Permanently"}, {302, "Found"}, {303, "See Other"}, {304, "Not Modified"},
-        {307, "Temporary Redirect"}, {308, "Permanent Redirect"}, {400, "Bad Request"},
-        {401, "Unauthorized"}, {403, "Forbidden"}, {404, "Not Found"}, {405, "Method Not Allowed"},
-        {410, "Gone"}, {414, "URI Too Long"}, {500, "Internal Server Error"},
-        {501, "Not Implemented"}, {502, "Bad Gateway"}, {503, "Service Unavailable"},
+        {200, "OK"}, {201, "Created"}, {202, "Accepted"},
+        {203, "Non-Authoritative Information"}, {204, "No Content"}, {206, "Partial Content"},
+        {300, "Multiple Choices"}, {301, "Moved Permanently"}, {302, "Found"},
+        {303, "See Other"}, {304, "Not Modified"}, {307, "Temporary Redirect"},
+        {308, "Permanent Redirect"}, {400, "Bad Request"}, {401, "Unauthorized"},
+        {403, "Forbidden"}, {404, "Not Found"}, {405, "Method Not Allowed"},
+        {406, "Not Acceptable"}, {409, "Conflict"}, {410, "Gone"}, {412, "Precondition Failed"},
+        {414, "URI Too Long"}, {415, "Unsupported Media Type"}, {422, "Unprocessable Content"},
+        {429, "Too Many Requests"}, {451, "Unavailable For Legal Reasons"},
+        {500, "Internal Server Error"}, {501, "Not Implemented"}, {502, "Bad Gateway"},
+        {503, "Service Unavailable"}, {504, "Gateway Timeout"},
     };
     for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
         if (reasons[i].code == status)
             return reasons[i].text;
-    return "";
+    return NULL;
+}
+
+/* "Status: <code>[ <reason>]\r\n", with the given reason when not empty,
+ * else the standard one when fill_reason, else none. */
+static void append_status(cc_buf *out, const cc_head *h, int fill_reason)
+{
+    const char *reason = h->reason;
+    size_t reason_len = h->reason_len;
+    if (reason_len == 0 && fill_reason && (reason = standard_reason(h->status)) != NULL)
+        reason_len = strlen(reason);
+    if (reason_len > 0)
+        cc_buf_appendf(out, "Status: %d %.*s\r\n", h->status, (int)reason_len, reason);
+    else
+        cc_buf_appendf(out, "Status: %d\r\n", h->status);
 }
 
 static void append_header(cc_buf *out, const cc_header *h)
@@ -298,14 +348,10 @@ static void append_header(cc_buf *out, const cc_header *h)
 
 void cc_head_store_form(cc_buf *out, const cc_head *h, const char *tags_header)
 {
-    /* The reason is kept as the app gave it, or the standard one, so the
-     * replayed Status line is what the server would have sent. */
-    if (h->reason_len > 0)
-        cc_buf_appendf(out, "Status: %d %.*s\r\n", h->status, (int)h->reason_len, h->reason);
-    else if (standard_reason(h->status)[0] != '\0')
-        cc_buf_appendf(out, "Status: %d %s\r\n", h->status, standard_reason(h->status));
-    else
-        cc_buf_appendf(out, "Status: %d\r\n", h->status);
+    /* Always a Status line, so a replayed hit never depends on a server
+     * inferring the status (a Location alone means 302 to one server and
+     * an internal redirect to another). */
+    append_status(out, h, 1);
     for (size_t i = 0; i < h->nheaders; i++)
         if (!cc_header_is_unstored(h->headers[i].name, h->headers[i].name_len, tags_header))
             append_header(out, &h->headers[i]);
@@ -322,20 +368,16 @@ void cc_head_serve(cc_buf *out, const char *stored_head, size_t stored_len,
 void cc_head_inject(cc_buf *out, const cc_head *h, const char *drop,
                     const char *extra, size_t extra_len)
 {
-    if (h->status != 200 || h->reason_len > 0) {
-        /* The app wrote a Status line (a 302 from Location is implied and
-         * needs none): keep it as it was. */
-        if (h->reason_len > 0)
-            cc_buf_appendf(out, "Status: %d %.*s\r\n", h->status, (int)h->reason_len, h->reason);
-        else if (cc_head_find(h, "Location") == NULL || h->status != 302)
-            cc_buf_appendf(out, "Status: %d\r\n", h->status);
-    }
+    /* The parsed head no longer says whether the app wrote a Status line;
+     * one is written whenever it carries something the server would not
+     * infer from the other lines (a "Status: 200" beside a Location must
+     * survive, or the response would become a redirect). */
+    if (h->reason_len > 0 || h->status != implied_status(h))
+        append_status(out, h, 0);
     for (size_t i = 0; i < h->nheaders; i++) {
         const cc_header *hd = &h->headers[i];
-        if (drop != NULL && drop[0] != '\0' && strlen(drop) == hd->name_len &&
-            strncasecmp(hd->name, drop, hd->name_len) == 0)
-            continue;
-        append_header(out, hd);
+        if (drop == NULL || drop[0] == '\0' || !name_is(hd->name, hd->name_len, drop))
+            append_header(out, hd);
     }
     cc_buf_append(out, extra, extra_len);
     cc_buf_append(out, "\r\n", 2);

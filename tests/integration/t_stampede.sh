@@ -132,7 +132,7 @@ expect_contains "... and the failure is logged" "$(cat "$TMP/app.log")" "refresh
 
 # Early refresh (XFetch) also fires on a fast route: steady traffic for
 # three TTLs, hits only after the first request, yet recomputed.
-start_app early 2 "$TESTAPP" CGICACHE_ROUTE_early='GET /early/* ttl=1' CGICACHE_EARLY_REFRESH=20
+start_app early 2 "$TESTAPP" CGICACHE_ROUTE_early='GET /early/* ttl=1' CGICACHE_EARLY_REFRESH=100
 fcgi early GET /early/e >/dev/null
 misses=0
 for _ in $(seq 70); do
