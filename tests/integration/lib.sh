@@ -71,8 +71,13 @@ start_app() {
     PIDS+=("$!")
     disown "$!" 2>/dev/null
     eval "APP_PID_$name=$!"
-    wait_for test -S "$TMP/$name.sock"
+    # The socket file exists once bound, a moment before it listens.
+    wait_for can_connect "$TMP/$name.sock"
     touch "$TMP/$name.count"
+}
+
+can_connect() {
+    python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' "$1"
 }
 
 # The same app without cgicache, for comparisons.
