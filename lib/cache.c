@@ -34,6 +34,15 @@ static const char store_and_release[] =
     "redis.call('PUBLISH', ARGV[4], stored)\n"
     "return stored\n";
 
+/* A cold key's lock is taken only while the key still holds what the
+ * lookup saw (compared by its last 8 bytes, an entry's checksum): without
+ * the check, a request that looked before another stored and locks after
+ * it released would compute the page a second time.  KEYS = entry, lock;
+ * ARGV = token, px, the tail seen ('' for nothing). */
+static const char lock_if_unchanged[] =
+    "if redis.call('GETRANGE', KEYS[1], -8, -1) ~= ARGV[3] then return 0 end\n"
+    "return redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2])\n";
+
 /* "<redis key><suffix>" into out. */
 static int derived(const cc_key *key, const char *suffix, char *out, size_t cap)
 {
@@ -121,17 +130,17 @@ int cc_cache_lookup(const cc_config *cfg, const cc_key *key, int64_t now_ms, cc_
     const char *ugen = reply_str(reply->element[2], &ulen);
     const char *value = reply_str(reply->element[0], &vlen);
     out->generation = cc_key_generation(rgen, rlen, ugen, ulen);
+    out->tail_len = vlen < sizeof out->tail ? vlen : sizeof out->tail;
+    if (value != NULL)
+        memcpy(out->tail, value + vlen - out->tail_len, out->tail_len);
     out->reply = reply;
     out->state = judge(key, out, value, vlen, now_ms);
-    if (out->state == CC_FOUND_NONE) {
-        uint64_t generation = out->generation;
-        cc_cache_found_free(out);
-        out->generation = generation;
-    }
+    if (out->state == CC_FOUND_NONE)
+        cc_cache_found_free(out);      /* keeps generation and tail */
     return 0;
 }
 
-bool cc_cache_lock(const cc_config *cfg, const cc_key *key, char *token)
+bool cc_cache_lock(const cc_config *cfg, const cc_key *key, char *token, const cc_found *seen)
 {
     char lock[CC_KEY_HASH_OVER + 16], px[24];
     cc_store *s = cc_store_for_thread(cfg);
@@ -139,14 +148,25 @@ bool cc_cache_lock(const cc_config *cfg, const cc_key *key, char *token)
         return false;
     cc_random_hex(token, CC_LOCK_TOKEN_LEN / 2);
     snprintf(px, sizeof px, "%lld", (long long)cfg->lock_ttl_ms);
-    cc_cmd set = {0};
-    cc_cmd_arg(&set, "SET", (size_t)-1);
-    cc_cmd_arg(&set, lock, (size_t)-1);
-    cc_cmd_arg(&set, token, (size_t)-1);
-    cc_cmd_arg(&set, "NX", (size_t)-1);
-    cc_cmd_arg(&set, "PX", (size_t)-1);
-    cc_cmd_arg(&set, px, (size_t)-1);
-    redisReply *reply = cc_store_command(s, &set);
+    cc_cmd cmd = {0};
+    if (seen != NULL) {
+        cc_cmd_arg(&cmd, "EVAL", (size_t)-1);
+        cc_cmd_arg(&cmd, lock_if_unchanged, sizeof lock_if_unchanged - 1);
+        cc_cmd_arg(&cmd, "2", 1);
+        cc_cmd_arg(&cmd, key->redis, key->redis_len);
+        cc_cmd_arg(&cmd, lock, (size_t)-1);
+        cc_cmd_arg(&cmd, token, (size_t)-1);
+        cc_cmd_arg(&cmd, px, (size_t)-1);
+        cc_cmd_arg(&cmd, seen->tail, seen->tail_len);
+    } else {
+        cc_cmd_arg(&cmd, "SET", (size_t)-1);
+        cc_cmd_arg(&cmd, lock, (size_t)-1);
+        cc_cmd_arg(&cmd, token, (size_t)-1);
+        cc_cmd_arg(&cmd, "NX", (size_t)-1);
+        cc_cmd_arg(&cmd, "PX", (size_t)-1);
+        cc_cmd_arg(&cmd, px, (size_t)-1);
+    }
+    redisReply *reply = cc_store_command(s, &cmd);
     bool taken = reply != NULL && reply->type == REDIS_REPLY_STATUS;
     if (reply != NULL)
         freeReplyObject(reply);

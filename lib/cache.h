@@ -21,6 +21,8 @@ typedef struct cc_found {
     cc_found_state state;
     cc_entry entry;            /* valid unless NONE */
     uint64_t generation;       /* the key's current purge generation */
+    char tail[8];              /* the last bytes of what the key held */
+    size_t tail_len;           /* 0: the key held nothing */
     void *reply;               /* owns the bytes entry points into */
     char *scratch;             /* decompressed body */
 } cc_found;
@@ -34,8 +36,12 @@ void cc_cache_found_free(cc_found *f);
 #define CC_LOCK_TOKEN_LEN 32
 
 /* Takes the key's fill lock for CGICACHE_LOCK_TTL with a fresh token
- * (written to token, CC_LOCK_TOKEN_LEN + 1 bytes).  True when taken. */
-bool cc_cache_lock(const cc_config *cfg, const cc_key *key, char *token);
+ * (written to token, CC_LOCK_TOKEN_LEN + 1 bytes).  True when taken.
+ * With seen (a cold miss), only while the key still holds what that
+ * lookup saw (one script call), so a request that looked just before
+ * another's fill does not compute the page again; a refresh of a stored
+ * entry passes NULL. */
+bool cc_cache_lock(const cc_config *cfg, const cc_key *key, char *token, const cc_found *seen);
 
 /* Waits up to CGICACHE_LOCK_WAIT for the lock holder to fill the key,
  * woken by the holder's publish, not by polling.  Returns 0 with a FRESH

@@ -161,7 +161,7 @@ static bool serve_found(cc_txn *t, cc_found *f, cc_buf *hit, bool *refresh)
     *refresh = false;
     /* Only a GET can refresh: a HEAD's answer has no body to store. */
     if (t->store && (stale || refresh_due(t, &f->entry, now)))
-        *refresh = !t->route->lock || cc_cache_lock(t->cfg, &t->key, t->lock_token);
+        *refresh = !t->route->lock || cc_cache_lock(t->cfg, &t->key, t->lock_token, NULL);
     t->status = stale ? "STALE" : "HIT";
     build_hit(hit, t, &f->entry, now, t->status, "");
     cc_cache_found_free(f);
@@ -247,7 +247,7 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
     cc_cache_found_free(&found);
     if (!t->route->lock || !t->store)
         return CC_ACT_RUN;
-    if (cc_cache_lock(t->cfg, &t->key, t->lock_token)) {
+    if (cc_cache_lock(t->cfg, &t->key, t->lock_token, &found)) {
         t->locked = true;
         return CC_ACT_RUN;
     }

@@ -4,7 +4,9 @@
 . "$(dirname "$0")/lib.sh"
 
 start_redis
-ROUTE=(CGICACHE_ROUTE_all='GET /* ttl=60')
+# Generous Redis timeouts: a CPU-starved test machine must not turn a
+# slow reply into a fail-open computation that the counts would flag.
+ROUTE=(CGICACHE_ROUTE_all='GET /* ttl=60' CGICACHE_TIMEOUT=500ms CGICACHE_CONNECT_TIMEOUT=500ms)
 
 check_api() {
     local app=$1

@@ -9,7 +9,8 @@ ROUTES=(CGICACHE_ROUTE_slow='GET /slow/* ttl=60'
         CGICACHE_ROUTE_nolock='GET /nolock/* ttl=60 lock=off'
         CGICACHE_ROUTE_stale='GET /stale/* ttl=1 stale=30'
         CGICACHE_ROUTE_early='GET /early/* ttl=2'
-        CGICACHE_LOCK_TTL=5s CGICACHE_EARLY_REFRESH=0)
+        CGICACHE_LOCK_TTL=5s CGICACHE_EARLY_REFRESH=0
+        CGICACHE_TIMEOUT=500ms CGICACHE_CONNECT_TIMEOUT=500ms)  # no fail-open on a starved CPU
 start_app app 4 "$TESTAPP" "${ROUTES[@]}"
 start_app pool2 4 "$TESTAPP" "${ROUTES[@]}"
 
