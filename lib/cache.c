@@ -215,8 +215,10 @@ int cc_cache_wait_fill(const cc_config *cfg, const cc_key *key, cc_found *out)
                 break;
             }
             cc_cache_found_free(out);
-            if (round > 0 || !lock_held(cfg, key))
-                break;          /* the holder ended without storing */
+            if (round > 0)
+                break;          /* woken, yet nothing stored: the holder gave up */
+            if (!lock_held(cfg, key))
+                continue;       /* released since the lookup: one more look */
             int64_t left = deadline - cc_mono_ms();
             redisReply *push = left > 0 ? cc_store_next_push(sub, (int)left) : NULL;
             if (push == NULL)
