@@ -3,7 +3,7 @@
  *   GET    /blogs        the list of posts
  *   GET    /blogs/<id>   one post; deliberately slow (300 ms), like a
  *                        legacy page that runs a heavy query
- *   PUT    /blogs/<id>   stores the request body as the post
+ *   PUT    /blogs/<id>   stores the request body as the post (POST too)
  *   DELETE /blogs/<id>   removes it
  *
  * Posts are files in $BLOG_DATA (read once at start: inside the accept
@@ -26,6 +26,13 @@ static int post_path(const char *uri, char *out, size_t cap)
         return -1;
     snprintf(out, cap, "%s/%.*s", data_dir, (int)len, id);
     return 0;
+}
+
+/* Posts are one line of plain text: cutting at the first character JSON
+ * would need escaped keeps every answer valid JSON without an encoder. */
+static void keep_json_safe(char *text)
+{
+    text[strcspn(text, "\"\\\r\n")] = '\0';
 }
 
 static void reply(FCGX_Request *r, const char *status, const char *body)
@@ -60,6 +67,7 @@ static void get_post(FCGX_Request *r, const char *path)
     size_t n = fread(text, 1, sizeof text - 1, f);
     fclose(f);
     text[n] = '\0';
+    keep_json_safe(text);
     FCGX_FPrintF(r->out, "Content-Type: application/json\r\n\r\n{\"post\": \"%s\"}\n", text);
 }
 
@@ -68,7 +76,7 @@ static void put_post(FCGX_Request *r, const char *path)
     char text[4096];
     int n = FCGX_GetStr(text, sizeof text - 1, r->in);
     text[n > 0 ? n : 0] = '\0';
-    text[strcspn(text, "\"\\\n")] = '\0';
+    keep_json_safe(text);
     FILE *f = fopen(path, "w");
     if (f == NULL) {
         reply(r, "500 Internal Server Error", "{\"error\": \"cannot write\"}");

@@ -2,11 +2,18 @@
  * request's query string, so the integration tests can drive each rule
  * of the cache through one real, unchanged FastCGI program.
  *
- * Flags (any order): status=N, cookie=1, cc=VALUE (Cache-Control), vary=NAME,
- * size=N (body bytes), xae=N (X-Accel-Expires), tags=a,b, sleep_ms=N,
+ * Flags (any order): status=N (no flag: no Status line), cookie=1,
+ * cc=VALUE (Cache-Control, url-decoded), maxage=N (Cache-Control: max-age),
+ * vary=NAME, size=N (body bytes), rand=1 (a random line, so even plain=1
+ * bodies differ run to run), xae=N (X-Accel-Expires), tags=a,b, sleep_ms=N,
  * crash=1 / exit=1 (die after the head), free=1 (FCGX_Free without a
- * finish), slowbody=1, echo=PARAM (print a CGI parameter), lf=1 (LF line
- * ends), location=/x (Location without Status), fail=1 (status 500).
+ * finish), slowbody=1, echo=PARAM (print a CGI parameter, e.g.
+ * echo=HTTP_X_NAME), child=1 (print the LD_PRELOAD a child process
+ * inherits), lf=1 (LF line ends), location=/x (Location without Status),
+ * fail=1 (status 500), plain=1 (the same bytes every run).
+ * The head goes out through FCGX_FPrintF, FCGX_PutS and FCGX_PutStr, the
+ * body through FCGX_FPrintF and FCGX_PutChar: every entry point the
+ * library hooks is exercised.
  * set=VALUE stores VALUE as the app's data (APP_COUNTER.data), which every
  * body shows as data=..., read when the request starts (so a slow GET
  * computes from what it read first, as a real app would).
@@ -21,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *counter_path;
@@ -74,6 +82,18 @@ static const char *flag(const char *q, const char *name, char *out, size_t cap)
     return out;
 }
 
+/* What a program the app starts would inherit: the library must have
+ * taken itself out of LD_PRELOAD, or every child would load it too. */
+static void print_child_preload(FCGX_Stream *out)
+{
+    FILE *p = popen("echo \"child LD_PRELOAD=[$LD_PRELOAD]\"", "r");
+    char line[4096];
+    while (p != NULL && fgets(line, sizeof line, p) != NULL)
+        FCGX_PutS(line, out);
+    if (p != NULL)
+        pclose(p);
+}
+
 static void count_run(FCGX_Request *r)
 {
     if (counter_path == NULL)
@@ -95,6 +115,7 @@ int main(void)
         snprintf(data_path, sizeof data_path, "%s.data", counter_path),
         snprintf(crash_path, sizeof crash_path, "%s.crash", counter_path);
     FCGX_Request r;
+    srandom((unsigned)getpid() ^ (unsigned)time(NULL));
     FCGX_Init();
     FCGX_InitRequest(&r, 0, 0);
     long runs = 0;
@@ -124,6 +145,8 @@ int main(void)
             FCGX_FPrintF(r.out, "Set-Cookie: session=%ld%s", runs, nl);
         if (*flag(q, "cc", v, sizeof v))
             FCGX_FPrintF(r.out, "Cache-Control: %s%s", v, nl);
+        if (*flag(q, "maxage", v, sizeof v))
+            FCGX_FPrintF(r.out, "Cache-Control: max-age=%s%s", v, nl);
         if (*flag(q, "vary", v, sizeof v))
             FCGX_FPrintF(r.out, "Vary: %s%s", v, nl);
         if (*flag(q, "xae", v, sizeof v))
@@ -149,6 +172,10 @@ int main(void)
             FCGX_FClose(r.out);
             FCGX_FPrintF(r.out, "after close\n");
         }
+        if (*flag(q, "rand", v, sizeof v))
+            FCGX_FPrintF(r.out, "rand=%ld\n", random());
+        if (*flag(q, "child", v, sizeof v))
+            print_child_preload(r.out);
         if (*flag(q, "echo", v, sizeof v)) {
             const char *p = FCGX_GetParam(v, r.envp);
             FCGX_FPrintF(r.out, "%s=%s\n", v, p ? p : "(unset)");

@@ -9,6 +9,7 @@ set -u
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$TOP/tests/servers.sh"
 CC_LIB=${CC_LIB:-$TOP/build/libcgicache.so}
+case "$CC_LIB" in /*) ;; *) CC_LIB=$PWD/$CC_LIB ;; esac
 CC_TOOL=$TOP/build/cgicache
 TESTAPP=$TOP/build/tests/testapp
 TMP=$(mktemp -d /tmp/cgicache-test.XXXXXX)
@@ -74,6 +75,11 @@ start_app() {
     # The socket file exists once bound, a moment before it listens.
     wait_for can_connect "$TMP/$name.sock"
     touch "$TMP/$name.count"
+    # A preload ld.so could not load leaves a plain app: every check after
+    # would fail for a reason far from its message.
+    if grep -q "cannot be preloaded" "$TMP/$name.log" 2>/dev/null; then
+        not_ok "$name: the library was not preloaded: $(grep -m1 'cannot be preloaded' "$TMP/$name.log")"
+    fi
 }
 
 can_connect() {
@@ -88,7 +94,7 @@ start_plain_app() {
         >>"$TMP/$name.log" 2>&1 &
     PIDS+=("$!")
     disown "$!" 2>/dev/null
-    wait_for test -S "$TMP/$name.sock"
+    wait_for can_connect "$TMP/$name.sock"
     touch "$TMP/$name.count"
 }
 
@@ -121,7 +127,7 @@ body_of() { printf '%s' "$1" | awk 'found { print; next } /^\r?$/ { found = 1 }'
 status_of() { header_of "$1" X-Cache-Status; }
 
 ok() { PASSED=$((PASSED + 1)); echo "ok - $1"; }
-not_ok() { FAILED=$((FAILED + 1)); echo "not ok - $1"; }
+not_ok() { FAILED=$((FAILED + 1)); echo "not ok - $1"; return 1; }
 
 expect_eq() {
     if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (got '$2', want '$3')"; fi
@@ -136,11 +142,13 @@ expect_contains() {
 }
 
 # start_nginx NAME: nginx (2 workers) on a free port, passing everything
-# to app NAME; $NGINX_EXTRA adds location lines.
+# to app NAME; $NGINX_EXTRA adds location lines.  Each instance has its
+# own directory, so a second one never shares the first's pid file.
 start_nginx() {
     NGINX_PORT=$(free_port)
-    nginx_conf "$TMP/nginx" 2 "$(fastcgi_server "$NGINX_PORT" "$TMP/$1.sock" "${NGINX_EXTRA:-}")"
-    nginx -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" &
+    local dir=$TMP/nginx-$NGINX_PORT
+    nginx_conf "$dir" 2 "$(fastcgi_server "$NGINX_PORT" "$TMP/$1.sock" "${NGINX_EXTRA:-}")"
+    nginx -c "$dir/nginx.conf" -e "$dir/error.log" &
     PIDS+=("$!")
     disown "$!" 2>/dev/null
     wait_for curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/"

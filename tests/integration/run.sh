@@ -3,8 +3,19 @@
 # each in its own process with its own servers, and fails if any fails.
 # CC_LIB picks the library under test (the sanitized build for `make test`'s
 # second pass); with it, sanitizer reports from any app fail the run.
+# A relative CC_LIB names a file from where the caller stands: made absolute
+# before the cd, or every preload would miss it (and silently test nothing).
+case "${CC_LIB:-}" in
+"") ;;
+/*) ;;
+*) CC_LIB=$PWD/$CC_LIB ;;
+esac
 cd "$(dirname "$0")" || exit 1
 export CC_LIB=${CC_LIB:-$(cd ../.. && pwd)/build/libcgicache.so}
+if [ ! -f "$CC_LIB" ]; then
+    echo "run.sh: no library at $CC_LIB (run make first)" >&2
+    exit 1
+fi
 tests=("$@")
 [ ${#tests[@]} -eq 0 ] && tests=(t_*.sh)
 failed=()

@@ -63,11 +63,24 @@ expect_eq "status=200,404 stores a 404" "$(status_of "$(fcgi app GET "/errors/x?
 r=$(fcgi app GET "/cached/cookie?cookie=1")
 expect_contains "Set-Cookie reaches the client on a MISS" "$r" "Set-Cookie: session="
 
-# Expiry headers override the route's TTL.
-fcgi app GET "/cached/short?xae=1" >/dev/null
-expect_eq "X-Accel-Expires=1 is stored" "$(status_of "$(fcgi app GET "/cached/short?xae=1")")" HIT
+# Expiry headers override the route's TTL (one wait for all of them).
+for q in xae=1 maxage=1 cc=s-maxage%3D1; do
+    fcgi app GET "/cached/short?$q" >/dev/null
+    expect_eq "$q is stored" "$(status_of "$(fcgi app GET "/cached/short?$q")")" HIT
+done
+fcgi app GET "/cached/short?maxage=0" >/dev/null
+expect_eq "max-age=0 is not stored" "$(status_of "$(fcgi app GET "/cached/short?maxage=0")")" MISS
 sleep 1.1
-expect_eq "... and expires after 1 s" "$(status_of "$(fcgi app GET "/cached/short?xae=1")")" MISS
+for q in xae=1 maxage=1 cc=s-maxage%3D1; do
+    expect_eq "... $q expires after 1 s" "$(status_of "$(fcgi app GET "/cached/short?$q")")" MISS
+done
+
+# A HIT is the stored bytes, not a rerun: a random body comes back as it was.
+r1=$(fcgi app GET "/cached/rand?plain=1&rand=1"); r2=$(fcgi app GET "/cached/rand?plain=1&rand=1")
+expect_eq "random body: HIT" "$(status_of "$r2")" HIT
+expect_eq "random body: the HIT repeats it" "$(body_of "$r2")" "$(body_of "$r1")"
+expect_ne "random body: a bypassing run differs" \
+    "$(body_of "$(fcgi app GET "/cached/rand?plain=1&rand=1" HTTP_X_CACHE_BYPASS=1)")" "$(body_of "$r1")"
 
 # Bodies: large and compressed, byte by byte identical; over MAX_SIZE not stored.
 r1=$(fcgi app GET "/cached/big?size=60000")
@@ -82,6 +95,16 @@ fcgi app GET "/cached/huge?size=70000" >/dev/null
 expect_eq "over CGICACHE_MAX_SIZE: not stored" "$(status_of "$(fcgi app GET "/cached/huge?size=70000")")" MISS
 n=$(fcgi app GET "/cached/huge?size=70000" | wc -c)
 [ "$n" -gt 70000 ] && ok "over CGICACHE_MAX_SIZE: whole body sent ($n bytes)" || not_ok "over CGICACHE_MAX_SIZE: body cut ($n bytes)"
+
+# Under the default CGICACHE_MAX_SIZE, a 200 kB body (compressed in Redis)
+# comes back byte for byte as the app wrote it.
+start_app wide 1 "$TESTAPP" CGICACHE_ROUTE_big='GET /big/* ttl=60'
+fcgi wide GET "/big/b?plain=1&size=200000" >/dev/null
+r=$(fcgi wide GET "/big/b?plain=1&size=200000")
+expect_eq "200 kB: HIT" "$(status_of "$r")" HIT
+expect_eq "200 kB: the HIT body is the app's" "$(body_of "$r" | md5sum)" \
+    "$(body_of "$(fcgi wide GET "/big/b?plain=1&size=200000" HTTP_X_CACHE_BYPASS=1)" | md5sum)"
+expect_eq "200 kB: the app ran twice (MISS, BYPASS)" "$(runs_of wide)" 2
 
 # Requests that fail or are abandoned are never stored.
 r=$(fcgi app GET "/cached/c?crash=1")
@@ -135,7 +158,8 @@ expect_eq "garbage entry: MISS" "$(status_of "$r")" MISS
 expect_contains "garbage entry: the app's body" "$r" "uri=/cached/g"
 expect_eq "garbage entry replaced by a good one" "$(status_of "$(fcgi app GET /cached/g)")" HIT
 key='cgicache:cached:GET:http://localhost/cached/g'
-rcli SET "$key" "$(rcli --raw GETRANGE "$key" 0 60)" >/dev/null     # a truncated entry
+rcli --raw GETRANGE "$key" 0 59 | head -c 60 >"$TMP/truncated"     # a truncated entry (binary: no $(...))
+rcli -x SET "$key" <"$TMP/truncated" >/dev/null
 r=$(fcgi app GET /cached/g)
 expect_eq "truncated entry: MISS" "$(status_of "$r")" MISS
 expect_contains "truncated entry: the app's body" "$r" "uri=/cached/g"
@@ -159,6 +183,27 @@ expect_contains "nginx: MISS" "$r1" "X-Cache-Status: MISS"
 expect_contains "nginx: HIT" "$r2" "X-Cache-Status: HIT"
 expect_contains "nginx: HIT is a 200" "$(printf '%s' "$r2" | head -1)" "200"
 
+# A threaded app behind nginx: 40 concurrent clients, 4 URLs, every
+# answer whole and right for its URL, one computation per URL.
+start_app threaded 1 "$TOP/build/examples/threaded_app" CGICACHE_ROUTE_slow='GET /slow/* ttl=60' \
+    CGICACHE_TIMEOUT=500ms CGICACHE_CONNECT_TIMEOUT=500ms
+start_nginx threaded
+pids=()
+for i in $(seq 40); do
+    curl_get "http://127.0.0.1:$NGINX_PORT/slow/$((i % 4))" >"$TMP/th.$i" 2>&1 & pids+=($!)
+done
+wait "${pids[@]}"
+bad=0
+for i in $(seq 40); do
+    r=$(cat "$TMP/th.$i")
+    case "$(printf '%s' "$r" | head -1)" in "HTTP/1.1 200"*) ;; *) bad=$((bad + 1)); echo "# bad answer $i: $r" ;; esac
+    case "$(status_of "$(printf '%s' "$r" | tail -n +2)")" in HIT|MISS) ;; *) bad=$((bad + 1)) ;; esac
+    [ "$(body_of "$r" | cut -d' ' -f1)" = "uri=/slow/$((i % 4))" ] || bad=$((bad + 1))
+done
+expect_eq "threaded behind nginx: 40 concurrent answers, each whole and right" "$bad" 0
+expect_eq "threaded behind nginx: one computation per URL" "$(grep -c '/slow/' "$TMP/threaded.count")" 4 ||
+    for i in $(seq 40); do echo "# $i: $(header_of "$(tail -n +2 "$TMP/th.$i")" Cache-Status)"; done
+
 # A response slower than nginx's fastcgi_read_timeout: nginx gives up,
 # the app's late answer is not stored.
 NGINX_EXTRA="fastcgi_read_timeout 1s;" start_nginx app
@@ -168,6 +213,18 @@ sleep 0.7
 before=$(runs_of app)
 fcgi app GET "/cached/late?sleep_ms=1500" >/dev/null
 expect_eq "the late answer was not stored (the app ran again)" "$(runs_of app)" $((before + 1))
+
+# Redis never there (a closed port): the app's own body, as a MISS, every time.
+start_app noredis 1 "$TESTAPP" CGICACHE_ROUTE_cached='GET /cached/* ttl=60' \
+    CGICACHE_REDIS="redis://127.0.0.1:$(free_port)/0"
+start_plain_app plain "$TESTAPP"
+for _ in 1 2 3; do
+    r=$(fcgi noredis GET "/cached/n?plain=1&size=3000")
+    expect_eq "closed port: MISS" "$(status_of "$r")" MISS
+    expect_eq "closed port: the app's own body" "$(body_of "$r" | md5sum)" \
+        "$(body_of "$(fcgi plain GET "/cached/n?plain=1&size=3000")" | md5sum)"
+done
+expect_eq "closed port: the app ran every time" "$(runs_of noredis)" 3
 
 # Redis down: every answer is the app's own, as a MISS.
 stop_redis
