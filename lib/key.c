@@ -11,7 +11,7 @@
  * because the app decodes them: "?pag%65=2" is page=2 and must be keyed. */
 #include "key.h"
 
-#include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,37 +43,83 @@ static void put_str(writer *w, const char *s)
     put(w, s, strlen(s));
 }
 
-/* Writes s escaped: bytes in keep pass as they are, along with letters and
- * digits; everything else becomes %XX. */
-static void put_escaped(writer *w, const char *s, size_t n, const char *keep, int lower)
+/* Which ASCII bytes, besides letters and digits, pass unescaped. */
+typedef struct keep_set {
+    bool byte[128];
+} keep_set;
+
+/* Printable bytes that stay readable in paths, queries and header values:
+ * all of them but the separators '%', '|', '#' and the blank. */
+static const keep_set keep_text = {{
+    ['!'] = 1, ['"'] = 1, ['$'] = 1, ['&'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1,
+    ['*'] = 1, ['+'] = 1, [','] = 1, ['-'] = 1, ['.'] = 1, ['/'] = 1, [':'] = 1,
+    [';'] = 1, ['<'] = 1, ['='] = 1, ['>'] = 1, ['?'] = 1, ['@'] = 1, ['['] = 1,
+    ['\\'] = 1, [']'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['{'] = 1, ['}'] = 1,
+    ['~'] = 1,
+}};
+static const keep_set keep_host = {{['-'] = 1, ['.'] = 1, [':'] = 1, ['['] = 1, [']'] = 1, ['_'] = 1}};
+static const keep_set keep_name = {{['-'] = 1, ['_'] = 1}};
+
+static bool kept(unsigned char c, const keep_set *keep)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+           (c < 0x80 && keep->byte[c]);
+}
+
+/* Writes s escaped: bytes kept pass as they are (lowercased with lower),
+ * everything else becomes %XX.  Runs of kept bytes are copied at once. */
+static void put_escaped(writer *w, const char *s, size_t n, const keep_set *keep, bool lower)
 {
     static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
-            (c != '\0' && c < 0x80 && strchr(keep, c) != NULL)) {
-            char out = (char)(lower && c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    for (size_t i = 0; i < n;) {
+        size_t run = i;
+        while (run < n && kept((unsigned char)s[run], keep) &&
+               !(lower && s[run] >= 'A' && s[run] <= 'Z'))
+            run++;
+        put(w, s + i, run - i);
+        if (run == n)
+            return;
+        unsigned char c = (unsigned char)s[run];
+        if (kept(c, keep)) {
+            char out = (char)(c - 'A' + 'a');     /* an uppercase letter, lowered */
             put(w, &out, 1);
         } else {
             char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
             put(w, esc, 3);
         }
+        i = run + 1;
     }
 }
 
-/* Printable bytes that stay readable in paths, queries and header values:
- * all of them but the separators '%', '|', '#' and the blank. */
-#define KEEP_TEXT "!\"$&'()*+,-./:;<=>?@[\\]^_`{}~"
-#define KEEP_HOST "-.:[]_"
-
-static size_t host_len_without_default_port(const char *host, int https)
+/* Writes the 128-bit hash h as 32 lowercase hex digits. */
+static void put_hash(writer *w, XXH128_hash_t h)
 {
-    size_t n = strlen(host);
+    static const char hex[] = "0123456789abcdef";
+    char out[32];
+    for (int i = 0; i < 16; i++) {
+        out[15 - i] = hex[(h.high64 >> (4 * i)) & 15];
+        out[31 - i] = hex[(h.low64 >> (4 * i)) & 15];
+    }
+    put(w, out, sizeof out);
+}
+
+/* host without ":80" (http) or ":443" (https): the same resource. */
+static size_t host_len_without_default_port(const char *host, size_t n, bool https)
+{
     const char *port = https ? ":443" : ":80";
     size_t plen = strlen(port);
-    if (n > plen && strcmp(host + n - plen, port) == 0)
+    if (n > plen && memcmp(host + n - plen, port, plen) == 0)
         return n - plen;
     return n;
+}
+
+/* Writes scheme://host/path, the part of a key a URL purge names. */
+static void put_url(writer *w, bool https, const char *host, size_t host_len, const char *path,
+                    size_t path_len)
+{
+    put_str(w, https ? "https://" : "http://");
+    put_escaped(w, host, host_len_without_default_port(host, host_len, https), &keep_host, true);
+    put_escaped(w, path, path_len, &keep_text, false);
 }
 
 typedef struct param {
@@ -154,7 +200,7 @@ static int put_query(writer *w, const cc_route *route, const char *q, size_t qle
     qsort(params, n, sizeof params[0], compare_params);
     for (size_t i = 0; i < n; i++) {
         put(w, i == 0 ? "?" : "&", 1);
-        put_escaped(w, params[i].text, params[i].len, KEEP_TEXT, 0);
+        put_escaped(w, params[i].text, params[i].len, &keep_text, false);
     }
     return 0;
 }
@@ -163,19 +209,40 @@ static void put_vary(writer *w, const cc_route *route, char *const *envp)
 {
     for (size_t i = 0; i < route->nvary; i++) {
         put(w, "|", 1);
-        put_escaped(w, route->vary[i].http, strlen(route->vary[i].http), "-_", 1);
+        put_escaped(w, route->vary[i].http, strlen(route->vary[i].http), &keep_name, true);
         const char *value = cc_env_get(envp, route->vary[i].cgi);
         if (value != NULL) {
             put(w, "=", 1);
-            put_escaped(w, value, strlen(value), KEEP_TEXT, 0);
+            put_escaped(w, value, strlen(value), &keep_text, false);
         }
     }
 }
 
+/* Writes "<prefix>:<route>:". */
+static void put_route_prefix(writer *w, const cc_config *cfg, const char *route)
+{
+    put_str(w, cfg->prefix);
+    put(w, ":", 1);
+    put_str(w, route);
+    put(w, ":", 1);
+}
+
 int cc_key_route_prefix(const cc_config *cfg, const char *route, char *out, size_t cap)
 {
-    int n = snprintf(out, cap, "%s:%s:", cfg->prefix, route);
-    return n < 0 || (size_t)n >= cap ? -1 : 0;
+    writer w = {out, 0, cap, 0};
+    put_route_prefix(&w, cfg, route);
+    return w.failed ? -1 : 0;
+}
+
+/* Writes the URL generation key of a URL whose canonical form is url. */
+static int url_gen_key(const cc_config *cfg, const cc_route *route, const char *url, size_t len,
+                       char *out, size_t cap)
+{
+    writer w = {out, 0, cap, 0};
+    put_route_prefix(&w, cfg, route->name);
+    put_str(&w, "gen:");
+    put_hash(&w, XXH3_128bits(url, len));
+    return w.failed ? -1 : 0;
 }
 
 int cc_key_url_gen(const cc_config *cfg, const cc_route *route, bool https,
@@ -184,20 +251,10 @@ int cc_key_url_gen(const cc_config *cfg, const cc_route *route, bool https,
 {
     char url[CC_KEY_MAX];
     writer w = {url, 0, sizeof url, 0};
-    char lowered[256];
-    if (host_len >= sizeof lowered)
-        return -1;
-    memcpy(lowered, host, host_len);
-    lowered[host_len] = '\0';
-    put_str(&w, https ? "https://" : "http://");
-    put_escaped(&w, lowered, host_len_without_default_port(lowered, https), KEEP_HOST, 1);
-    put_escaped(&w, path, path_len, KEEP_TEXT, 0);
+    put_url(&w, https, host, host_len, path, path_len);
     if (w.failed)
         return -1;
-    XXH128_hash_t h = XXH3_128bits(url, w.len);
-    int n = snprintf(out, cap, "%s:%s:gen:%016llx%016llx", cfg->prefix, route->name,
-                     (unsigned long long)h.high64, (unsigned long long)h.low64);
-    return n < 0 || (size_t)n >= cap ? -1 : 0;
+    return url_gen_key(cfg, route, url, w.len, out, cap);
 }
 
 uint64_t cc_key_generation(const char *route_gen, size_t route_len,
@@ -223,26 +280,29 @@ int cc_key_build(const cc_config *cfg, const cc_route *route,
 {
     writer w = {out->full, 0, sizeof out->full, 0};
     out->full[0] = '\0';
-    char prefix[2 * CC_NAME_MAX + 4];
-    if (cc_key_route_prefix(cfg, route->name, prefix, sizeof prefix) < 0)
-        return -1;
-    put_str(&w, prefix);
+    put_route_prefix(&w, cfg, route->name);
+    size_t prefix_len = w.len;
     if (rq->method_bit == CC_M_GET || rq->method_bit == CC_M_HEAD)
         put_str(&w, "GET");
     else
-        put_escaped(&w, rq->method, strlen(rq->method), "-_", 0);
-    put_str(&w, rq->https ? ":https://" : ":http://");
-    put_escaped(&w, rq->host, host_len_without_default_port(rq->host, rq->https), KEEP_HOST, 1);
-    put_escaped(&w, rq->path, rq->path_len, KEEP_TEXT, 0);
+        put_escaped(&w, rq->method, strlen(rq->method), &keep_name, false);
+    put(&w, ":", 1);
+    size_t url_start = w.len;
+    put_url(&w, rq->https, rq->host, strlen(rq->host), rq->path, rq->path_len);
+    size_t url_end = w.len;
     if (put_query(&w, route, rq->query, rq->query_len) < 0)
         return -1;
     put_vary(&w, route, rq->envp);
     if (w.failed)
         return -1;
     out->full_len = w.len;
-    snprintf(out->route_gen, sizeof out->route_gen, "%sgen", prefix);
-    if (cc_key_url_gen(cfg, route, rq->https, rq->host, strlen(rq->host), rq->path,
-                       rq->path_len, out->url_gen, sizeof out->url_gen) < 0)
+
+    writer gen = {out->route_gen, 0, sizeof out->route_gen, 0};
+    put(&gen, out->full, prefix_len);
+    put_str(&gen, "gen");
+    /* The URL part was written just as cc_key_url_gen writes it. */
+    if (gen.failed || url_gen_key(cfg, route, out->full + url_start, url_end - url_start,
+                                  out->url_gen, sizeof out->url_gen) < 0)
         return -1;
 
     if (w.len <= CC_KEY_HASH_OVER) {
@@ -250,11 +310,12 @@ int cc_key_build(const cc_config *cfg, const cc_route *route,
         out->redis_len = w.len;
         return 0;
     }
-    XXH128_hash_t h = XXH3_128bits(out->full, out->full_len);
-    int n = snprintf(out->redis, sizeof out->redis, "%s#%016llx%016llx", prefix,
-                     (unsigned long long)h.high64, (unsigned long long)h.low64);
-    if (n < 0 || (size_t)n >= sizeof out->redis)
+    writer hashed = {out->redis, 0, sizeof out->redis, 0};
+    put(&hashed, out->full, prefix_len);
+    put(&hashed, "#", 1);
+    put_hash(&hashed, XXH3_128bits(out->full, out->full_len));
+    if (hashed.failed)
         return -1;
-    out->redis_len = (size_t)n;
+    out->redis_len = hashed.len;
     return 0;
 }

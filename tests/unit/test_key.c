@@ -122,3 +122,30 @@ Test(key, generation_keys_and_route_prefix)
     free(k2);
     free(k3);
 }
+
+/* A URL purge computes the URL generation key from a host and a path; a
+ * request computes it while building its key.  They must agree, for any
+ * spelling of the host the key treats as the same. */
+Test(key, url_generation_matches_purge)
+{
+    cc_key *k = key_of("blogs", "GET", "/blogs/a%20b?x=1", "Example.COM:80", "HTTP_X_LANG=fr");
+    char purge[CC_GEN_KEY_MAX];
+    const char *path = "/blogs/a%20b";
+    cr_assert_eq(cc_key_url_gen(cfg, cc_config_route(cfg, "blogs"), false, "example.com", 11,
+                                path, strlen(path), purge, sizeof purge), 0);
+    cr_assert_str_eq(k->url_gen, purge);
+    cr_assert_eq(strncmp(purge, "cgicache:blogs:gen:", 19), 0);
+    cr_assert_eq(strlen(purge), 19 + 32);
+    cr_assert_eq(strspn(purge + 19, "0123456789abcdef"), 32);
+    /* https is another URL. */
+    cr_assert_eq(cc_key_url_gen(cfg, cc_config_route(cfg, "blogs"), true, "example.com", 11,
+                                path, strlen(path), purge, sizeof purge), 0);
+    cr_assert_str_neq(k->url_gen, purge);
+    free(k);
+}
+
+Test(key, prefix_too_long_for_buffer)
+{
+    char small[8];
+    cr_assert_eq(cc_key_route_prefix(cfg, "blogs", small, sizeof small), -1);
+}
