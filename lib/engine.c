@@ -16,6 +16,7 @@
 #include "engine.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +37,6 @@
 struct cc_txn {
     const cc_config *cfg;
     const cc_route *route;    /* the request's route; NULL for a purge-only follow */
-    cc_request rq;
-    cc_key key;
     const char *status;       /* X-Cache-Status value; NULL: inject nothing */
     const char *fwd;          /* RFC 9211 Cache-Status detail */
     bool cacheable;           /* may be answered from the cache */
@@ -54,6 +53,12 @@ struct cc_txn {
     struct bumps *bumps;      /* generations to bump if the request completes */
     cc_buf held;              /* the head, while incomplete; then kept for storing */
     cc_buf body;              /* the captured body */
+    /* The large parts, kilobytes of buffers: not cleared when a txn is
+     * made (a hit would spend most of its time clearing them).  rq is
+     * copied in, key is written by cc_key_build before any use, and head
+     * is read only once head_parsed says cc_head_parse filled it. */
+    cc_request rq;
+    cc_key key;
     cc_head head;
 };
 
@@ -114,8 +119,12 @@ const cc_config *cc_engine_config(void)
  * operator disabled it with an empty CGICACHE_STATUS_HEADER. */
 static void append_status_line(cc_buf *b, const cc_config *cfg, const char *status)
 {
-    if (cfg->status_header[0] != '\0')
-        cc_buf_appendf(b, "%s: %s\r\n", cfg->status_header, status);
+    if (cfg->status_header[0] == '\0')
+        return;
+    cc_buf_append_str(b, cfg->status_header);
+    cc_buf_append(b, ": ", 2);
+    cc_buf_append_str(b, status);
+    cc_buf_append(b, "\r\n", 2);
 }
 
 /* The response a stored entry gives: its head, status lines, Age, and the
@@ -127,13 +136,19 @@ static void build_hit(cc_buf *out, const cc_txn *t, const cc_entry *e, int64_t n
     int64_t age = (now - e->stored_at_ms) / 1000;
     int64_t left = e->stored_at_ms + e->ttl_ms - now;
     left = left >= 0 ? left / 1000 : -((-left + 999) / 1000);
-    cc_buf extra = {0};
-    append_status_line(&extra, t->cfg, status);
-    cc_buf_appendf(&extra, "Age: %lld\r\nCache-Status: cgicache; hit; ttl=%lld%s\r\n",
-                   (long long)(age < 0 ? 0 : age), (long long)left, detail);
-    cc_head_serve(out, e->head, e->head_len, extra.data, extra.len);
-    cc_buf_free(&extra);
-    if (t->rq.method_bit != CC_M_HEAD)
+    bool body = t->rq.method_bit != CC_M_HEAD;
+    /* One allocation: the stored head, the lines added here, the body. */
+    cc_buf_reserve(out, e->head_len + 256 + strlen(t->cfg->status_header) + strlen(detail) +
+                            (body ? e->body_len : 0));
+    cc_buf_append(out, e->head, e->head_len);
+    append_status_line(out, t->cfg, status);
+    cc_buf_append_str(out, "Age: ");
+    cc_buf_append_int(out, age < 0 ? 0 : age);
+    cc_buf_append_str(out, "\r\nCache-Status: cgicache; hit; ttl=");
+    cc_buf_append_int(out, left);
+    cc_buf_append_str(out, detail);
+    cc_buf_append(out, "\r\n\r\n", 4);
+    if (body)
         cc_buf_append(out, e->body, e->body_len);
 }
 
@@ -202,14 +217,13 @@ static void classify(cc_txn *t, cc_req_class cls)
 
 static cc_txn *new_txn(const cc_config *cfg, const cc_route *route, const cc_request *rq)
 {
-    cc_txn *t = calloc(1, sizeof *t);
+    cc_txn *t = malloc(sizeof *t);
     if (t == NULL)
         return NULL;
+    memset(t, 0, offsetof(cc_txn, rq));
     t->cfg = cfg;
     t->route = route;
-    t->rq = *rq;
-    if (rq->path == rq->pathbuf)
-        t->rq.path = t->rq.pathbuf;
+    cc_request_copy(&t->rq, rq);
     t->started = cc_mono_ms();
     return t;
 }
@@ -217,11 +231,8 @@ static cc_txn *new_txn(const cc_config *cfg, const cc_route *route, const cc_req
 void cc_engine_rebind(cc_txn *t, char *const *envp)
 {
     cc_request rq;
-    if (cc_request_init(&rq, envp) == 0) {
-        t->rq = rq;
-        if (rq.path == rq.pathbuf)
-            t->rq.path = t->rq.pathbuf;
-    }
+    if (cc_request_init(&rq, envp) == 0)
+        cc_request_copy(&t->rq, &rq);
 }
 
 /* A cacheable request: look up, then serve, refresh, lead or wait. */

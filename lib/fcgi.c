@@ -69,9 +69,13 @@ typedef struct followed {
 static pthread_mutex_t followed_lock = PTHREAD_MUTEX_INITIALIZER;
 static followed *followed_list;
 static atomic_int followed_count;
-static _Thread_local int depth;
+/* initial-exec: the library is preloaded, so its thread-locals sit in
+ * static TLS, and every wrapped call reads depth without a
+ * __tls_get_addr call. */
+#define HOT_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+static HOT_TLS int depth;
 /* The stream of the last FCGX_Accept (the non-reentrant API) on this thread. */
-static _Thread_local FCGX_Stream *last_accept_out;
+static HOT_TLS FCGX_Stream *last_accept_out;
 
 static void follow(FCGX_Stream *out, cc_txn *txn, refresh *rf)
 {

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "decimal.h"
+
 static int is_blank(char c) { return c == ' ' || c == '\t'; }
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -231,7 +233,7 @@ int cc_header_is_unstored(const char *name, size_t name_len, const char *extra)
 /* Makes room for more bytes, doubling so that appends are amortised O(1).
  * After a failure the buffer stays failed: a head with a piece missing
  * must never be sent or stored. */
-static int reserve(cc_buf *b, size_t more)
+int cc_buf_reserve(cc_buf *b, size_t more)
 {
     if (b->failed)
         return -1;
@@ -257,10 +259,21 @@ static int reserve(cc_buf *b, size_t more)
 
 void cc_buf_append(cc_buf *b, const void *data, size_t len)
 {
-    if (len == 0 || reserve(b, len) != 0)
+    if (len == 0 || cc_buf_reserve(b, len) != 0)
         return;
     memcpy(b->data + b->len, data, len);
     b->len += len;
+}
+
+void cc_buf_append_str(cc_buf *b, const char *s)
+{
+    cc_buf_append(b, s, strlen(s));
+}
+
+void cc_buf_append_int(cc_buf *b, long long v)
+{
+    char digits[CC_DECIMAL_MAX];
+    cc_buf_append(b, digits, cc_decimal(digits, v));
 }
 
 void cc_buf_appendf(cc_buf *b, const char *fmt, ...)
@@ -282,7 +295,7 @@ void cc_buf_appendf(cc_buf *b, const char *fmt, ...)
     }
     /* Too long for the stack: format again, straight into the buffer
      * (the +1 is vsnprintf's NUL, which len then leaves out). */
-    if (reserve(b, (size_t)n + 1) != 0)
+    if (cc_buf_reserve(b, (size_t)n + 1) != 0)
         return;
     va_start(ap, fmt);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
@@ -355,14 +368,6 @@ void cc_head_store_form(cc_buf *out, const cc_head *h, const char *tags_header)
     for (size_t i = 0; i < h->nheaders; i++)
         if (!cc_header_is_unstored(h->headers[i].name, h->headers[i].name_len, tags_header))
             append_header(out, &h->headers[i]);
-}
-
-void cc_head_serve(cc_buf *out, const char *stored_head, size_t stored_len,
-                   const char *extra, size_t extra_len)
-{
-    cc_buf_append(out, stored_head, stored_len);
-    cc_buf_append(out, extra, extra_len);
-    cc_buf_append(out, "\r\n", 2);
 }
 
 void cc_head_inject(cc_buf *out, const cc_head *h, const char *drop,

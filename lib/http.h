@@ -65,7 +65,11 @@ typedef struct cc_buf {
     int failed;               /* an allocation failed: contents unusable */
 } cc_buf;
 
+/* Makes room for more bytes; returns 0, or -1 (and the buffer is failed). */
+int cc_buf_reserve(cc_buf *b, size_t more);
 void cc_buf_append(cc_buf *b, const void *data, size_t len);
+void cc_buf_append_str(cc_buf *b, const char *s);
+void cc_buf_append_int(cc_buf *b, long long v);
 void cc_buf_appendf(cc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cc_buf_free(cc_buf *b);
 
@@ -73,11 +77,6 @@ void cc_buf_free(cc_buf *b);
  * header of h that is not unstored (see above), each "Name: value\r\n",
  * without the blank line. */
 void cc_head_store_form(cc_buf *out, const cc_head *h, const char *tags_header);
-
-/* Appends stored head + extra lines (each already ending in CRLF, e.g.
- * "X-Cache-Status: HIT\r\nAge: 3\r\n") + the blank line: a response head. */
-void cc_head_serve(cc_buf *out, const char *stored_head, size_t stored_len,
-                   const char *extra, size_t extra_len);
 
 /* Appends the app's own head, every line kept as it was except those
  * named by drop (the tags header; NULL for none), then extra lines, then

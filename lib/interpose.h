@@ -12,11 +12,13 @@
 /* Returns the next definition of name, caching it in *slot. */
 void *cc_real_symbol(void *volatile *slot, const char *name);
 
-/* real(fn) yields a pointer to the real fn, typed like fn. */
+/* real(fn) yields a pointer to the real fn, typed like fn.  Once found,
+ * it is one load: the wrappers call it for every write of the app. */
 #define CC_REAL(fn)                                                            \
     ({                                                                         \
         static void *volatile slot_##fn;                                       \
-        (__typeof__(&fn))cc_real_symbol(&slot_##fn, #fn);                      \
+        void *real_ = __atomic_load_n(&slot_##fn, __ATOMIC_ACQUIRE);           \
+        (__typeof__(&fn))(real_ != NULL ? real_ : cc_real_symbol(&slot_##fn, #fn)); \
     })
 
 /* Once cgicache is active in a process (it accepts requests or is a CGI

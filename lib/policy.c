@@ -25,39 +25,40 @@
 
 /* ---- requests -------------------------------------------------------------- */
 
+/* A parameter name with its length, so that most names are ruled out by
+ * their length alone. */
+typedef struct param_name {
+    const char *name;
+    size_t len;
+} param_name;
+
+#define PARAM(literal) {literal, sizeof literal - 1}
+
 /* Request headers that make an app (or a framework under it) build URLs or
  * pick a handler for another host, port, scheme, path or method than the
  * request line says. */
-static const char *const forwarding[] = {
-    "HTTP_FORWARDED",
-    "HTTP_X_FORWARDED_HOST",
-    "HTTP_X_FORWARDED_SERVER",
-    "HTTP_X_FORWARDED_PORT",
-    "HTTP_X_FORWARDED_PROTO",
-    "HTTP_X_FORWARDED_SCHEME",
-    "HTTP_X_FORWARDED_SSL",
-    "HTTP_X_FORWARDED_PREFIX",
-    "HTTP_X_HOST",
-    "HTTP_X_ORIGINAL_HOST",
-    "HTTP_X_ORIGINAL_URL",
-    "HTTP_X_REWRITE_URL",
-    "HTTP_X_HTTP_METHOD_OVERRIDE",
-    "HTTP_X_HTTP_METHOD",
-    "HTTP_X_METHOD_OVERRIDE",
+static const param_name forwarding[] = {
+    PARAM("HTTP_FORWARDED"),
+    PARAM("HTTP_X_FORWARDED_HOST"),
+    PARAM("HTTP_X_FORWARDED_SERVER"),
+    PARAM("HTTP_X_FORWARDED_PORT"),
+    PARAM("HTTP_X_FORWARDED_PROTO"),
+    PARAM("HTTP_X_FORWARDED_SCHEME"),
+    PARAM("HTTP_X_FORWARDED_SSL"),
+    PARAM("HTTP_X_FORWARDED_PREFIX"),
+    PARAM("HTTP_X_HOST"),
+    PARAM("HTTP_X_ORIGINAL_HOST"),
+    PARAM("HTTP_X_ORIGINAL_URL"),
+    PARAM("HTTP_X_REWRITE_URL"),
+    PARAM("HTTP_X_HTTP_METHOD_OVERRIDE"),
+    PARAM("HTTP_X_HTTP_METHOD"),
+    PARAM("HTTP_X_METHOD_OVERRIDE"),
 };
 
 static bool route_varies_on(const cc_route *route, const char *cgi_name)
 {
     for (size_t i = 0; i < route->nvary; i++)
         if (strcmp(route->vary[i].cgi, cgi_name) == 0)
-            return true;
-    return false;
-}
-
-static bool uncovered_forwarding(const cc_route *route, char *const *envp)
-{
-    for (size_t i = 0; i < sizeof forwarding / sizeof forwarding[0]; i++)
-        if (cc_env_get(envp, forwarding[i]) != NULL && !route_varies_on(route, forwarding[i]))
             return true;
     return false;
 }
@@ -76,48 +77,88 @@ int cc_secret_equal(const char *a, size_t alen, const char *b, size_t blen)
     return diff == 0;
 }
 
-static bool bypass_matches(const cc_config *cfg, char *const *envp)
+/* The request headers the rules below look at.  They are found in one
+ * pass over the params (a routed request is looked at on every hit, and
+ * one lookup per header was most of a hit's work). */
+typedef struct request_headers {
+    const char *bypass, *cache_control, *pragma, *authorization, *cookie;
+    bool uncovered_forwarding;
+} request_headers;
+
+/* Is the parameter kv, whose name is len bytes long, named p? */
+static bool named(const char *kv, size_t len, param_name p)
 {
-    if (cfg->bypass_header.cgi[0] == '\0')
-        return false;
-    const char *v = cc_env_get(envp, cfg->bypass_header.cgi);
+    return len == p.len && memcmp(kv, p.name, len) == 0;
+}
+
+static void take(const char **slot, const char *kv, size_t len, param_name p)
+{
+    if (*slot == NULL && named(kv, len, p))
+        *slot = kv + len + 1;   /* the first of a repeated parameter, as getenv() */
+}
+
+static void find_headers(const cc_config *cfg, const cc_route *route, char *const *envp,
+                         request_headers *h)
+{
+    param_name bypass = {cfg->bypass_header.cgi, strlen(cfg->bypass_header.cgi)};
+    memset(h, 0, sizeof *h);
+    for (char *const *e = envp; *e != NULL; e++) {
+        const char *kv = *e;
+        const char *eq = strncmp(kv, "HTTP_", 5) == 0 ? strchr(kv + 5, '=') : NULL;
+        if (eq == NULL)
+            continue;
+        size_t len = (size_t)(eq - kv);
+        if (bypass.len > 0)
+            take(&h->bypass, kv, len, bypass);
+        take(&h->cache_control, kv, len, (param_name)PARAM("HTTP_CACHE_CONTROL"));
+        take(&h->pragma, kv, len, (param_name)PARAM("HTTP_PRAGMA"));
+        take(&h->authorization, kv, len, (param_name)PARAM("HTTP_AUTHORIZATION"));
+        take(&h->cookie, kv, len, (param_name)PARAM("HTTP_COOKIE"));
+        for (size_t i = 0; !h->uncovered_forwarding && i < sizeof forwarding / sizeof forwarding[0]; i++)
+            if (named(kv, len, forwarding[i]) && !route_varies_on(route, forwarding[i].name))
+                h->uncovered_forwarding = true;
+    }
+}
+
+static bool bypass_matches(const cc_config *cfg, const char *v)
+{
     if (v == NULL)
         return false;
     return !cfg->bypass_value_set ||
            cc_secret_equal(v, strlen(v), cfg->bypass_value, strlen(cfg->bypass_value));
 }
 
-static bool param_lists(char *const *envp, const char *param, const char *token)
+static bool lists(const char *v, const char *token)
 {
-    const char *v = cc_env_get(envp, param);
     return v != NULL && cc_list_has(v, strlen(v), token);
 }
 
-static bool client_refuses_cache(char *const *envp)
+static bool client_refuses_cache(const request_headers *h)
 {
-    return param_lists(envp, "HTTP_CACHE_CONTROL", "no-cache") ||
-           param_lists(envp, "HTTP_CACHE_CONTROL", "no-store") ||
-           param_lists(envp, "HTTP_PRAGMA", "no-cache");
+    return lists(h->cache_control, "no-cache") || lists(h->cache_control, "no-store") ||
+           lists(h->pragma, "no-cache");
 }
 
-static bool is_private(const cc_route *route, char *const *envp)
+static bool is_private(const cc_route *route, const request_headers *h)
 {
-    if (cc_env_get(envp, "HTTP_AUTHORIZATION") != NULL)
+    if (h->authorization != NULL)
         return true;
-    const char *cookie = cc_env_get(envp, "HTTP_COOKIE");
-    return cookie != NULL && cookie[0] != '\0' && !route->cookies_ignore;
+    return h->cookie != NULL && h->cookie[0] != '\0' && !route->cookies_ignore;
 }
 
 cc_req_class cc_policy_request(const cc_config *cfg, const cc_route *route, const cc_request *rq)
 {
-    char *const *envp = rq->envp;
-    if (!(rq->method_bit & CC_M_SAFE) || rq->has_body || uncovered_forwarding(route, envp))
+    if (!(rq->method_bit & CC_M_SAFE) || rq->has_body)
         return CC_REQ_UNSAFE;
-    if (bypass_matches(cfg, envp))
+    request_headers h;
+    find_headers(cfg, route, rq->envp, &h);
+    if (h.uncovered_forwarding)
+        return CC_REQ_UNSAFE;
+    if (bypass_matches(cfg, h.bypass))
         return CC_REQ_BYPASS;
-    if (client_refuses_cache(envp))
+    if (client_refuses_cache(&h))
         return CC_REQ_NO_CACHE;
-    if (is_private(route, envp))
+    if (is_private(route, &h))
         return CC_REQ_PRIVATE;
     return CC_REQ_CACHEABLE;
 }

@@ -7,17 +7,21 @@
  * sends no REQUEST_URI. */
 #include "request.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
 #include "config.h"
 
-/* Compares "NAME=" at the start of kv with name; returns the value or NULL. */
+/* Compares "NAME=" at the start of kv with name; returns the value or NULL.
+ * A loop of its own: names differ in their first bytes, and a call to
+ * strncmp per parameter and name was most of a pass-through's cost. */
 static const char *match_param(const char *kv, const char *name, size_t name_len)
 {
-    if (strncmp(kv, name, name_len) == 0 && kv[name_len] == '=')
-        return kv + name_len + 1;
-    return NULL;
+    for (size_t i = 0; i < name_len; i++)
+        if (kv[i] != name[i])
+            return NULL;        /* also stops at kv's NUL: names have none */
+    return kv[name_len] == '=' ? kv + name_len + 1 : NULL;
 }
 
 const char *cc_env_get(char *const *envp, const char *name)
@@ -154,4 +158,13 @@ int cc_request_init(cc_request *rq, char *const *envp)
     if (rq->path_len == 0 || rq->path_len >= CC_PATH_MAX)
         return -1;
     return 0;
+}
+
+void cc_request_copy(cc_request *dst, const cc_request *src)
+{
+    memcpy(dst, src, offsetof(cc_request, pathbuf));
+    if (src->path == src->pathbuf) {
+        memcpy(dst->pathbuf, src->pathbuf, src->path_len + 1);
+        dst->path = dst->pathbuf;
+    }
 }

@@ -33,6 +33,10 @@ typedef struct cc_request {
  * cached and passes through untouched. */
 int cc_request_init(cc_request *rq, char *const *envp);
 
+/* Copies the view src to dst, the used part of the path buffer only (a
+ * view is mostly buffer, and a routed request copies its view once). */
+void cc_request_copy(cc_request *dst, const cc_request *src);
+
 /* The value of parameter name ("HTTP_COOKIE"), or NULL when absent. */
 const char *cc_env_get(char *const *envp, const char *name);
 

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "decimal.h"
 #include "log.h"
 
 #define BACKOFF_FIRST_MS 250
@@ -226,14 +227,25 @@ static int read_reply(cc_store *s, redisReply **out, int64_t deadline)
     }
 }
 
+/* Writes "<type><n>\r\n" at out; returns the length. */
+static size_t resp_line(char *out, char type, size_t n)
+{
+    out[0] = type;
+    size_t len = 1 + cc_decimal(out + 1, (long long)n);
+    out[len++] = '\r';
+    out[len++] = '\n';
+    return len;
+}
+
 /* Formats commands as RESP into s->out; returns the length or -1. */
 static long format_commands(cc_store *s, size_t ncmd, const cc_cmd *cmds)
 {
+    enum { LINE_MAX = CC_DECIMAL_MAX + 3 };   /* type, digits, CRLF */
     size_t need = 0;
     for (size_t i = 0; i < ncmd; i++) {
-        need += 16;
+        need += LINE_MAX;
         for (int a = 0; a < cmds[i].argc; a++)
-            need += cmds[i].argvlen[a] + 32;
+            need += LINE_MAX + cmds[i].argvlen[a] + 2;
     }
     if (need > s->out_cap) {
         char *grown = realloc(s->out, need);
@@ -244,9 +256,9 @@ static long format_commands(cc_store *s, size_t ncmd, const cc_cmd *cmds)
     }
     size_t len = 0;
     for (size_t i = 0; i < ncmd; i++) {
-        len += (size_t)sprintf(s->out + len, "*%d\r\n", cmds[i].argc);
+        len += resp_line(s->out + len, '*', (size_t)cmds[i].argc);
         for (int a = 0; a < cmds[i].argc; a++) {
-            len += (size_t)sprintf(s->out + len, "$%zu\r\n", cmds[i].argvlen[a]);
+            len += resp_line(s->out + len, '$', cmds[i].argvlen[a]);
             memcpy(s->out + len, cmds[i].argv[a], cmds[i].argvlen[a]);
             len += cmds[i].argvlen[a];
             s->out[len++] = '\r';
