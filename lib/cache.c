@@ -26,10 +26,12 @@
 #define TAGS_MAX 8
 
 /* Lock release is compare-and-delete, and wakes the waiters, in one call:
- * ARGV = value ('' for none), px, token, channel. */
+ * ARGV = value ('' for none), px, token, channel.  The message is the
+ * string '1' or '0' (a Lua number would be formatted with printf's %.17g
+ * by Redis on every call). */
 static const char store_and_release[] =
-    "local stored = 0\n"
-    "if ARGV[1] ~= '' then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) stored = 1 end\n"
+    "local stored = '0'\n"
+    "if ARGV[1] ~= '' then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) stored = '1' end\n"
     "if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end\n"
     "redis.call('PUBLISH', ARGV[4], stored)\n"
     "return stored\n";
@@ -298,18 +300,12 @@ int cc_cache_store(const cc_config *cfg, const cc_key *key, const char *value, s
     }
     if (value != NULL && tags != NULL)
         ncmd += tag_commands(cfg, key, tags, tags_len, px, cmds + 1, names);
-    redisReply *replies[1 + 3 * TAGS_MAX];
-    if (cc_store_run(s, ncmd, cmds, replies) != 0)
+    /* The client has its response: nobody waits for this round trip. */
+    if (cc_store_send(s, ncmd, cmds) != 0)
         return -1;
-    int rc = value != NULL ? 1 : 0;
-    if (replies[0]->type == REDIS_REPLY_ERROR) {
-        cc_warn("%s: store refused: %s", key->full, replies[0]->str);
-        rc = -1;
-    } else if (value != NULL) {
-        cc_debug("stored %s (%zu bytes for %lld ms)", key->full, len, (long long)px_ms);
-    }
-    cc_store_free_replies(ncmd, replies);
-    return rc;
+    if (value != NULL)
+        cc_debug("storing %s (%zu bytes for %lld ms)", key->full, len, (long long)px_ms);
+    return value != NULL ? 1 : 0;
 }
 
 void cc_cache_bump(const cc_config *cfg, size_t n, const char *const *gen_keys, const bool *url)

@@ -49,11 +49,12 @@ bool cc_cache_lock(const cc_config *cfg, const cc_key *key, char *token, const c
  * holder ended without storing). */
 int cc_cache_wait_fill(const cc_config *cfg, const cc_key *key, cc_found *out);
 
-/* One round trip: stores value (unless NULL) for px ms, adds the key to
- * each tag in tags (a comma- or blank-separated header value, may be
- * NULL), and, when token is set, releases the lock if it is still ours
- * and wakes the waiters.  Returns 1 stored, 0 nothing to store, -1 the
- * store failed. */
+/* One write, not waited for: stores value (unless NULL) for px ms, adds
+ * the key to each tag in tags (a comma- or blank-separated header value,
+ * may be NULL), and, when token is set, releases the lock if it is still
+ * ours and wakes the waiters.  Returns 1 sent to be stored, 0 nothing to
+ * store, -1 it could not be sent.  Redis refusing it (out of memory) is
+ * logged when the reply is read, with the next command. */
 int cc_cache_store(const cc_config *cfg, const cc_key *key, const char *value, size_t len,
                    int64_t px, const char *tags, size_t tags_len, const char *token);
 

@@ -38,6 +38,7 @@ struct cc_store {
     redisReader *reader;
     char *out;                 /* formatted commands */
     size_t out_cap;
+    size_t owed;               /* replies to commands sent without waiting */
     int64_t down_until;        /* breaker: no attempt before (monotonic ms) */
     int64_t backoff;
     int owned;                 /* a cc_store_open connection, not the thread's */
@@ -65,6 +66,7 @@ static void disconnect(cc_store *s)
     if (s->fd >= 0)
         close(s->fd);
     s->fd = -1;
+    s->owed = 0;
     if (s->reader != NULL) {
         redisReaderFree(s->reader);
         s->reader = NULL;
@@ -277,11 +279,31 @@ void cc_store_free_replies(size_t n, redisReply **replies)
     }
 }
 
+/* Reads the replies owed for commands sent with cc_store_send.  Nobody
+ * waits for them any more, so an error reply is only logged. */
+static int settle_owed(cc_store *s, int64_t deadline)
+{
+    for (; s->owed > 0; s->owed--) {
+        redisReply *reply = NULL;
+        if (read_reply(s, &reply, deadline) < 0)
+            return -1;
+        if (reply->type == REDIS_REPLY_ERROR)
+            cc_warn("redis refused a write: %s", reply->str);
+        freeReplyObject(reply);
+    }
+    return 0;
+}
+
+static int send_commands(cc_store *s, size_t ncmd, const cc_cmd *cmds, int64_t deadline)
+{
+    long len = format_commands(s, ncmd, cmds);
+    return len < 0 ? -1 : send_all(s, s->out, (size_t)len, deadline);
+}
+
 static int exchange(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **replies,
                     int64_t deadline)
 {
-    long len = format_commands(s, ncmd, cmds);
-    if (len < 0 || send_all(s, s->out, (size_t)len, deadline) < 0)
+    if (send_commands(s, ncmd, cmds, deadline) < 0 || settle_owed(s, deadline) < 0)
         return -1;
     for (size_t i = 0; i < ncmd; i++) {
         replies[i] = NULL;
@@ -436,6 +458,18 @@ int cc_store_run(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **repl
         return -1;
     }
     s->backoff = 0;
+    return 0;
+}
+
+int cc_store_send(cc_store *s, size_t ncmd, const cc_cmd *cmds)
+{
+    if (s == NULL || ensure_connected(s) < 0)
+        return -1;
+    if (send_commands(s, ncmd, cmds, cc_mono_ms() + s->cfg->timeout_ms) < 0) {
+        open_breaker(s, "command");
+        return -1;
+    }
+    s->owed += ncmd;
     return 0;
 }
 

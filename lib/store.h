@@ -3,7 +3,8 @@
  * One connection per process and thread, made lazily, re-made after fork()
  * (a child never speaks on its parent's socket).  Every call pipelines a
  * batch of commands and waits for all replies under one deadline
- * (CGICACHE_TIMEOUT), so a hit is one round trip whatever it asks.  A
+ * (CGICACHE_TIMEOUT), so a hit is one round trip whatever it asks; a
+ * write nobody waits for can be sent now and its reply read later.  A
  * failure closes the connection and opens a circuit breaker: while it is
  * open, calls fail at once, so a dead or frozen Redis costs at most one
  * timeout per back-off window.  Sockets are non-blocking, FD_CLOEXEC,
@@ -40,6 +41,13 @@ cc_store *cc_store_for_thread(const cc_config *cfg);
 int cc_store_run(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **replies);
 
 void cc_store_free_replies(size_t n, redisReply **replies);
+
+/* Sends ncmd commands without waiting for their replies: for writes made
+ * after the client has its response, so that the worker goes back to
+ * accepting instead of waiting a round trip.  The replies are read (and
+ * an error among them logged) by the next call on this connection, ahead
+ * of its own.  Returns 0 when sent, -1 when the connection failed. */
+int cc_store_send(cc_store *s, size_t ncmd, const cc_cmd *cmds);
 
 /* Runs one command; returns its reply (free with freeReplyObject) or NULL. */
 redisReply *cc_store_command(cc_store *s, const cc_cmd *cmd);

@@ -92,6 +92,13 @@ full() {
 fault "redis full (maxmemory, noeviction)" 2 full
 r=$(curl -s -i "$URL/f/full-new?plain=1"); r=$(curl -s -i "$URL/f/full-new?plain=1")
 expect_contains "full: answers are the app's (MISS)" "$r" "X-Cache-Status: MISS"
+# Without a lock (which a full Redis refuses first) the store itself is
+# tried; it is not waited for, and its refusal is read with the next command.
+start_app nolock 1 "$TESTAPP" CGICACHE_ROUTE_all='GET /* ttl=60 lock=off'
+r=$(fcgi nolock GET "/f/nolock?plain=1"); r=$(fcgi nolock GET "/f/nolock?plain=1")
+expect_contains "full, no lock: answers are the app's (MISS)" "$r" "X-Cache-Status: MISS"
+grep -q "redis refused a write: OOM" "$TMP/nolock.log" && ok "full: the refused store is logged" ||
+    not_ok "full: no warning for the refused store"
 rcli CONFIG SET maxmemory 0 >/dev/null
 recovered && ok "back to HITs once memory is freed" || not_ok "no recovery after full"
 
