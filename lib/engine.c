@@ -296,18 +296,19 @@ cc_action cc_engine_begin(char *const *envp, cc_txn **txn, cc_buf *hit)
     if (!cfg->enabled || cfg->nroutes == 0)
         return CC_ACT_PASS;
     cc_request rq;
-    if (cc_request_init(&rq, envp) != 0)
+    if (cc_request_target(&rq, envp) != 0)
         return CC_ACT_PASS;
     const cc_route *route = cc_route_match(cfg, rq.method_bit, rq.path, rq.path_len);
     if (route == NULL) {
         /* An unsafe request to a URL a GET route caches: followed quietly,
          * only to purge that URL if it succeeds. */
         if (!(rq.method_bit & CC_M_UNSAFE) ||
-            cc_route_match(cfg, CC_M_GET, rq.path, rq.path_len) == NULL ||
-            (*txn = new_txn(cfg, NULL, &rq)) == NULL)
+            cc_route_match(cfg, CC_M_GET, rq.path, rq.path_len) == NULL)
             return CC_ACT_PASS;
-        return CC_ACT_RUN;
+        cc_request_details(&rq);
+        return (*txn = new_txn(cfg, NULL, &rq)) != NULL ? CC_ACT_RUN : CC_ACT_PASS;
     }
+    cc_request_details(&rq);
     cc_txn *t = new_txn(cfg, route, &rq);
     if (t == NULL)
         return CC_ACT_PASS;

@@ -7,6 +7,7 @@
  * sends no REQUEST_URI. */
 #include "request.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
@@ -67,19 +68,28 @@ struct params {
         continue;                                                             \
     }
 
-static void collect(char *const *envp, struct params *p)
+/* One pass over envp.  With target, only what routing needs (method and
+ * path, and the query when the path is not REQUEST_URI), stopping as soon
+ * as REQUEST_METHOD and REQUEST_URI are found: a request on no route
+ * costs a few comparisons, not a scan of every parameter. */
+static void collect(char *const *envp, struct params *p, bool target)
 {
     memset(p, 0, sizeof *p);
     for (char *const *e = envp; *e != NULL; e++) {
         const char *kv = *e, *v;
+        if (target && p->method != NULL && p->uri != NULL)
+            break;
         switch (kv[0]) {
         case 'R':
             TAKE(method, "REQUEST_METHOD");
             TAKE(uri, "REQUEST_URI");
-            TAKE(scheme, "REQUEST_SCHEME");
+            if (!target)
+                TAKE(scheme, "REQUEST_SCHEME");
             break;
         case 'S':
             TAKE(script, "SCRIPT_NAME");
+            if (target)
+                break;
             TAKE(server_name, "SERVER_NAME");
             TAKE(port, "SERVER_PORT");
             break;
@@ -90,12 +100,15 @@ static void collect(char *const *envp, struct params *p)
             TAKE(query, "QUERY_STRING");
             break;
         case 'H':
+            if (target)
+                break;
             TAKE(host, "HTTP_HOST");
             TAKE(https, "HTTPS");
             TAKE(transfer_encoding, "HTTP_TRANSFER_ENCODING");
             break;
         case 'C':
-            TAKE(content_length, "CONTENT_LENGTH");
+            if (!target)
+                TAKE(content_length, "CONTENT_LENGTH");
             break;
         default:
             break;
@@ -117,29 +130,24 @@ static bool has_body(const struct params *p)
     return false;
 }
 
-int cc_request_init(cc_request *rq, char *const *envp)
+int cc_request_target(cc_request *rq, char *const *envp)
 {
     struct params p;
     if (envp == NULL)
         return -1;
-    collect(envp, &p);
+    collect(envp, &p, true);
     if (p.method == NULL || p.method[0] == '\0')
         return -1;
+    memset(rq, 0, offsetof(cc_request, pathbuf));
     rq->envp = envp;
     rq->method = p.method;
     rq->method_bit = cc_method_bit(p.method);
-    rq->host = p.host != NULL ? p.host : (p.server_name != NULL ? p.server_name : "");
-    rq->port = p.port != NULL ? p.port : "";
-    rq->https = (p.https != NULL && (strcasecmp(p.https, "on") == 0 || strcmp(p.https, "1") == 0)) ||
-                (p.scheme != NULL && strcasecmp(p.scheme, "https") == 0);
-    rq->has_body = has_body(&p);
-
+    rq->host = rq->port = "";
     if (p.uri != NULL && p.uri[0] != '\0') {
         const char *q = strchr(p.uri, '?');
         rq->path = p.uri;
         rq->path_len = q != NULL ? (size_t)(q - p.uri) : strlen(p.uri);
         rq->query = q != NULL ? q + 1 : "";
-        rq->query_len = strlen(rq->query);
     } else {
         size_t a = p.script != NULL ? strlen(p.script) : 0;
         size_t b = p.path_info != NULL ? strlen(p.path_info) : 0;
@@ -153,10 +161,29 @@ int cc_request_init(cc_request *rq, char *const *envp)
         rq->path = rq->pathbuf;
         rq->path_len = a + b;
         rq->query = p.query != NULL ? p.query : "";
-        rq->query_len = strlen(rq->query);
     }
+    rq->query_len = strlen(rq->query);
     if (rq->path_len == 0 || rq->path_len >= CC_PATH_MAX)
         return -1;
+    return 0;
+}
+
+void cc_request_details(cc_request *rq)
+{
+    struct params p;
+    collect(rq->envp, &p, false);
+    rq->host = p.host != NULL ? p.host : (p.server_name != NULL ? p.server_name : "");
+    rq->port = p.port != NULL ? p.port : "";
+    rq->https = (p.https != NULL && (strcasecmp(p.https, "on") == 0 || strcmp(p.https, "1") == 0)) ||
+                (p.scheme != NULL && strcasecmp(p.scheme, "https") == 0);
+    rq->has_body = has_body(&p);
+}
+
+int cc_request_init(cc_request *rq, char *const *envp)
+{
+    if (cc_request_target(rq, envp) != 0)
+        return -1;
+    cc_request_details(rq);
     return 0;
 }
 

@@ -33,6 +33,14 @@ typedef struct cc_request {
  * cached and passes through untouched. */
 int cc_request_init(cc_request *rq, char *const *envp);
 
+/* cc_request_init in two steps, for the adapter's hot path: the target
+ * (method, path, query) is all that routing needs and is found without
+ * scanning every parameter; the details (host, port, scheme, body) are
+ * filled in only for a request on a route.  Until then host and port are
+ * "" and https and has_body false. */
+int cc_request_target(cc_request *rq, char *const *envp);
+void cc_request_details(cc_request *rq);
+
 /* Copies the view src to dst, the used part of the path buffer only (a
  * view is mostly buffer, and a routed request copies its view once). */
 void cc_request_copy(cc_request *dst, const cc_request *src);
