@@ -24,6 +24,9 @@ REDIS_PORT=$(port)
 bg redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --logfile "$TMP/redis.log"
 wait_for redis-cli -p "$REDIS_PORT" PING || exit 1
 export CGICACHE_REDIS=redis://127.0.0.1:$REDIS_PORT/0
+# The same on a unix socket: what a Redis on the app's own host costs.
+bg redis-server --port 0 --unixsocket "$TMP/redis.sock" --save '' --appendonly no --logfile "$TMP/redis-unix.log"
+wait_for redis-cli -s "$TMP/redis.sock" PING || exit 1
 
 # app NAME [VAR=VALUE ...]: the bench app, 2 workers, on $TMP/NAME.sock.
 app() {
@@ -37,6 +40,8 @@ app plain
 app passthru LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_other='GET /other/* ttl=60'
 app cached LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_trivial='GET /trivial ttl=300' \
     CGICACHE_ROUTE_slow='GET /slow ttl=300' CGICACHE_ROUTE_miss='GET /miss ttl=5' CGICACHE_ROUTE_cold='GET /cold ttl=300'
+app cachedunix LD_PRELOAD="$B/libcgicache.so" CGICACHE_REDIS="unix:$TMP/redis.sock" \
+    CGICACHE_ROUTE_trivial='GET /trivial ttl=300' CGICACHE_ROUTE_miss='GET /miss ttl=5'
 bg spawn-fcgi -n -M 0666 -s "$TMP/cgi.sock" -- "$TOP/tests/integration/prefork.sh" 2 /usr/sbin/fcgiwrap
 bg env LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_cgi='GET /cgi ttl=300' \
     spawn-fcgi -n -M 0666 -s "$TMP/cgic.sock" -- "$TOP/tests/integration/prefork.sh" 2 /usr/sbin/fcgiwrap
@@ -44,7 +49,7 @@ wait_for test -S "$TMP/cgic.sock" || exit 1
 
 declare -A P
 servers=""
-for s in plain passthru cached ncache cgi cgic; do
+for s in plain passthru cached cachedunix ncache cgi cgic; do
     P[$s]=$(port)
     sock=$s; [ "$s" = ncache ] && sock=plain
     extra=""
@@ -80,6 +85,8 @@ CASES=(
     "passthru|passthru|/trivial||0.98|pass-through (loaded, route not configured)"
     "miss|cached|/miss|$TMP/miss.lua|0.90|miss path (capture + store every request)"
     "hit|cached|/trivial||0.75|hit path (warm)"
+    "missunix|cachedunix|/miss|$TMP/miss.lua|-|miss path, Redis on a unix socket"
+    "hitunix|cachedunix|/trivial||-|hit path, Redis on a unix socket"
     "nginx|ncache|/trivial||-|nginx fastcgi_cache hit (the peer)"
     "slow|plain|/slow||-|20 ms route, no cache"
     "slowhit|cached|/slow||-|20 ms route, cgicache hit"
@@ -106,7 +113,7 @@ computed=$(wc -l <"$TMP/cached.count" 2>/dev/null || echo 0)
 
 # Memory: RSS of a cached worker before and after MEM_REQS hits.
 worker=$(pgrep -f "$B/bench/app" | while read -r p; do grep -q libcgicache "/proc/$p/maps" 2>/dev/null && \
-    grep -q CGICACHE_ROUTE_trivial "/proc/$p/environ" 2>/dev/null && echo "$p"; done | head -1)
+    grep -q CGICACHE_ROUTE_slow "/proc/$p/environ" 2>/dev/null && echo "$p"; done | head -1)
 rss() { awk '/VmRSS/ { print $2 }' "/proc/$worker/status"; }
 before=$(rss)
 done_reqs=0
