@@ -145,7 +145,7 @@ OUT=$RESULTS/$(date -u +%Y%m%d-%H%M%S)-$(hostname).txt
                 lo = rps[1]; hi = rps[1]; for (i = 1; i <= n; i++) { if (rps[i] < lo) lo = rps[i]; if (rps[i] > hi) hi = rps[i] }
                 m = median(rps, n); r = median(ratio, n)
                 verdict = goal == "-" ? "" : (r >= goal ? "ok" : "MISSED")
-                printf "%-46s %9.0f %8.2f %8.2f %7.2f %6s %5.0f%%  %s\n", label, m, median(p50, n), median(p99, n), r, goal, (m > 0 ? 100 * (hi - lo) / m : 0), verdict
+                printf "%-46s %9.0f %8.2f %8.2f %7.3f %6s %5.0f%%  %s\n", label, m, median(p50, n), median(p99, n), r, goal, (m > 0 ? 100 * (hi - lo) / m : 0), verdict
             }' "$TMP/results"
     done
     echo
