@@ -26,14 +26,20 @@
 #define TAGS_MAX 8
 
 /* Lock release is compare-and-delete, and wakes the waiters, in one call:
- * ARGV = value ('' for none), px, token, channel.  The message is the
- * string '1' or '0' (a Lua number would be formatted with printf's %.17g
- * by Redis on every call). */
+ * ARGV = value ('' for none), px, token, channel.  The SET is a pcall: a
+ * Redis out of memory refuses it, and the lock must still be released and
+ * the waiters woken (they would otherwise wait CGICACHE_LOCK_WAIT for a
+ * fill that never comes).  The message is the string '1' or '0' (a Lua
+ * number would be formatted with printf's %.17g by Redis on every call). */
 static const char store_and_release[] =
     "local stored = '0'\n"
-    "if ARGV[1] ~= '' then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) stored = '1' end\n"
+    "if ARGV[1] ~= '' then\n"
+    "  local r = redis.pcall('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+    "  if type(r) == 'table' and r.err then stored = r.err else stored = '1' end\n"
+    "end\n"
     "if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end\n"
-    "redis.call('PUBLISH', ARGV[4], stored)\n"
+    "redis.call('PUBLISH', ARGV[4], stored == '1' and '1' or '0')\n"
+    "if stored ~= '1' and stored ~= '0' then return redis.error_reply(stored) end\n"
     "return stored\n";
 
 /* A cold key's lock is taken only while the key still holds what the

@@ -102,6 +102,22 @@ grep -q "redis refused a write: OOM" "$TMP/nolock.log" && ok "full: the refused 
 rcli CONFIG SET maxmemory 0 >/dev/null
 recovered && ok "back to HITs once memory is freed" || not_ok "no recovery after full"
 
+# Redis fills up while a worker holds a key's fill lock: its store is
+# refused, yet it must release the lock and wake the waiter, which would
+# otherwise wait CGICACHE_LOCK_WAIT (5 s) for a fill that never comes.
+fcgi app GET "/f/lock-full?plain=1&sleep_ms=600" >"$TMP/holder.out" &
+holder=$!
+sleep 0.2
+rcli CONFIG SET maxmemory 1 >/dev/null
+start=$(date +%s%N)
+r=$(fcgi app GET "/f/lock-full?plain=1&sleep_ms=600")
+waited=$(( ($(date +%s%N) - start) / 1000000 ))
+wait "$holder"
+rcli CONFIG SET maxmemory 0 >/dev/null
+expect_contains "full under a held lock: the waiter gets the app's page" "$r" "plain page"
+[ "$waited" -lt 3000 ] && ok "full under a held lock: the waiter was woken ($waited ms)" ||
+    not_ok "full under a held lock: the waiter waited $waited ms for a refused fill"
+
 # Redis never started: the app answers from the first request.
 start_app never 1 "$TESTAPP" CGICACHE_ROUTE_all='GET /* ttl=60' CGICACHE_REDIS=redis://127.0.0.1:1/0
 r=$(fcgi never GET "/n?plain=1")
