@@ -107,6 +107,17 @@ static void count_run(FCGX_Request *r)
     fclose(f);
 }
 
+/* Flags that each add one header line: the line's start, then the value. */
+static const struct {
+    const char *flag, *line;
+} header_flags[] = {
+    {"cc", "Cache-Control: "},
+    {"maxage", "Cache-Control: max-age="},
+    {"vary", "Vary: "},
+    {"xae", "X-Accel-Expires: "},
+    {"tags", "X-Cache-Tags: "},
+};
+
 int main(void)
 {
     counter_path = getenv("APP_COUNTER");
@@ -143,16 +154,9 @@ int main(void)
         FCGX_PutS(nl, r.out);
         if (*flag(q, "cookie", v, sizeof v))
             FCGX_FPrintF(r.out, "Set-Cookie: session=%ld%s", runs, nl);
-        if (*flag(q, "cc", v, sizeof v))
-            FCGX_FPrintF(r.out, "Cache-Control: %s%s", v, nl);
-        if (*flag(q, "maxage", v, sizeof v))
-            FCGX_FPrintF(r.out, "Cache-Control: max-age=%s%s", v, nl);
-        if (*flag(q, "vary", v, sizeof v))
-            FCGX_FPrintF(r.out, "Vary: %s%s", v, nl);
-        if (*flag(q, "xae", v, sizeof v))
-            FCGX_FPrintF(r.out, "X-Accel-Expires: %s%s", v, nl);
-        if (*flag(q, "tags", v, sizeof v))
-            FCGX_FPrintF(r.out, "X-Cache-Tags: %s%s", v, nl);
+        for (size_t i = 0; i < sizeof header_flags / sizeof header_flags[0]; i++)
+            if (*flag(q, header_flags[i].flag, v, sizeof v))
+                FCGX_FPrintF(r.out, "%s%s%s", header_flags[i].line, v, nl);
         FCGX_PutStr(nl, (int)strlen(nl), r.out);
         if (*flag(q, "crash", v, sizeof v) || (crash_path[0] && access(crash_path, F_OK) == 0)) {
             FCGX_FPrintF(r.out, "partial body");
