@@ -77,7 +77,9 @@ static void collect(char *const *envp, struct params *p, bool target)
     memset(p, 0, sizeof *p);
     for (char *const *e = envp; *e != NULL; e++) {
         const char *kv = *e, *v;
-        if (target && p->method != NULL && p->uri != NULL)
+        /* An empty REQUEST_URI does not count: the path then comes from
+         * SCRIPT_NAME and PATH_INFO, which may come later. */
+        if (target && p->method != NULL && p->uri != NULL && p->uri[0] != '\0')
             break;
         switch (kv[0]) {
         case 'R':

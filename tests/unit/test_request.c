@@ -50,3 +50,13 @@ Test(request, no_method_or_no_path_is_not_a_request)
     cr_assert_eq(cc_request_init(&rq, no_path), -1);
     cr_assert_eq(cc_request_target(&rq, NULL), -1);
 }
+
+Test(request, empty_request_uri_falls_back_to_later_script_name)
+{
+    char *env[] = {"REQUEST_URI=", "REQUEST_METHOD=DELETE", "SCRIPT_NAME=/q", "PATH_INFO=/7",
+                   "QUERY_STRING=a=1", NULL};
+    cc_request rq;
+    cr_assert_eq(cc_request_target(&rq, env), 0);
+    cr_assert_str_eq(rq.path, "/q/7");
+    cr_assert_str_eq(rq.query, "a=1");
+}
