@@ -40,6 +40,7 @@
 #include "interpose.h"
 #include "log.h"
 #include "request.h"
+#include "store.h"
 
 extern char **environ;
 
@@ -100,6 +101,7 @@ static void forward_signals(void)
  * same fatal signal. */
 __attribute__((noreturn)) static void end_like(int status)
 {
+    cc_store_settle();      /* the store was sent, not waited for */
     if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);
         signal(sig, SIG_DFL);
@@ -181,6 +183,7 @@ void cc_cgi_on_load(void)
         int rc = answer_hit(&hit);
         if (txn == NULL || rc != 0) {
             cc_engine_finish(txn, false);
+            cc_store_settle();
             _exit(rc == 0 ? 0 : 1);
         }
         release_stdout();
@@ -197,8 +200,10 @@ void cc_cgi_on_load(void)
         /* Cannot capture: the program answers alone (a refresh is dropped:
          * the client already has its answer). */
         cc_engine_finish(txn, false);
-        if (sink.write != stdout_sink.write)
+        if (sink.write != stdout_sink.write) {
+            cc_store_settle();
             _exit(0);
+        }
         return;
     }
     if (pid == 0) {

@@ -473,6 +473,16 @@ int cc_store_send(cc_store *s, size_t ncmd, const cc_cmd *cmds)
     return 0;
 }
 
+void cc_store_settle(void)
+{
+    pthread_once(&thread_key_once, make_thread_key);
+    cc_store *s = pthread_getspecific(thread_key);
+    if (s == NULL || s->fd < 0 || s->owed == 0)
+        return;
+    if (settle_owed(s, cc_mono_ms() + s->cfg->timeout_ms) < 0)
+        disconnect(s);
+}
+
 redisReply *cc_store_command(cc_store *s, const cc_cmd *cmd)
 {
     redisReply *reply = NULL;

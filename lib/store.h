@@ -49,6 +49,11 @@ void cc_store_free_replies(size_t n, redisReply **replies);
  * of its own.  Returns 0 when sent, -1 when the connection failed. */
 int cc_store_send(cc_store *s, size_t ncmd, const cc_cmd *cmds);
 
+/* Reads the replies this thread's connection still owes (within
+ * CGICACHE_TIMEOUT): for a process about to exit, so that a refused store
+ * is still logged and Redis is not left writing to a closed socket. */
+void cc_store_settle(void);
+
 /* Runs one command; returns its reply (free with freeReplyObject) or NULL. */
 redisReply *cc_store_command(cc_store *s, const cc_cmd *cmd);
 
