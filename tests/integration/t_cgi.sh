@@ -55,6 +55,15 @@ expect_eq "killed by SIGKILL: the signal is preserved" "$STATUS" 137
 expect_contains "killed: output so far delivered" "$OUT" "300"
 cgi_run "$CGI/hello.sh" "/cgi/k?kill=1"
 expect_eq "killed: not stored" "$(status_of "$OUT")" MISS
+# Redis full: the store is refused after the client has its page; the
+# process reads that reply before it exits, so the refusal is logged.
+rcli CONFIG SET maxmemory-policy noeviction >/dev/null
+rcli CONFIG SET maxmemory 1 >/dev/null
+cgi_run "$TOP/build/tests/cgi_printf" "/cgi/full" CGICACHE_ROUTE_cgi='GET /cgi/* ttl=60 lock=off' 2>"$TMP/cgi-full.err"
+rcli CONFIG SET maxmemory 0 >/dev/null
+expect_eq "redis full: the program's page (MISS)" "$(status_of "$OUT")" MISS
+grep -q "redis refused a write: OOM" "$TMP/cgi-full.err" && ok "redis full: the refused store is logged" ||
+    not_ok "redis full: the refused store went unread"
 cgi_run "$TOP/build/tests/cgi_printf" "/cgi/c?cookie=1"
 expect_contains "Set-Cookie reaches the client" "$OUT" "Set-Cookie: s="
 cgi_run "$TOP/build/tests/cgi_printf" "/cgi/c?cookie=1"
