@@ -314,7 +314,7 @@ int cc_cache_store(const cc_config *cfg, const cc_key *key, const char *value, s
     return value != NULL ? 1 : 0;
 }
 
-void cc_cache_bump(const cc_config *cfg, size_t n, const char *const *gen_keys, const bool *url)
+int cc_cache_bump(const cc_config *cfg, size_t n, const char *const *gen_keys, const bool *url)
 {
     enum { BATCH = 32 };
     char values[BATCH][24], life[24];
@@ -322,9 +322,11 @@ void cc_cache_bump(const cc_config *cfg, size_t n, const char *const *gen_keys, 
     redisReply *replies[BATCH];
     cc_store *s = cc_store_for_thread(cfg);
     snprintf(life, sizeof life, "%lld", (long long)CC_URL_GEN_LIFE_MS);
-    if (s == NULL && n > 0)
-        cc_warn("purge of %zu generation(s) lost: redis unreachable", n);
-    for (size_t done = 0; s != NULL && done < n;) {
+    if (s == NULL && n > 0) {
+        cc_warn("purge of %zu generation(s) not delivered: redis unreachable", n);
+        return -1;
+    }
+    for (size_t done = 0; done < n;) {
         size_t batch = n - done > BATCH ? BATCH : n - done;
         memset(cmds, 0, sizeof cmds);
         for (size_t i = 0; i < batch; i++) {
@@ -338,10 +340,20 @@ void cc_cache_bump(const cc_config *cfg, size_t n, const char *const *gen_keys, 
             }
         }
         if (cc_store_run(s, batch, cmds, replies) != 0) {
-            cc_warn("purge of %zu generation(s) failed: redis unreachable", n - done);
-            return;
+            cc_warn("purge of %zu generation(s) not delivered: redis unreachable", n - done);
+            return -1;
         }
+        bool refused = false;
+        for (size_t i = 0; i < batch; i++)
+            if (replies[i]->type == REDIS_REPLY_ERROR) {
+                if (!refused)
+                    cc_warn("purge of %s refused by redis: %s", gen_keys[done + i], replies[i]->str);
+                refused = true;
+            }
         cc_store_free_replies(batch, replies);
+        if (refused)
+            return -1;
         done += batch;
     }
+    return 0;
 }

@@ -58,8 +58,10 @@ int cc_cache_wait_fill(const cc_config *cfg, const cc_key *key, cc_found *out);
 int cc_cache_store(const cc_config *cfg, const cc_key *key, const char *value, size_t len,
                    int64_t px, const char *tags, size_t tags_len, const char *token);
 
-/* One round trip: gives each generation key a new random value (url ones
- * expire after CC_URL_GEN_LIFE_MS). */
-void cc_cache_bump(const cc_config *cfg, size_t n, const char *const *gen_keys, const bool *url);
+/* One round trip, waited for: gives each generation key a new random
+ * value (url ones expire after CC_URL_GEN_LIFE_MS).  Returns 0 when Redis
+ * took every one, -1 when it could not be reached or refused any (the
+ * caller keeps them for retry: bumping again is harmless). */
+int cc_cache_bump(const cc_config *cfg, size_t n, const char *const *gen_keys, const bool *url);
 
 #endif

@@ -28,11 +28,19 @@
 #include "invalidate.h"
 #include "key.h"
 #include "log.h"
+#include "pending.h"
 #include "policy.h"
 #include "random.h"
 #include "request.h"
 #include "route.h"
 #include "stats.h"
+
+/* The generation keys a finished request bumps. */
+typedef struct bumps {
+    size_t n;
+    char keys[2 * CC_MAX_LIST + 8][CC_GEN_KEY_MAX];
+    bool url[2 * CC_MAX_LIST + 8];
+} bumps;
 
 struct cc_txn {
     const cc_config *cfg;
@@ -46,6 +54,7 @@ struct cc_txn {
     bool head_parsed;         /* t->head describes t->held */
     bool failed;              /* a write to the client failed */
     bool locked;              /* lock_token holds the key's fill lock */
+    bool holdback;            /* may purge: the last bytes wait for the purge */
     char lock_token[CC_LOCK_TOKEN_LEN + 1];
     uint64_t generation;      /* the key's generation when looked up */
     int64_t started;          /* monotonic ms at begin */
@@ -53,6 +62,7 @@ struct cc_txn {
     struct bumps *bumps;      /* generations to bump if the request completes */
     cc_buf held;              /* the head, while incomplete; then kept for storing */
     cc_buf body;              /* the captured body */
+    cc_buf tail;              /* with holdback: the app's latest write, unsent */
     /* The large parts, kilobytes of buffers: not cleared when a txn is
      * made (a hit would spend most of its time clearing them).  rq is
      * copied in, key is written by cc_key_build before any use, and head
@@ -207,6 +217,10 @@ static void classify(cc_txn *t, cc_req_class cls)
         t->status = "BYPASS";
         t->fwd = "method";
         break;
+    case CC_REQ_AMBIGUOUS:
+        cc_debug("%s: request could be read two ways (repeated parameters or a path "
+                 "not in normal form); not cached", t->route->name);
+        /* fall through */
     case CC_REQ_BYPASS:
     case CC_REQ_PRIVATE:
         t->status = "BYPASS";
@@ -225,6 +239,7 @@ static cc_txn *new_txn(const cc_config *cfg, const cc_route *route, const cc_req
     t->route = route;
     cc_request_copy(&t->rq, rq);
     t->started = cc_mono_ms();
+    t->holdback = cc_invalidate_possible(cfg, route, rq->method_bit);
     return t;
 }
 
@@ -242,6 +257,12 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
     bool refresh;
     if (cc_key_build(t->cfg, t->route, &t->rq, &t->key) != 0) {
         t->store = false;         /* too long to key: answered, never stored */
+        return CC_ACT_RUN;
+    }
+    if (cc_pending_count() > 0 && cc_pending_retry(t->cfg) > 0 && cc_pending_covers(&t->key)) {
+        /* A purge of this entry has not reached Redis yet: what Redis
+         * holds for it may be the page the purge removes. */
+        t->store = false;
         return CC_ACT_RUN;
     }
     if (cc_cache_lookup(t->cfg, &t->key, cc_now_ms(), &found) != 0)
@@ -298,12 +319,12 @@ cc_action cc_engine_begin(char *const *envp, cc_txn **txn, cc_buf *hit)
     cc_request rq;
     if (cc_request_target(&rq, envp) != 0)
         return CC_ACT_PASS;
-    const cc_route *route = cc_route_match(cfg, rq.method_bit, rq.path, rq.path_len);
+    const cc_route *route = cc_route_match(cfg, rq.method_bit, rq.norm, rq.norm_len);
     if (route == NULL) {
         /* An unsafe request to a URL a GET route caches: followed quietly,
          * only to purge that URL if it succeeds. */
         if (!(rq.method_bit & CC_M_UNSAFE) ||
-            cc_route_match(cfg, CC_M_GET, rq.path, rq.path_len) == NULL)
+            cc_route_match(cfg, CC_M_GET, rq.norm, rq.norm_len) == NULL)
             return CC_ACT_PASS;
         cc_request_details(&rq);
         return (*txn = new_txn(cfg, NULL, &rq)) != NULL ? CC_ACT_RUN : CC_ACT_PASS;
@@ -328,7 +349,7 @@ cc_action cc_engine_begin(char *const *envp, cc_txn **txn, cc_buf *hit)
 
 /* ---- the app's output ------------------------------------------------------ */
 
-static int emit(cc_txn *t, const cc_sink *sink, const char *data, size_t len)
+static int send_now(cc_txn *t, const cc_sink *sink, const char *data, size_t len)
 {
     if (len == 0 || t->failed)
         return t->failed ? -1 : 0;
@@ -338,6 +359,24 @@ static int emit(cc_txn *t, const cc_sink *sink, const char *data, size_t len)
         return -1;
     }
     return 0;
+}
+
+/* Sends what the app wrote.  A request that may purge keeps its latest
+ * write back (sending the one before): until the purge is acknowledged,
+ * the client must not have the whole response, or its next request
+ * could still be answered with the page the purge removes. */
+static int emit(cc_txn *t, const cc_sink *sink, const char *data, size_t len)
+{
+    if (!t->holdback)
+        return send_now(t, sink, data, len);
+    if (send_now(t, sink, t->tail.data, t->tail.len) != 0)
+        return -1;
+    t->tail.len = 0;
+    cc_buf_append(&t->tail, data, len);
+    if (!t->tail.failed)
+        return 0;
+    cc_buf_free(&t->tail);        /* no memory to hold it: send it now */
+    return send_now(t, sink, data, len);
 }
 
 static void capture(cc_txn *t, const char *data, size_t len)
@@ -426,25 +465,30 @@ int cc_engine_write(cc_txn *t, const cc_sink *sink, const char *data, size_t len
 
 static void collect_bumps(cc_txn *t);
 
+static void invalidate(cc_txn *t);
+
 int cc_engine_end_output(cc_txn *t, const cc_sink *sink)
 {
     if (t->compute_ms == 0)
         t->compute_ms = cc_mono_ms() - t->started;
+    int rc = 0;
     if (!t->head_done)
         /* The app ended without completing its head: send what it wrote. */
-        return pass_head_as_is(t, sink);
-    collect_bumps(t);
-    return t->failed ? -1 : 0;
+        rc = pass_head_as_is(t, sink);
+    else
+        collect_bumps(t);
+    if (t->bumps != NULL && t->bumps->n > 0)
+        invalidate(t);
+    if (t->holdback) {
+        t->holdback = false;
+        if (send_now(t, sink, t->tail.data, t->tail.len) != 0)
+            rc = -1;
+        cc_buf_free(&t->tail);
+    }
+    return t->failed ? -1 : rc;
 }
 
 /* ---- finish ------------------------------------------------------------------ */
-
-/* The generation keys a finished request bumps. */
-typedef struct bumps {
-    size_t n;
-    char keys[2 * CC_MAX_LIST + 8][CC_GEN_KEY_MAX];
-    bool url[2 * CC_MAX_LIST + 8];
-} bumps;
 
 static void add_bump(void *ctx, const char *gen_key, bool url)
 {
@@ -459,7 +503,8 @@ static void add_bump(void *ctx, const char *gen_key, bool url)
  * the adapter frees them (the real finish) before cc_engine_finish. */
 static void collect_bumps(cc_txn *t)
 {
-    if (!t->head_parsed || t->failed || t->bumps != NULL ||
+    /* A client gone away does not undo the app's write: purge anyway. */
+    if (!t->head_parsed || t->bumps != NULL ||
         !cc_invalidate_possible(t->cfg, t->route, t->rq.method_bit))
         return;
     t->bumps = calloc(1, sizeof *t->bumps);
@@ -514,7 +559,8 @@ static int64_t encode_response(cc_txn *t, bool completed, char **value, size_t *
     return life;
 }
 
-/* Sends the generation bumps found at the end of output. */
+/* Sends the generation bumps found at the end of output and waits for
+ * Redis to take them; those it could not take are kept for retry. */
 static void invalidate(cc_txn *t)
 {
     const char *keys[sizeof t->bumps->url / sizeof t->bumps->url[0]];
@@ -522,7 +568,10 @@ static void invalidate(cc_txn *t)
         keys[i] = t->bumps->keys[i];
         cc_debug("purging generation %s", keys[i]);
     }
-    cc_cache_bump(t->cfg, t->bumps->n, keys, t->bumps->url);
+    if (cc_cache_bump(t->cfg, t->bumps->n, keys, t->bumps->url) != 0)
+        for (size_t i = 0; i < t->bumps->n; i++)
+            cc_pending_add(keys[i], t->bumps->url[i]);
+    t->bumps->n = 0;
 }
 
 void cc_engine_forget(cc_txn *t)
@@ -532,6 +581,7 @@ void cc_engine_forget(cc_txn *t)
     free(t->bumps);
     cc_buf_free(&t->held);
     cc_buf_free(&t->body);
+    cc_buf_free(&t->tail);
     free(t);
 }
 
@@ -552,7 +602,9 @@ void cc_engine_finish(cc_txn *t, bool completed)
             cc_stats_count(t->cfg, t->route, stored > 0 ? CC_STAT_STORE : CC_STAT_STORE_ERROR);
         free(value);
     }
-    if (completed && !t->failed && t->bumps != NULL && t->bumps->n > 0)
-        invalidate(t);
+    const cc_config *cfg = t->cfg;
     cc_engine_forget(t);
+    /* The client has its response: a good moment to retry purges that
+     * could not be delivered before. */
+    cc_pending_retry(cfg);
 }

@@ -122,12 +122,17 @@ cc_head_result cc_head_parse(const char *buf, size_t len, cc_head *out)
     return len >= CC_HEAD_MAX ? CC_HEAD_BAD : CC_HEAD_INCOMPLETE;
 }
 
-const cc_header *cc_head_find(const cc_head *h, const char *name)
+const cc_header *cc_head_next(const cc_head *h, const cc_header *prev, const char *name)
 {
-    for (size_t i = 0; i < h->nheaders; i++)
+    for (size_t i = prev != NULL ? (size_t)(prev - h->headers) + 1 : 0; i < h->nheaders; i++)
         if (name_is(h->headers[i].name, h->headers[i].name_len, name))
             return &h->headers[i];
     return NULL;
+}
+
+const cc_header *cc_head_find(const cc_head *h, const char *name)
+{
+    return cc_head_next(h, NULL, name);
 }
 
 /* ---- comma-separated lists ------------------------------------------------ */
@@ -214,6 +219,23 @@ int cc_list_seconds(const char *value, size_t value_len, const char *name, int64
     size_t mlen;
     const char *m = find_member(value, value_len, name, &mlen);
     return m != NULL && member_seconds(m, mlen, out);
+}
+
+int cc_list_seconds_all(const char *value, size_t value_len, const char *name, int64_t *out)
+{
+    const char *m;
+    size_t pos = 0, mlen;
+    int found = 0;
+    while (next_member(value, value_len, &pos, &m, &mlen)) {
+        int64_t secs;
+        if (!name_is(m, member_name_len(m, mlen), name))
+            continue;
+        if (!member_seconds(m, mlen, &secs) || (found && secs != *out))
+            return -1;
+        *out = secs;
+        found = 1;
+    }
+    return found;
 }
 
 int cc_header_is_unstored(const char *name, size_t name_len, const char *extra)

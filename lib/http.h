@@ -53,6 +53,14 @@ int cc_list_has(const char *value, size_t value_len, const char *token);
  * *out when present and numeric (at most CC_SECONDS_MAX), else 0. */
 int cc_list_seconds(const char *value, size_t value_len, const char *name, int64_t *out);
 
+/* Every "name=<delta-seconds>" member of a list value: 0 when there is
+ * none, 1 when all of them are numeric and agree (*out is set), -1 when
+ * one is malformed or two disagree. */
+int cc_list_seconds_all(const char *value, size_t value_len, const char *name, int64_t *out);
+
+/* The next header named name after prev (NULL: the first), or NULL. */
+const cc_header *cc_head_next(const cc_head *h, const cc_header *prev, const char *name);
+
 /* Headers a cache must not store or replay: hop-by-hop (Connection,
  * Keep-Alive, Transfer-Encoding, TE, Trailer, Upgrade, Proxy-*),
  * Set-Cookie, and the extra name given (the tags header), plus Status. */

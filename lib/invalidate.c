@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "key.h"
+#include "path.h"
 #include "route.h"
 
 bool cc_invalidate_possible(const cc_config *cfg, const cc_route *route, unsigned method_bit)
@@ -31,7 +32,8 @@ static bool same_host(const char *a, size_t alen, const char *b, size_t blen, bo
     return alen == blen && strncasecmp(a, b, alen) == 0;
 }
 
-/* Bumps the URL generation of path on the route that caches GET path. */
+/* Bumps the URL generation of path (decoded, see path.h) on the route
+ * that caches GET path. */
 static void url_target(const cc_config *cfg, bool https, const char *host,
                        const char *path, size_t path_len, cc_gen_fn fn, void *ctx)
 {
@@ -86,14 +88,16 @@ void cc_invalidate_targets(const cc_config *cfg, const cc_route *route,
     }
     if (!(rq->method_bit & CC_M_UNSAFE))
         return;
-    url_target(cfg, rq->https, rq->host, rq->path, rq->path_len, fn, ctx);
+    url_target(cfg, rq->https, rq->host, rq->norm, rq->norm_len, fn, ctx);
     static const char *const names[] = {"Location", "Content-Location"};
     for (size_t i = 0; i < 2; i++) {
         const cc_header *h = cc_head_find(head, names[i]);
         const char *path;
         bool https;
         size_t len = h != NULL ? location_path(rq, h, &https, &path) : 0;
-        if (len > 0)
-            url_target(cfg, https, rq->host, path, len, fn, ctx);
+        char decoded[CC_PATH_MAX];
+        long n = len > 0 ? cc_path_decode(path, len, true, decoded, sizeof decoded, NULL) : -1;
+        if (n > 0)
+            url_target(cfg, https, rq->host, decoded, (size_t)n, fn, ctx);
     }
 }

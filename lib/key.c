@@ -1,14 +1,20 @@
 /* key.c -- the canonical cache key of a request on a route.
  *
- * Two requests share a key exactly when the app would give them the same
- * answer, as far as the route's configuration can tell: same route, same
- * method class (HEAD reads GET's entry), scheme, host, path as sent, the
- * route's query parameters in sorted order and the route's vary headers.
- * Every byte that could blur those parts (the separators '|', '%', '#',
- * blanks, control and non-ASCII bytes) is %XX-escaped, so the mapping is
- * injective: no crafted request can land on another request's key.  Query
- * names are percent-decoded before they are compared with a query= list,
- * because the app decodes them: "?pag%65=2" is page=2 and must be keyed. */
+ * Two requests share a key only when the app, reading them any way a CGI
+ * stack may, is given the same request as far as the route says it
+ * matters: same route, method class (HEAD reads GET's entry), scheme,
+ * host, port, path, query and vary headers.  Every part is written so
+ * that it cannot be mistaken for another (key.h lists the separators and
+ * what escapes them), which makes the mapping injective; fuzz_keypair
+ * checks that on pairs of requests.
+ *
+ * The query is keyed as apps may parse it.  Names are compared with a
+ * query= list after decoding, cut at a NUL, lowercased and renamed as PHP
+ * renames them ("pag%65", "PAGE", "pa.ge" and "page[]" may all be read as
+ * page), and parameters are sorted by that folded name, keeping the order
+ * of those that fold alike (an app keeps the first or the last of them).
+ * A query with a ';' is keyed verbatim: CGI.pm, Rack and older Python
+ * split on ';' as well as '&', and no sorting is right for both. */
 #include "key.h"
 
 #include <stdbool.h>
@@ -48,12 +54,20 @@ typedef struct keep_set {
     bool byte[128];
 } keep_set;
 
-/* Printable bytes that stay readable in paths, queries and header values:
- * all of them but the separators '%', '|', '#' and the blank. */
+/* Printable bytes that stay readable in queries and header values: all
+ * of them but the separators '%', '|', '#' and the blank. */
 static const keep_set keep_text = {{
     ['!'] = 1, ['"'] = 1, ['$'] = 1, ['&'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1,
     ['*'] = 1, ['+'] = 1, [','] = 1, ['-'] = 1, ['.'] = 1, ['/'] = 1, [':'] = 1,
     [';'] = 1, ['<'] = 1, ['='] = 1, ['>'] = 1, ['?'] = 1, ['@'] = 1, ['['] = 1,
+    ['\\'] = 1, [']'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['{'] = 1, ['}'] = 1,
+    ['~'] = 1,
+}};
+/* A path's: the same but '?', which ends the path and starts the query. */
+static const keep_set keep_path = {{
+    ['!'] = 1, ['"'] = 1, ['$'] = 1, ['&'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1,
+    ['*'] = 1, ['+'] = 1, [','] = 1, ['-'] = 1, ['.'] = 1, ['/'] = 1, [':'] = 1,
+    [';'] = 1, ['<'] = 1, ['='] = 1, ['>'] = 1, ['@'] = 1, ['['] = 1,
     ['\\'] = 1, [']'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['{'] = 1, ['}'] = 1,
     ['~'] = 1,
 }};
@@ -113,33 +127,50 @@ static size_t host_len_without_default_port(const char *host, size_t n, bool htt
     return n;
 }
 
-/* Writes scheme://host/path, the part of a key a URL purge names. */
-static void put_url(writer *w, bool https, const char *host, size_t host_len, const char *path,
-                    size_t path_len)
+/* Writes scheme://host, lowercased, without the scheme's default port. */
+static void put_origin(writer *w, bool https, const char *host, size_t host_len)
 {
     put_str(w, https ? "https://" : "http://");
     put_escaped(w, host, host_len_without_default_port(host, host_len, https), &keep_host, true);
-    put_escaped(w, path, path_len, &keep_text, false);
 }
+
+/* Writes the request's path in URI form: REQUEST_URI's as sent; a decoded
+ * one (SCRIPT_NAME + PATH_INFO) with the bytes a URI escapes ('%', '?',
+ * '#') escaped first, so that both forms name a resource the same way and
+ * a literal "%41" is never the key of an escaped 'A'. */
+static void put_path(writer *w, const cc_request *rq)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const char *p = rq->path;
+    size_t n = rq->path_len;
+    if (rq->path_encoded) {
+        put_escaped(w, p, n, &keep_path, false);
+        return;
+    }
+    for (size_t i = 0; i < n;) {
+        size_t run = i;
+        while (run < n && p[run] != '%' && p[run] != '?' && p[run] != '#')
+            run++;
+        put_escaped(w, p + i, run - i, &keep_path, false);
+        if (run == n)
+            return;
+        unsigned char c = (unsigned char)p[run];
+        char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+        put_escaped(w, esc, 3, &keep_path, false);
+        i = run + 1;
+    }
+}
+
+/* A query name as an app may read it, folded: see the file comment. */
+#define FOLD_MAX CC_NAME_MAX
 
 typedef struct param {
     const char *text;          /* "name=value" or "name" */
     size_t len;
-    size_t name_len;
+    char fold[FOLD_MAX];       /* the folded name; "" when too long to list */
+    size_t fold_len;
     size_t order;              /* position in the request, for a stable sort */
 } param;
-
-static int compare_params(const void *a, const void *b)
-{
-    const param *pa = a, *pb = b;
-    size_t n = pa->name_len < pb->name_len ? pa->name_len : pb->name_len;
-    int c = memcmp(pa->text, pb->text, n);
-    if (c != 0)
-        return c;
-    if (pa->name_len != pb->name_len)
-        return pa->name_len < pb->name_len ? -1 : 1;
-    return pa->order < pb->order ? -1 : 1;
-}
 
 static int hex_value(char c)
 {
@@ -149,38 +180,86 @@ static int hex_value(char c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* Is the query name s[0..n), as the app decodes it, in the route's list? */
-static int name_listed(const cc_route *route, const char *s, size_t n)
+/* Folds s[0..n) into out: percent-decoded ('+' a blank), cut at a NUL,
+ * leading blanks dropped (PHP), lowercased, and ' ', '.' and '[' turned
+ * into '_' (PHP's renaming).  *base is the length before the first '[',
+ * the name PHP gives "a[b]=1" (an array a).  Returns the length, or -1
+ * when it does not fit (such a name is never listed). */
+static long fold_name(const char *s, size_t n, char *out, size_t cap, size_t *base)
 {
-    char name[CC_NAME_MAX];
     size_t len = 0;
+    *base = (size_t)-1;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (c == '+')
+        if (c == '+') {
             c = ' ';
-        else if (c == '%' && i + 2 < n && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
+        } else if (c == '%' && i + 2 < n && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
             c = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
             i += 2;
         }
-        if (len + 1 >= sizeof name)
-            return 0;
-        name[len++] = c;
+        if (c == '\0')
+            break;
+        if (len == 0 && (c == ' ' || c == '\t'))
+            continue;
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c == '[' && *base == (size_t)-1)
+            *base = len;
+        if (c == ' ' || c == '.' || c == '[')
+            c = '_';
+        if (len + 1 >= cap)
+            return -1;
+        out[len++] = c;
     }
-    name[len] = '\0';
-    for (size_t i = 0; i < route->nquery; i++)
-        if (strcmp(route->query_names[i], name) == 0)
-            return 1;
-    return 0;
+    out[len] = '\0';
+    if (*base == (size_t)-1)
+        *base = len;
+    return (long)len;
 }
 
-/* Appends "?a=1&b=2" built from the route's parameters, sorted by name;
- * nothing when none is kept.  Returns -1 when there are too many. */
+/* Is a name folded to fold (base: its array name's length) one that the
+ * route's query= list names, under any of its readings? */
+static bool listed(const cc_route *route, const char *fold, size_t len, size_t base)
+{
+    for (size_t i = 0; i < route->nquery; i++) {
+        char want[FOLD_MAX];
+        size_t wbase;
+        const char *name = route->query_names[i];
+        long wlen = fold_name(name, strlen(name), want, sizeof want, &wbase);
+        if (wlen < 0)
+            continue;
+        if (((size_t)wlen == len && memcmp(want, fold, len) == 0) ||
+            ((size_t)wlen == base && memcmp(want, fold, base) == 0))
+            return true;
+    }
+    return false;
+}
+
+static int compare_params(const void *a, const void *b)
+{
+    const param *pa = a, *pb = b;
+    int c = strcmp(pa->fold, pb->fold);
+    if (c != 0)
+        return c;
+    return pa->order < pb->order ? -1 : 1;
+}
+
+/* Appends the query: "?" and the route's parameters sorted by folded
+ * name, or the whole query verbatim when it has a ';'; nothing when no
+ * parameter is kept.  Returns -1 when there are too many to sort. */
 static int put_query(writer *w, const cc_route *route, const char *q, size_t qlen)
 {
-    param params[QUERY_PARAMS_MAX];
-    size_t n = 0;
-    if (route->query == CC_QUERY_NONE)
+    if (route->query == CC_QUERY_NONE || qlen == 0)
         return 0;
+    if (memchr(q, ';', qlen) != NULL) {
+        put(w, "?", 1);
+        put_escaped(w, q, qlen, &keep_text, false);
+        return 0;
+    }
+    param *params = malloc(QUERY_PARAMS_MAX * sizeof *params);
+    size_t n = 0;
+    if (params == NULL)
+        return -1;
     for (size_t start = 0; start < qlen;) {
         const char *amp = memchr(q + start, '&', qlen - start);
         size_t len = amp != NULL ? (size_t)(amp - (q + start)) : qlen - start;
@@ -188,20 +267,36 @@ static int put_query(writer *w, const cc_route *route, const char *q, size_t qle
         start += len + 1;
         if (len == 0)
             continue;
-        const char *eq = memchr(text, '=', len);
-        size_t name_len = eq != NULL ? (size_t)(eq - text) : len;
-        if (route->query == CC_QUERY_LIST && !name_listed(route, text, name_len))
-            continue;
-        if (n == QUERY_PARAMS_MAX)
+        if (n == QUERY_PARAMS_MAX) {
+            free(params);
             return -1;
-        params[n] = (param){text, len, name_len, n};
-        n++;
+        }
+        param *p = &params[n];
+        const char *eq = memchr(text, '=', len);
+        size_t base;
+        long flen = fold_name(text, eq != NULL ? (size_t)(eq - text) : len, p->fold,
+                              sizeof p->fold, &base);
+        if (flen < 0) {
+            p->fold[0] = '\0';
+            flen = 0;
+            base = 0;
+        }
+        /* A name too long to fold is never one the list names; with
+         * query=all it is kept, sorted first. */
+        if (route->query == CC_QUERY_LIST &&
+            (flen == 0 || !listed(route, p->fold, (size_t)flen, base)))
+            continue;
+        p->text = text;
+        p->len = len;
+        p->fold_len = (size_t)flen;
+        p->order = n++;
     }
     qsort(params, n, sizeof params[0], compare_params);
     for (size_t i = 0; i < n; i++) {
         put(w, i == 0 ? "?" : "&", 1);
         put_escaped(w, params[i].text, params[i].len, &keep_text, false);
     }
+    free(params);
     return 0;
 }
 
@@ -234,27 +329,66 @@ int cc_key_route_prefix(const cc_config *cfg, const char *route, char *out, size
     return w.failed ? -1 : 0;
 }
 
-/* Writes the URL generation key of a URL whose canonical form is url. */
-static int url_gen_key(const cc_config *cfg, const cc_route *route, const char *url, size_t len,
-                       char *out, size_t cap)
+/* Writes the URL generation key of scheme://host/path, path decoded: a
+ * URL purge names every spelling of a path that decodes alike. */
+static int url_gen_key(const cc_config *cfg, const cc_route *route, bool https,
+                       const char *host, size_t host_len, const char *path,
+                       size_t path_len, char *out, size_t cap)
 {
+    char url[CC_KEY_MAX];
+    writer u = {url, 0, sizeof url, 0};
+    put_origin(&u, https, host, host_len);
+    put_escaped(&u, path, path_len, &keep_path, false);
     writer w = {out, 0, cap, 0};
     put_route_prefix(&w, cfg, route->name);
     put_str(&w, "gen:");
-    put_hash(&w, XXH3_128bits(url, len));
-    return w.failed ? -1 : 0;
+    put_hash(&w, XXH3_128bits(url, u.len));
+    return w.failed || u.failed ? -1 : 0;
 }
 
 int cc_key_url_gen(const cc_config *cfg, const cc_route *route, bool https,
                    const char *host, size_t host_len, const char *path,
                    size_t path_len, char *out, size_t cap)
 {
-    char url[CC_KEY_MAX];
-    writer w = {url, 0, sizeof url, 0};
-    put_url(&w, https, host, host_len, path, path_len);
-    if (w.failed)
-        return -1;
-    return url_gen_key(cfg, route, url, w.len, out, cap);
+    return url_gen_key(cfg, route, https, host, host_len, path, path_len, out, cap);
+}
+
+/* The port the host names: its own ":port", else the scheme's default. */
+static const char *host_port(const char *host, bool https, size_t *len)
+{
+    size_t n = strlen(host), digits = 0;
+    while (digits < n && host[n - 1 - digits] >= '0' && host[n - 1 - digits] <= '9')
+        digits++;
+    if (digits > 0 && digits < n && host[n - 1 - digits] == ':') {
+        *len = digits;
+        return host + n - digits;
+    }
+    *len = https ? 3 : 2;
+    return https ? "443" : "80";
+}
+
+/* What the app may read besides the URL the key already holds: the port
+ * it was reached on when the host does not name it ("|:8080"; apps build
+ * links from SERVER_PORT), and REQUEST_URI's own query when a rewrite
+ * made QUERY_STRING differ from it ("|?=a=1", or "|?" when it had none). */
+static void put_extras(writer *w, const cc_request *rq)
+{
+    size_t plen;
+    const char *port = host_port(rq->host, rq->https, &plen);
+    if (rq->port[0] != '\0' && (strlen(rq->port) != plen || memcmp(rq->port, port, plen) != 0)) {
+        put(w, "|:", 2);
+        put_escaped(w, rq->port, strlen(rq->port), &keep_name, false);
+    }
+    if (!rq->path_encoded)
+        return;
+    if (rq->uri_query == NULL) {
+        if (rq->query_len > 0)
+            put(w, "|?", 2);
+    } else if (strlen(rq->uri_query) != rq->query_len ||
+               memcmp(rq->uri_query, rq->query, rq->query_len) != 0) {
+        put(w, "|?=", 3);
+        put_escaped(w, rq->uri_query, strlen(rq->uri_query), &keep_text, false);
+    }
 }
 
 uint64_t cc_key_generation(const char *route_gen, size_t route_len,
@@ -287,12 +421,12 @@ int cc_key_build(const cc_config *cfg, const cc_route *route,
     else
         put_escaped(&w, rq->method, strlen(rq->method), &keep_name, false);
     put(&w, ":", 1);
-    size_t url_start = w.len;
-    put_url(&w, rq->https, rq->host, strlen(rq->host), rq->path, rq->path_len);
-    size_t url_end = w.len;
+    put_origin(&w, rq->https, rq->host, strlen(rq->host));
+    put_path(&w, rq);
     if (put_query(&w, route, rq->query, rq->query_len) < 0)
         return -1;
     put_vary(&w, route, rq->envp);
+    put_extras(&w, rq);
     if (w.failed)
         return -1;
     out->full_len = w.len;
@@ -300,9 +434,8 @@ int cc_key_build(const cc_config *cfg, const cc_route *route,
     writer gen = {out->route_gen, 0, sizeof out->route_gen, 0};
     put(&gen, out->full, prefix_len);
     put_str(&gen, "gen");
-    /* The URL part was written just as cc_key_url_gen writes it. */
-    if (gen.failed || url_gen_key(cfg, route, out->full + url_start, url_end - url_start,
-                                  out->url_gen, sizeof out->url_gen) < 0)
+    if (gen.failed || url_gen_key(cfg, route, rq->https, rq->host, strlen(rq->host), rq->norm,
+                                  rq->norm_len, out->url_gen, sizeof out->url_gen) < 0)
         return -1;
 
     if (w.len <= CC_KEY_HASH_OVER) {

@@ -6,7 +6,10 @@
  * writes the cache -- unless the route keys on that header with vary=,
  * which makes every variant an entry of its own.  Nor does a request with
  * a body or an unsafe method, one carrying the bypass header, a client's
- * no-cache, an Authorization or (unless cookies=ignore) a Cookie.
+ * no-cache, an Authorization, a user the server authenticated or (unless
+ * cookies=ignore) a Cookie; nor one that apps could read two ways: a
+ * parameter the rules or the key read, repeated with different values,
+ * or a path not in normal form (path.h).
  *
  * Responses: never stored with Set-Cookie, Cache-Control private /
  * no-store / no-cache, a Vary the key does not cover, a status the route
@@ -34,26 +37,84 @@ typedef struct param_name {
 
 #define PARAM(literal) {literal, sizeof literal - 1}
 
-/* Request headers that make an app (or a framework under it) build URLs or
- * pick a handler for another host, port, scheme, path or method than the
- * request line says. */
+/* Request headers that make an app, or the framework or proxy-fix
+ * middleware under it, build URLs or pick a handler for another host,
+ * port, scheme, path or method than the request line says.  Gathered
+ * from what Rack, Rails, Django, Werkzeug's ProxyFix, Flask, Symfony,
+ * Laravel, Zend/Laminas, Spring, ASP.NET, Express, Tornado, Mojolicious,
+ * Plack's ReverseProxy(Path), Catalyst, WordPress, Drupal, IIS ARR,
+ * Traefik, CloudFront and nginx's auth_request setups read.  Headers that
+ * only name the client (X-Forwarded-For, X-Real-IP) are not here: an app
+ * that answers by client address must not be cached by address anyway.
+ * README.md lists them; keep the two in step. */
 static const param_name forwarding[] = {
     PARAM("HTTP_FORWARDED"),
     PARAM("HTTP_X_FORWARDED_HOST"),
     PARAM("HTTP_X_FORWARDED_SERVER"),
     PARAM("HTTP_X_FORWARDED_PORT"),
     PARAM("HTTP_X_FORWARDED_PROTO"),
+    PARAM("HTTP_X_FORWARDED_PROTOCOL"),
     PARAM("HTTP_X_FORWARDED_SCHEME"),
     PARAM("HTTP_X_FORWARDED_SSL"),
+    PARAM("HTTP_X_FORWARDED_HTTPS"),
     PARAM("HTTP_X_FORWARDED_PREFIX"),
+    PARAM("HTTP_X_FORWARDED_PATH"),
+    PARAM("HTTP_X_FORWARDED_URI"),
+    PARAM("HTTP_X_FORWARDED_URL"),
+    PARAM("HTTP_X_FORWARDED_SCRIPT_NAME"),
+    PARAM("HTTP_X_FRONT_END_HTTPS"),
+    PARAM("HTTP_FRONT_END_HTTPS"),
+    PARAM("HTTP_X_URL_SCHEME"),
+    PARAM("HTTP_X_SCHEME"),
+    PARAM("HTTP_X_ARR_SSL"),
+    PARAM("HTTP_CLOUDFRONT_FORWARDED_PROTO"),
+    PARAM("HTTP_X_SCRIPT_NAME"),
+    PARAM("HTTP_SCRIPT_NAME"),
+    PARAM("HTTP_X_TRAVERSAL_PATH"),
     PARAM("HTTP_X_HOST"),
+    PARAM("HTTP_X_HTTP_HOST_OVERRIDE"),
     PARAM("HTTP_X_ORIGINAL_HOST"),
+    PARAM("HTTP_X_ORIGINAL_PROTO"),
+    PARAM("HTTP_X_ORIGINAL_URI"),
     PARAM("HTTP_X_ORIGINAL_URL"),
     PARAM("HTTP_X_REWRITE_URL"),
+    PARAM("HTTP_X_OVERRIDE_URL"),
+    PARAM("HTTP_UNENCODED_URL"),
     PARAM("HTTP_X_HTTP_METHOD_OVERRIDE"),
     PARAM("HTTP_X_HTTP_METHOD"),
     PARAM("HTTP_X_METHOD_OVERRIDE"),
+    PARAM("HTTP_X_ORIGINAL_METHOD"),
 };
+
+/* Parameters the key or the rules read, besides the route's vary headers
+ * and the bypass header.  A request that repeats one of them with
+ * different values is not cached: libfcgi and getenv() read the first
+ * copy, Perl's FCGI.pm and Python's dict-based servers the last, and the
+ * key cannot be right for both. */
+static const param_name watched[] = {
+    PARAM("REQUEST_METHOD"),
+    PARAM("REQUEST_URI"),
+    PARAM("QUERY_STRING"),
+    PARAM("SCRIPT_NAME"),
+    PARAM("PATH_INFO"),
+    PARAM("DOCUMENT_URI"),
+    PARAM("SERVER_NAME"),
+    PARAM("SERVER_PORT"),
+    PARAM("HTTPS"),
+    PARAM("REQUEST_SCHEME"),
+    PARAM("CONTENT_LENGTH"),
+    PARAM("REMOTE_USER"),
+    PARAM("AUTH_TYPE"),
+    PARAM("SSL_CLIENT_VERIFY"),
+    PARAM("HTTP_HOST"),
+    PARAM("HTTP_COOKIE"),
+    PARAM("HTTP_AUTHORIZATION"),
+    PARAM("HTTP_CACHE_CONTROL"),
+    PARAM("HTTP_PRAGMA"),
+    PARAM("HTTP_TRANSFER_ENCODING"),
+};
+
+#define WATCHED_MAX (sizeof watched / sizeof watched[0] + CC_MAX_LIST + 1)
 
 static bool route_varies_on(const cc_route *route, const char *cgi_name)
 {
@@ -77,13 +138,14 @@ int cc_secret_equal(const char *a, size_t alen, const char *b, size_t blen)
     return diff == 0;
 }
 
-/* The request headers the rules below look at.  They are found in one
- * pass over the params (a routed request is looked at on every hit, and
- * one lookup per header was most of a hit's work). */
-typedef struct request_headers {
-    const char *bypass, *cache_control, *pragma, *authorization, *cookie;
-    bool uncovered_forwarding;
-} request_headers;
+/* What the rules learn from one pass over the params (a routed request
+ * is looked at on every hit).  Every copy of a repeated parameter counts:
+ * a request is private, no-cache or bypassing if any copy makes it so. */
+typedef struct request_view {
+    bool bypass, no_cache, private, uncovered_forwarding, conflicting;
+    /* The first value of each watched parameter, to compare repeats with. */
+    const char *first[WATCHED_MAX];
+} request_view;
 
 /* Is the parameter kv, whose name is len bytes long, named p? */
 static bool named(const char *kv, size_t len, param_name p)
@@ -91,74 +153,93 @@ static bool named(const char *kv, size_t len, param_name p)
     return len == p.len && memcmp(kv, p.name, len) == 0;
 }
 
-static void take(const char **slot, const char *kv, size_t len, param_name p)
-{
-    if (*slot == NULL && named(kv, len, p))
-        *slot = kv + len + 1;   /* the first of a repeated parameter, as getenv() */
-}
-
-static void find_headers(const cc_config *cfg, const cc_route *route, char *const *envp,
-                         request_headers *h)
-{
-    param_name bypass = {cfg->bypass_header.cgi, strlen(cfg->bypass_header.cgi)};
-    memset(h, 0, sizeof *h);
-    for (char *const *e = envp; *e != NULL; e++) {
-        const char *kv = *e;
-        const char *eq = strncmp(kv, "HTTP_", 5) == 0 ? strchr(kv + 5, '=') : NULL;
-        if (eq == NULL)
-            continue;
-        size_t len = (size_t)(eq - kv);
-        if (bypass.len > 0)
-            take(&h->bypass, kv, len, bypass);
-        take(&h->cache_control, kv, len, (param_name)PARAM("HTTP_CACHE_CONTROL"));
-        take(&h->pragma, kv, len, (param_name)PARAM("HTTP_PRAGMA"));
-        take(&h->authorization, kv, len, (param_name)PARAM("HTTP_AUTHORIZATION"));
-        take(&h->cookie, kv, len, (param_name)PARAM("HTTP_COOKIE"));
-        for (size_t i = 0; !h->uncovered_forwarding && i < sizeof forwarding / sizeof forwarding[0]; i++)
-            if (named(kv, len, forwarding[i]) && !route_varies_on(route, forwarding[i].name))
-                h->uncovered_forwarding = true;
-    }
-}
-
 static bool bypass_matches(const cc_config *cfg, const char *v)
 {
-    if (v == NULL)
-        return false;
     return !cfg->bypass_value_set ||
            cc_secret_equal(v, strlen(v), cfg->bypass_value, strlen(cfg->bypass_value));
 }
 
 static bool lists(const char *v, const char *token)
 {
-    return v != NULL && cc_list_has(v, strlen(v), token);
+    return cc_list_has(v, strlen(v), token);
 }
 
-static bool client_refuses_cache(const request_headers *h)
+/* Notes a watched parameter's value: a repeat that differs is a conflict. */
+static void watch(request_view *h, size_t slot, const char *value)
 {
-    return lists(h->cache_control, "no-cache") || lists(h->cache_control, "no-store") ||
-           lists(h->pragma, "no-cache");
+    if (h->first[slot] == NULL)
+        h->first[slot] = value;
+    else if (strcmp(h->first[slot], value) != 0)
+        h->conflicting = true;
 }
 
-static bool is_private(const cc_route *route, const request_headers *h)
+/* The rules of one parameter (name len bytes long, value v). */
+static void look_at(const cc_config *cfg, const cc_route *route, request_view *h,
+                    const char *kv, size_t len, const char *v)
 {
-    if (h->authorization != NULL)
-        return true;
-    return h->cookie != NULL && h->cookie[0] != '\0' && !route->cookies_ignore;
+    const size_t nwatched = sizeof watched / sizeof watched[0];
+    for (size_t i = 0; i < nwatched; i++)
+        if (named(kv, len, watched[i])) {
+            watch(h, i, v);
+            break;
+        }
+    for (size_t i = 0; i < route->nvary; i++)
+        if (named(kv, len, (param_name){route->vary[i].cgi, strlen(route->vary[i].cgi)}))
+            watch(h, nwatched + i, v);
+    size_t blen = strlen(cfg->bypass_header.cgi);
+    if (blen > 0 && named(kv, len, (param_name){cfg->bypass_header.cgi, blen})) {
+        watch(h, nwatched + CC_MAX_LIST, v);
+        h->bypass |= bypass_matches(cfg, v);
+    }
+    if (named(kv, len, (param_name)PARAM("HTTP_CACHE_CONTROL")))
+        h->no_cache |= lists(v, "no-cache") || lists(v, "no-store");
+    else if (named(kv, len, (param_name)PARAM("HTTP_PRAGMA")))
+        h->no_cache |= lists(v, "no-cache");
+    else if (named(kv, len, (param_name)PARAM("HTTP_AUTHORIZATION")))
+        h->private = true;
+    else if (named(kv, len, (param_name)PARAM("HTTP_COOKIE")))
+        h->private |= v[0] != '\0' && !route->cookies_ignore;
+    /* Users the server itself authenticated: basic auth it checked, a
+     * client certificate it verified. */
+    else if (named(kv, len, (param_name)PARAM("REMOTE_USER")))
+        h->private |= v[0] != '\0';
+    else if (named(kv, len, (param_name)PARAM("SSL_CLIENT_VERIFY")))
+        h->private |= strcmp(v, "SUCCESS") == 0;
+    if (kv[0] == 'H' && !h->uncovered_forwarding)
+        for (size_t i = 0; i < sizeof forwarding / sizeof forwarding[0]; i++)
+            if (named(kv, len, forwarding[i])) {
+                h->uncovered_forwarding = !route_varies_on(route, forwarding[i].name);
+                break;
+            }
+}
+
+static void view_request(const cc_config *cfg, const cc_route *route, char *const *envp,
+                         request_view *h)
+{
+    memset(h, 0, sizeof *h);
+    for (char *const *e = envp; *e != NULL; e++) {
+        const char *kv = *e;
+        const char *eq = strchr(kv, '=');
+        if (eq != NULL)
+            look_at(cfg, route, h, kv, (size_t)(eq - kv), eq + 1);
+    }
 }
 
 cc_req_class cc_policy_request(const cc_config *cfg, const cc_route *route, const cc_request *rq)
 {
     if (!(rq->method_bit & CC_M_SAFE) || rq->has_body)
         return CC_REQ_UNSAFE;
-    request_headers h;
-    find_headers(cfg, route, rq->envp, &h);
+    request_view h;
+    view_request(cfg, route, rq->envp, &h);
     if (h.uncovered_forwarding)
         return CC_REQ_UNSAFE;
-    if (bypass_matches(cfg, h.bypass))
+    if (h.conflicting || !rq->path_normal)
+        return CC_REQ_AMBIGUOUS;
+    if (h.bypass)
         return CC_REQ_BYPASS;
-    if (client_refuses_cache(&h))
+    if (h.no_cache)
         return CC_REQ_NO_CACHE;
-    if (is_private(route, &h))
+    if (h.private)
         return CC_REQ_PRIVATE;
     return CC_REQ_CACHEABLE;
 }
@@ -236,18 +317,43 @@ static int64_t accel_expires(const cc_header *h, int64_t now_ms)
     return left > 0 ? left : 0;
 }
 
-/* The lifetime Cache-Control sets: s-maxage (meant for shared caches like
- * this one) before max-age.  -1 when it sets none; 0 when the directive
- * is there but not a number. */
-static int64_t cache_control_age(const cc_header *h)
+/* The one value of a field the app may have written on several lines:
+ * 1 with *out its first line when every line says the same, 0 when there
+ * is none, -1 when two lines disagree (which of them a client or another
+ * cache believes is anyone's guess, so the response is not stored). */
+static int single_field(const cc_head *head, const char *name, const cc_header **out)
+{
+    const cc_header *first = cc_head_find(head, name);
+    *out = first;
+    if (first == NULL)
+        return 0;
+    for (const cc_header *h = first; (h = cc_head_next(head, h, name)) != NULL;)
+        if (h->value_len != first->value_len || memcmp(h->value, first->value, h->value_len) != 0)
+            return -1;
+    return 1;
+}
+
+/* The lifetime Cache-Control sets, every line of it taken together (RFC
+ * 9110 §5.3): s-maxage (meant for shared caches like this one) before
+ * max-age.  -1 when it sets none; 0 when a directive is there but not a
+ * number, or is given twice with different numbers. */
+static int64_t cache_control_age(const cc_head *head)
 {
     static const char *const directives[] = {"s-maxage", "max-age"};
     for (size_t i = 0; i < 2; i++) {
-        int64_t secs;
-        if (cc_list_seconds(h->value, h->value_len, directives[i], &secs))
+        int64_t secs = 0, v;
+        bool found = false;
+        for (const cc_header *h = NULL; (h = cc_head_next(head, h, "Cache-Control")) != NULL;) {
+            int r = cc_list_seconds_all(h->value, h->value_len, directives[i], &v);
+            if (r < 0 || (r > 0 && found && v != secs))
+                return 0;
+            if (r > 0) {
+                secs = v;
+                found = true;
+            }
+        }
+        if (found)
             return secs * 1000;
-        if (cc_list_has(h->value, h->value_len, directives[i]))
-            return 0;
     }
     return -1;
 }
@@ -257,7 +363,9 @@ static int64_t cache_control_age(const cc_header *h)
 static int64_t expires_age(const cc_head *head, const cc_header *expires, int64_t now_ms)
 {
     int64_t at, date = now_ms;
-    const cc_header *d = cc_head_find(head, "Date");
+    const cc_header *d;
+    if (single_field(head, "Date", &d) < 0)
+        return 0;
     if (d != NULL && cc_parse_http_date(d->value, d->value_len, &date) != 0)
         date = now_ms;
     if (cc_parse_http_date(expires->value, expires->value_len, &at) != 0 || at <= date)
@@ -265,26 +373,37 @@ static int64_t expires_age(const cc_head *head, const cc_header *expires, int64_
     return at - date;
 }
 
-/* The lifetime the app's own headers set, in nginx's order, or -1. */
+/* The lifetime the app's own headers set, in nginx's order, or -1; a
+ * field repeated with different values sets 0. */
 static int64_t app_lifetime(const cc_head *head, int64_t now_ms)
 {
     const cc_header *h;
     int64_t ms = -1;
-    if ((h = cc_head_find(head, "X-Accel-Expires")) != NULL)
+    int r = single_field(head, "X-Accel-Expires", &h);
+    if (r < 0)
+        return 0;
+    if (r > 0)
         ms = accel_expires(h, now_ms);
-    if (ms < 0 && (h = cc_head_find(head, "Cache-Control")) != NULL)
-        ms = cache_control_age(h);
-    if (ms < 0 && (h = cc_head_find(head, "Expires")) != NULL)
-        ms = expires_age(head, h, now_ms);
+    if (ms < 0)
+        ms = cache_control_age(head);
+    if (ms < 0 && (r = single_field(head, "Expires", &h)) != 0)
+        ms = r < 0 ? 0 : expires_age(head, h, now_ms);
     return ms;
 }
 
+/* Any line of Cache-Control forbidding a shared cache to store, or (for
+ * HTTP/1.0 apps) any Pragma: no-cache. */
 static bool cache_control_forbids(const cc_head *head)
 {
-    const cc_header *h = cc_head_find(head, "Cache-Control");
-    return h != NULL && (cc_list_has(h->value, h->value_len, "private") ||
-                         cc_list_has(h->value, h->value_len, "no-store") ||
-                         cc_list_has(h->value, h->value_len, "no-cache"));
+    for (const cc_header *h = NULL; (h = cc_head_next(head, h, "Cache-Control")) != NULL;)
+        if (cc_list_has(h->value, h->value_len, "private") ||
+            cc_list_has(h->value, h->value_len, "no-store") ||
+            cc_list_has(h->value, h->value_len, "no-cache"))
+            return true;
+    for (const cc_header *h = NULL; (h = cc_head_next(head, h, "Pragma")) != NULL;)
+        if (cc_list_has(h->value, h->value_len, "no-cache"))
+            return true;
+    return false;
 }
 
 /* Why a response must not be stored whatever its lifetime, or NULL. */
@@ -293,10 +412,10 @@ static const char *refusal(const cc_config *cfg, const cc_route *route, const cc
 {
     if (!status_listed(route, head->status))
         return "status not in the route's list";
-    if (cc_head_find(head, "Set-Cookie") != NULL)
+    if (cc_head_find(head, "Set-Cookie") != NULL || cc_head_find(head, "Set-Cookie2") != NULL)
         return "Set-Cookie";
     if (cache_control_forbids(head))
-        return "Cache-Control private, no-store or no-cache";
+        return "Cache-Control private, no-store or no-cache, or Pragma no-cache";
     if (!vary_covered(route, head))
         return "Vary names a header the route does not key on";
     if (body_len > cfg->max_size)

@@ -17,10 +17,14 @@
 typedef enum {
     CC_REQ_CACHEABLE,        /* may be served from and stored to the cache */
     CC_REQ_BYPASS,           /* bypass header matched */
-    CC_REQ_PRIVATE,          /* Authorization, or Cookie unless cookies=ignore */
+    CC_REQ_PRIVATE,          /* Authorization, REMOTE_USER, a verified client
+                              * certificate, or Cookie unless cookies=ignore */
     CC_REQ_NO_CACHE,         /* Cache-Control: no-cache/no-store, Pragma: no-cache */
     CC_REQ_UNSAFE,           /* a method other than GET/HEAD, a body, or a
                               * forwarding header the key does not cover */
+    CC_REQ_AMBIGUOUS,        /* apps may read it two ways: a parameter the key
+                              * or these rules read, repeated with different
+                              * values, or a path not in normal form */
 } cc_req_class;
 
 cc_req_class cc_policy_request(const cc_config *cfg, const cc_route *route,

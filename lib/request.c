@@ -4,7 +4,7 @@
  * needs, so the pass-through path (a request on no route) costs a scan and
  * a glob match, nothing more.  The path is the one the client asked for:
  * the path part of REQUEST_URI, or SCRIPT_NAME + PATH_INFO when a server
- * sends no REQUEST_URI. */
+ * sends no REQUEST_URI; its decoded form (path.h) is what routes match. */
 #include "request.h"
 
 #include <stdbool.h>
@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "path.h"
 
 /* Compares "NAME=" at the start of kv with name; returns the value or NULL.
  * A loop of its own: names differ in their first bytes, and a call to
@@ -149,6 +150,8 @@ int cc_request_target(cc_request *rq, char *const *envp)
         const char *q = strchr(p.uri, '?');
         rq->path = p.uri;
         rq->path_len = q != NULL ? (size_t)(q - p.uri) : strlen(p.uri);
+        rq->path_encoded = true;
+        rq->uri_query = q != NULL ? q + 1 : NULL;
         rq->query = q != NULL ? q + 1 : "";
     } else {
         size_t a = p.script != NULL ? strlen(p.script) : 0;
@@ -167,6 +170,12 @@ int cc_request_target(cc_request *rq, char *const *envp)
     rq->query_len = strlen(rq->query);
     if (rq->path_len == 0 || rq->path_len >= CC_PATH_MAX)
         return -1;
+    long n = cc_path_decode(rq->path, rq->path_len, rq->path_encoded, rq->normbuf,
+                            sizeof rq->normbuf, &rq->path_normal);
+    if (n < 0)
+        return -1;
+    rq->norm = rq->normbuf;
+    rq->norm_len = (size_t)n;
     return 0;
 }
 
@@ -179,6 +188,12 @@ void cc_request_details(cc_request *rq)
     rq->https = (p.https != NULL && (strcasecmp(p.https, "on") == 0 || strcmp(p.https, "1") == 0)) ||
                 (p.scheme != NULL && strcasecmp(p.scheme, "https") == 0);
     rq->has_body = has_body(&p);
+    /* What the app reads: CGI libraries parse QUERY_STRING, which a
+     * server's rewrite may have changed from what the client sent. */
+    if (p.query != NULL) {
+        rq->query = p.query;
+        rq->query_len = strlen(p.query);
+    }
 }
 
 int cc_request_init(cc_request *rq, char *const *envp)
@@ -196,4 +211,6 @@ void cc_request_copy(cc_request *dst, const cc_request *src)
         memcpy(dst->pathbuf, src->pathbuf, src->path_len + 1);
         dst->path = dst->pathbuf;
     }
+    memcpy(dst->normbuf, src->normbuf, src->norm_len + 1);
+    dst->norm = dst->normbuf;
 }

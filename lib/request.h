@@ -19,18 +19,24 @@ typedef struct cc_request {
     unsigned method_bit;    /* CC_M_* */
     const char *path;       /* path part of REQUEST_URI, else SCRIPT_NAME+PATH_INFO */
     size_t path_len;
-    const char *query;      /* after '?' in REQUEST_URI, else QUERY_STRING; never NULL */
+    bool path_encoded;      /* path is REQUEST_URI's (escapes not yet decoded) */
+    bool path_normal;       /* path is in normal form (path.h): may be cached */
+    const char *norm;       /* the decoded path (path.h): routes and URL purges use it */
+    size_t norm_len;
+    const char *query;      /* QUERY_STRING, else after '?' in REQUEST_URI; never NULL */
     size_t query_len;
+    const char *uri_query;  /* after '?' in REQUEST_URI; NULL without a '?' */
     const char *host;       /* HTTP_HOST, else SERVER_NAME; never NULL */
     const char *port;       /* SERVER_PORT; never NULL */
     bool https;             /* HTTPS=on|1, or REQUEST_SCHEME=https */
     bool has_body;          /* CONTENT_LENGTH > 0, or a Transfer-Encoding */
     char pathbuf[CC_PATH_MAX];
+    char normbuf[CC_PATH_MAX];
 } cc_request;
 
 /* Fills rq from envp.  Returns 0, or -1 when the request has no method or
- * no path, or its path does not fit CC_PATH_MAX: such a request is never
- * cached and passes through untouched. */
+ * no path, its path does not begin with '/' or does not fit CC_PATH_MAX:
+ * such a request is never cached and passes through untouched. */
 int cc_request_init(cc_request *rq, char *const *envp);
 
 /* cc_request_init in two steps, for the adapter's hot path: the target
@@ -41,7 +47,7 @@ int cc_request_init(cc_request *rq, char *const *envp);
 int cc_request_target(cc_request *rq, char *const *envp);
 void cc_request_details(cc_request *rq);
 
-/* Copies the view src to dst, the used part of the path buffer only (a
+/* Copies the view src to dst, the used parts of the path buffers only (a
  * view is mostly buffer, and a routed request copies its view once). */
 void cc_request_copy(cc_request *dst, const cc_request *src);
 

@@ -153,7 +153,7 @@ int cmd_inspect(int argc, char **argv)
     cc_key *key = malloc(sizeof *key);
     const cc_route *route = NULL;
     if (key != NULL && cc_request_init(&rq, f.env) == 0)
-        route = cc_route_match(cfg, rq.method_bit, rq.path, rq.path_len);
+        route = cc_route_match(cfg, rq.method_bit, rq.norm, rq.norm_len);
     if (route == NULL) {
         printf(json ? "{\"route\": null}\n" : "route      (none: passes through uncached)\n");
     } else if (cc_key_build(cfg, route, &rq, key) != 0) {

@@ -177,7 +177,7 @@ static int purge_url(purge *p, const char *url)
     cc_request rq;
     const cc_route *route = NULL;
     if (cc_request_init(&rq, envp) == 0)
-        route = cc_route_match(p->cfg, CC_M_GET, rq.path, rq.path_len);
+        route = cc_route_match(p->cfg, CC_M_GET, rq.norm, rq.norm_len);
     if (route == NULL) {
         fprintf(stderr, "cgicache purge: no configured route caches %s\n", url);
         return -1;
