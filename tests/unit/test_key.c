@@ -149,3 +149,60 @@ Test(key, prefix_too_long_for_buffer)
     char small[8];
     cr_assert_eq(cc_key_route_prefix(cfg, "blogs", small, sizeof small), -1);
 }
+
+Test(key, query_names_folded_as_apps_read_them)
+{
+    /* query=page,id: every spelling an app may read as page is keyed. */
+    expect_key("some", "GET", "/some/x?PAGE=2", "h", NULL, "cgicache:some:GET:http://h/some/x?PAGE=2");
+    expect_key("some", "GET", "/some/x?pa.ge=2&utm=1", "h", NULL, "cgicache:some:GET:http://h/some/x");
+    expect_key("some", "GET", "/some/x?page%00x=2", "h", NULL, "cgicache:some:GET:http://h/some/x?page%2500x=2");
+    expect_key("some", "GET", "/some/x?page[]=2", "h", NULL, "cgicache:some:GET:http://h/some/x?page[]=2");
+    expect_key("some", "GET", "/some/x?+page=2", "h", NULL, "cgicache:some:GET:http://h/some/x?+page=2");
+    /* Sorted by folded name; names that fold alike keep their order. */
+    expect_key("blogs", "GET", "/blogs/7?b=1&A=2&a=3", "h", NULL, "cgicache:blogs:GET:http://h/blogs/7?A=2&a=3&b=1");
+    expect_key("blogs", "GET", "/blogs/7?a=3&A=2&b=1", "h", NULL, "cgicache:blogs:GET:http://h/blogs/7?a=3&A=2&b=1");
+}
+
+Test(key, semicolon_queries_are_verbatim)
+{
+    expect_key("some", "GET", "/some/x?x=1;page=9", "h", NULL, "cgicache:some:GET:http://h/some/x?x=1;page=9");
+    expect_key("blogs", "GET", "/blogs/7?b=1;a=2&c", "h", NULL, "cgicache:blogs:GET:http://h/blogs/7?b=1;a=2&c");
+    expect_key("none", "GET", "/none/x?a=1;b=2", "h", NULL, "cgicache:none:GET:http://h/none/x");
+}
+
+Test(key, port_and_rewritten_query)
+{
+    expect_key("blogs", "GET", "/blogs/7", "h", "SERVER_PORT=80", "cgicache:blogs:GET:http://h/blogs/7");
+    expect_key("blogs", "GET", "/blogs/7", "h", "SERVER_PORT=8080", "cgicache:blogs:GET:http://h/blogs/7|:8080");
+    expect_key("blogs", "GET", "/blogs/7", "h:8080", "SERVER_PORT=8080", "cgicache:blogs:GET:http://h:8080/blogs/7");
+    expect_key("blogs", "GET", "/blogs/7", "h:80", "SERVER_PORT=81", "cgicache:blogs:GET:http://h/blogs/7|:81");
+    /* QUERY_STRING is what apps parse; REQUEST_URI's query joins it when a
+     * rewrite made them differ. */
+    expect_key("blogs", "GET", "/blogs/7", "h", "QUERY_STRING=id=7", "cgicache:blogs:GET:http://h/blogs/7?id=7|?");
+    expect_key("blogs", "GET", "/blogs/7?a=1", "h", "QUERY_STRING=id=7",
+               "cgicache:blogs:GET:http://h/blogs/7?id=7|?=a=1");
+    expect_key("blogs", "GET", "/blogs/7?a=1", "h", "QUERY_STRING=a=1", "cgicache:blogs:GET:http://h/blogs/7?a=1");
+}
+
+/* Without REQUEST_URI the path comes decoded from SCRIPT_NAME+PATH_INFO:
+ * a literal '?', '#' or '%' there is not a separator or an escape. */
+Test(key, decoded_paths_in_uri_form)
+{
+    char *a[] = {"REQUEST_METHOD=GET", "SCRIPT_NAME=/a", "PATH_INFO=/x?b=1", "HTTP_HOST=h", NULL};
+    char *b[] = {"REQUEST_METHOD=GET", "SCRIPT_NAME=/a", "PATH_INFO=/x", "QUERY_STRING=b=1", "HTTP_HOST=h", NULL};
+    char *c[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/a/x%3Fb=1", "HTTP_HOST=h", NULL};
+    char *d[] = {"REQUEST_METHOD=GET", "SCRIPT_NAME=/a%41", "HTTP_HOST=h", NULL};
+    char *e[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/a%41", "HTTP_HOST=h", NULL};
+    char **envs[] = {a, b, c, d, e};
+    static cc_key keys[5];
+    for (size_t i = 0; i < 5; i++) {
+        cc_request rq;
+        cr_assert_eq(cc_request_init(&rq, envs[i]), 0);
+        cr_assert_eq(cc_key_build(cfg, cc_config_route(cfg, "blogs"), &rq, &keys[i]), 0);
+    }
+    cr_assert_str_eq(keys[0].full, "cgicache:blogs:GET:http://h/a/x%253Fb=1");
+    cr_assert_str_eq(keys[1].full, "cgicache:blogs:GET:http://h/a/x?b=1");
+    cr_assert_str_eq(keys[2].full, keys[0].full);     /* the same resource, two forms */
+    cr_assert_str_neq(keys[3].full, keys[4].full);    /* a literal "%41" is not 'A' */
+    cr_assert_str_eq(keys[0].url_gen, keys[2].url_gen);
+}

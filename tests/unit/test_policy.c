@@ -492,3 +492,73 @@ Test(xfetch, compute_below_one_ms_counts_as_one)
     cr_assert(cc_policy_early_refresh(998, 1000, -50, 1.0, 0.1));
     cr_assert_not(cc_policy_early_refresh(997, 1000, -50, 1.0, 0.1));
 }
+
+/* ---- every copy, every line ------------------------------------------------- */
+
+Test(policy_request, every_copy_of_a_repeated_header_counts)
+{
+    /* An empty cookie then a session: never cacheable, whichever copy an
+     * app reads (ambiguous before private; both answer BYPASS). */
+    cr_assert_eq(classify3(&plain, "GET", "HTTP_COOKIE=", "HTTP_COOKIE=session=alice", NULL), CC_REQ_AMBIGUOUS);
+    cr_assert_eq(classify3(&plain, "GET", "HTTP_COOKIE=s=1", "HTTP_COOKIE=s=1", NULL), CC_REQ_PRIVATE);
+    cr_assert_eq(classify3(&plain, "GET", "HTTP_AUTHORIZATION=", NULL, NULL), CC_REQ_PRIVATE);
+    cr_assert_eq(classify3(&plain, "GET", "HTTP_CACHE_CONTROL=max-age=0", "HTTP_CACHE_CONTROL=no-cache", NULL),
+                 CC_REQ_AMBIGUOUS);
+    cr_assert_eq(classify3(&plain, "GET", "HTTP_PRAGMA=no-cache", "HTTP_PRAGMA=no-cache", NULL), CC_REQ_NO_CACHE);
+    cr_assert_eq(classify3(&plain, "GET", "HTTP_X_CACHE_BYPASS=1", "HTTP_X_CACHE_BYPASS=1", NULL), CC_REQ_BYPASS);
+}
+
+Test(policy_request, repeats_that_differ_are_ambiguous)
+{
+    cr_assert_eq(classify3(&varied, "GET", "HTTP_X_LANG=en", "HTTP_X_LANG=fr", NULL), CC_REQ_AMBIGUOUS);
+    cr_assert_eq(classify3(&varied, "GET", "HTTP_X_LANG=en", "HTTP_X_LANG=en", NULL), CC_REQ_CACHEABLE);
+    cr_assert_eq(classify3(&plain, "GET", "HTTP_HOST=evil.example", NULL, NULL), CC_REQ_AMBIGUOUS);
+    cr_assert_eq(classify3(&plain, "GET", "QUERY_STRING=a=1", "QUERY_STRING=a=2", NULL), CC_REQ_AMBIGUOUS);
+    cr_assert_eq(classify3(&plain, "GET", "REQUEST_URI=/r/1?a=1", NULL, NULL), CC_REQ_CACHEABLE);
+    cr_assert_eq(classify3(&plain, "GET", "SERVER_PORT=80", "SERVER_PORT=8080", NULL), CC_REQ_AMBIGUOUS);
+    /* A header no rule reads may repeat freely. */
+    cr_assert_eq(classify3(&plain, "GET", "HTTP_ACCEPT=a", "HTTP_ACCEPT=b", NULL), CC_REQ_CACHEABLE);
+}
+
+Test(policy_request, users_the_server_authenticated_are_private)
+{
+    cr_assert_eq(classify(&cookies_ok, "GET", "REMOTE_USER=alice"), CC_REQ_PRIVATE);
+    cr_assert_eq(classify(&cookies_ok, "GET", "REMOTE_USER="), CC_REQ_CACHEABLE);
+    cr_assert_eq(classify(&cookies_ok, "GET", "SSL_CLIENT_VERIFY=SUCCESS"), CC_REQ_PRIVATE);
+    cr_assert_eq(classify(&cookies_ok, "GET", "SSL_CLIENT_VERIFY=NONE"), CC_REQ_CACHEABLE);
+}
+
+Test(policy_request, paths_not_in_normal_form_are_ambiguous)
+{
+    static const char *const bad[] = {"REQUEST_URI=/a/..%2Fb", "REQUEST_URI=/a/%2e%2e/b", "REQUEST_URI=/a//b",
+                                      "REQUEST_URI=/a/./b", "REQUEST_URI=/a;x.css", "REQUEST_URI=/%61",
+                                      "REQUEST_URI=/a%5Cb", "REQUEST_URI=/a%", "REQUEST_URI=/a%2"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *env[] = {"REQUEST_METHOD=GET", (char *)bad[i], NULL};
+        cc_request rq;
+        cr_assert_eq(cc_request_init(&rq, env), 0, "%s", bad[i]);
+        cr_assert_eq(cc_policy_request(&cfg, &plain, &rq), CC_REQ_AMBIGUOUS, "%s", bad[i]);
+    }
+    char *good[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/caf%C3%A9/a%20b?x=%2F", NULL};
+    cc_request rq;
+    cr_assert_eq(cc_request_init(&rq, good), 0);
+    cr_assert_eq(cc_policy_request(&cfg, &plain, &rq), CC_REQ_CACHEABLE);
+}
+
+Test(policy_response, every_cache_control_line_counts)
+{
+    assert_refused(&plain, "Cache-Control: max-age=60\nCache-Control: private\n\n", 0, "Cache-Control");
+    assert_refused(&plain, "Cache-Control: max-age=60\ncache-control: no-store\n\n", 0, "Cache-Control");
+    assert_refused(&plain, "Cache-Control: public\nPragma: no-cache\n\n", 0, "Pragma");
+    assert_refused(&plain, "Set-Cookie2: a=1\n\n", 0, "Set-Cookie");
+    /* Lifetimes that disagree, on one line or several: not stored. */
+    assert_refused(&plain, "Cache-Control: max-age=60\nCache-Control: max-age=0\n\n", 0, "expired");
+    assert_refused(&plain, "Cache-Control: max-age=60, max-age=5\n\n", 0, "expired");
+    assert_refused(&plain, "X-Accel-Expires: 60\nX-Accel-Expires: 0\n\n", 0, "expired");
+    assert_refused(&plain, "Expires: Thu, 01 Jan 2099 00:00:00 GMT\nExpires: Thu, 01 Jan 1970 00:00:00 GMT\n\n",
+                   0, "expired");
+    /* Lines that agree combine. */
+    cr_assert_eq(ttl(&plain, "Cache-Control: public\nCache-Control: max-age=5\n\n"), 5000);
+    cr_assert_eq(ttl(&plain, "Cache-Control: max-age=5\nCache-Control: max-age=5\n\n"), 5000);
+    cr_assert_eq(ttl(&plain, "Cache-Control: s-maxage=7\nCache-Control: max-age=5\n\n"), 7000);
+}
