@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text = fuzz_envp(data, size, env, 32);
     cc_request rq;
     if (cc_request_init(&rq, env) == 0) {
-        const cc_route *r = cc_route_match(cfg, rq.method_bit, rq.path, rq.path_len);
+        const cc_route *r = cc_route_match(cfg, rq.method_bit, rq.norm, rq.norm_len);
         if (r != NULL) {
             cc_policy_request(cfg, r, &rq);
             cc_key *k = malloc(sizeof *k);
