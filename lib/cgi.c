@@ -44,6 +44,10 @@
 
 extern char **environ;
 
+/* How long a CGI process, its response sent, keeps retrying a purge that
+ * Redis could not take: no worker lives on to retry it later. */
+#define CC_CGI_SETTLE_MS 5000
+
 static volatile pid_t program_pid;
 
 static int fd_write(void *ctx, const char *data, size_t len)
@@ -101,7 +105,9 @@ static void forward_signals(void)
  * same fatal signal. */
 __attribute__((noreturn)) static void end_like(int status)
 {
-    cc_store_settle();      /* the store was sent, not waited for */
+    /* The store was sent, not waited for; a purge Redis could not take
+     * yet is retried a while (pending.h). */
+    cc_engine_settle(CC_CGI_SETTLE_MS);
     if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);
         signal(sig, SIG_DFL);

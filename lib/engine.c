@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cache.h"
 #include "clock.h"
@@ -34,6 +35,7 @@
 #include "request.h"
 #include "route.h"
 #include "stats.h"
+#include "store.h"
 
 /* The generation keys a finished request bumps. */
 typedef struct bumps {
@@ -607,4 +609,20 @@ void cc_engine_finish(cc_txn *t, bool completed)
     /* The client has its response: a good moment to retry purges that
      * could not be delivered before. */
     cc_pending_retry(cfg);
+}
+
+void cc_engine_settle(int64_t max_ms)
+{
+    cc_store_settle();
+    const cc_config *cfg = cc_engine_config();
+    int64_t deadline = cc_mono_ms() + max_ms;
+    size_t left;
+    while ((left = cc_pending_retry(cfg)) > 0 && cc_mono_ms() < deadline) {
+        /* The breaker answers at once while Redis is down: wait a while. */
+        struct timespec pause = {0, 200 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    if (left > 0)
+        cc_error("%zu purge(s) lost: redis did not take them within %lld ms of the response",
+                 left, (long long)max_ms);
 }

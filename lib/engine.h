@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "http.h"
@@ -64,6 +65,12 @@ int cc_engine_end_output(cc_txn *txn, const cc_sink *sink);
  * true (the app finished normally and every write reached the client) and
  * policy allows it; then frees txn. */
 void cc_engine_finish(cc_txn *txn, bool completed);
+
+/* For a process about to exit (a CGI): reads the replies Redis still owes
+ * and keeps retrying purges that could not be delivered, for at most
+ * max_ms (the client already has its response).  A purge still pending
+ * then is lost, and logged as an error. */
+void cc_engine_settle(int64_t max_ms);
 
 /* Frees txn without a word to Redis: for a forked copy of a transaction
  * that another process owns (and whose lock it must not release). */

@@ -160,4 +160,22 @@ r=$(get "$W3/w/y"); r=$(get "$W3/w/y")
 expect_contains "after Redis takes writes again, the purge is delivered: new page" "$r" "data=new"
 r=$(get "$W/w/y")
 expect_contains "... for every worker" "$r" "data=new"
+# A CGI process has no later requests to retry on: it keeps trying a
+# while after its response.
+cgi() {
+    local method=$1 uri=$2
+    env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD="$method" REQUEST_URI="$uri" \
+        QUERY_STRING="${uri#*\?}" SCRIPT_NAME="${uri%%\?*}" SERVER_NAME=localhost SERVER_PORT=80 \
+        HTTP_HOST=localhost LD_PRELOAD="$(preload_value)" ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
+        UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" CGICACHE_REDIS="$REDIS_URL" CGICACHE_ROUTE_d='GET /d/* ttl=600' \
+        CGICACHE_TIMEOUT=100ms APP_COUNTER="$TMP/cgi" timeout 20 "$TOP/tests/apps/cgi/data.sh" </dev/null
+}
+cgi PUT '/d/x?v=old' >/dev/null; cgi GET /d/x >/dev/null
+expect_eq "CGI: /d/x is cached" "$(st "$(cgi GET /d/x)")" HIT
+rcli CLIENT PAUSE 1000 WRITE >/dev/null
+r=$(cgi PUT '/d/x?v=new')
+expect_contains "CGI: the PUT is answered while Redis refuses writes" "$r" "data=new"
+r=$(cgi GET /d/x)
+expect_contains "CGI: the purge was delivered once Redis took writes again" "$r" "data=new"
+expect_eq "... so the old page is gone" "$(st "$r")" MISS
 finish
