@@ -128,7 +128,7 @@ done
 get "$PERL/resp2?maxage=60&cc2=private" >/dev/null
 expect_eq "perl: max-age then private on another line is not stored" "$(st "$(get "$PERL/resp2?maxage=60&cc2=private")")" MISS
 
-# 7 and 8. A write's purge reaches Redis before its response ends; while
+# 7. A write's purge reaches Redis before its response ends; while
 # Redis cannot take it, this worker serves nothing it covers.
 start_app w 1 "$TESTAPP" CGICACHE_ROUTE_w='GET /w/* ttl=600' CGICACHE_TIMEOUT=2s
 start_nginx w; W=http://127.0.0.1:$NGINX_PORT
@@ -145,7 +145,7 @@ for i in $(seq 20); do
     case "$r" in *"data=v$i"*) ;; *) stale=$((stale + 1)) ;; esac
 done
 expect_eq "a GET right after a PUT (another worker) never sees the old page" "$stale" 0
-# Redis frozen longer than the timeout: the purge is kept and retried.
+# 8. Redis frozen longer than the timeout: the purge is kept and retried.
 start_app w3 1 "$TESTAPP" CGICACHE_ROUTE_w='GET /w/* ttl=600' CGICACHE_TIMEOUT=100ms APP_COUNTER="$TMP/w.count"
 start_nginx w3; W3=http://127.0.0.1:$NGINX_PORT
 get "$W3/w/y?set=old" >/dev/null; get "$W3/w/y" >/dev/null
