@@ -25,6 +25,7 @@
 #include <xxhash.h>
 
 #define QUERY_PARAMS_MAX 256
+#define QUERY_PARAMS_SMALL 16
 
 /* A bounded writer into cc_key.full; overflowing marks it failed. */
 typedef struct writer {
@@ -256,9 +257,14 @@ static int put_query(writer *w, const cc_route *route, const char *q, size_t qle
         put_escaped(w, q, qlen, &keep_text, false);
         return 0;
     }
-    param *params = malloc(QUERY_PARAMS_MAX * sizeof *params);
-    size_t n = 0;
-    if (params == NULL)
+    /* Most queries have a few parameters: those fit on the stack. */
+    param small[QUERY_PARAMS_SMALL], *params = small;
+    size_t n = 0, segments = 1;
+    for (const char *a = q; (a = memchr(a, '&', qlen - (size_t)(a - q))) != NULL; a++)
+        segments++;
+    if (segments > QUERY_PARAMS_MAX)
+        return -1;
+    if (segments > QUERY_PARAMS_SMALL && (params = malloc(segments * sizeof *params)) == NULL)
         return -1;
     for (size_t start = 0; start < qlen;) {
         const char *amp = memchr(q + start, '&', qlen - start);
@@ -267,10 +273,6 @@ static int put_query(writer *w, const cc_route *route, const char *q, size_t qle
         start += len + 1;
         if (len == 0)
             continue;
-        if (n == QUERY_PARAMS_MAX) {
-            free(params);
-            return -1;
-        }
         param *p = &params[n];
         const char *eq = memchr(text, '=', len);
         size_t base;
@@ -296,7 +298,8 @@ static int put_query(writer *w, const cc_route *route, const char *q, size_t qle
         put(w, i == 0 ? "?" : "&", 1);
         put_escaped(w, params[i].text, params[i].len, &keep_text, false);
     }
-    free(params);
+    if (params != small)
+        free(params);
     return 0;
 }
 
@@ -329,28 +332,34 @@ int cc_key_route_prefix(const cc_config *cfg, const char *route, char *out, size
     return w.failed ? -1 : 0;
 }
 
-/* Writes the URL generation key of scheme://host/path, path decoded: a
- * URL purge names every spelling of a path that decodes alike. */
-static int url_gen_key(const cc_config *cfg, const cc_route *route, bool https,
-                       const char *host, size_t host_len, const char *path,
-                       size_t path_len, char *out, size_t cap)
+/* Writes the URL generation key of the URL written in url[0..len). */
+static int url_gen_key(const cc_config *cfg, const cc_route *route, const char *url, size_t len,
+                       char *out, size_t cap)
 {
-    char url[CC_KEY_MAX];
-    writer u = {url, 0, sizeof url, 0};
-    put_origin(&u, https, host, host_len);
-    put_escaped(&u, path, path_len, &keep_path, false);
     writer w = {out, 0, cap, 0};
     put_route_prefix(&w, cfg, route->name);
     put_str(&w, "gen:");
-    put_hash(&w, XXH3_128bits(url, u.len));
-    return w.failed || u.failed ? -1 : 0;
+    put_hash(&w, XXH3_128bits(url, len));
+    return w.failed ? -1 : 0;
+}
+
+/* Writes scheme://host/path, path decoded, into w: what a URL purge names,
+ * so that every spelling of a path that decodes alike is purged. */
+static void put_purge_url(writer *w, bool https, const char *host, size_t host_len,
+                          const char *path, size_t path_len)
+{
+    put_origin(w, https, host, host_len);
+    put_escaped(w, path, path_len, &keep_path, false);
 }
 
 int cc_key_url_gen(const cc_config *cfg, const cc_route *route, bool https,
                    const char *host, size_t host_len, const char *path,
                    size_t path_len, char *out, size_t cap)
 {
-    return url_gen_key(cfg, route, https, host, host_len, path, path_len, out, cap);
+    char url[CC_KEY_MAX];
+    writer u = {url, 0, sizeof url, 0};
+    put_purge_url(&u, https, host, host_len, path, path_len);
+    return u.failed ? -1 : url_gen_key(cfg, route, url, u.len, out, cap);
 }
 
 /* The port the host names: its own ":port", else the scheme's default. */
@@ -421,8 +430,10 @@ int cc_key_build(const cc_config *cfg, const cc_route *route,
     else
         put_escaped(&w, rq->method, strlen(rq->method), &keep_name, false);
     put(&w, ":", 1);
+    size_t url_start = w.len;
     put_origin(&w, rq->https, rq->host, strlen(rq->host));
     put_path(&w, rq);
+    size_t url_end = w.len;
     if (put_query(&w, route, rq->query, rq->query_len) < 0)
         return -1;
     put_vary(&w, route, rq->envp);
@@ -434,9 +445,23 @@ int cc_key_build(const cc_config *cfg, const cc_route *route,
     writer gen = {out->route_gen, 0, sizeof out->route_gen, 0};
     put(&gen, out->full, prefix_len);
     put_str(&gen, "gen");
-    if (gen.failed || url_gen_key(cfg, route, rq->https, rq->host, strlen(rq->host), rq->norm,
-                                  rq->norm_len, out->url_gen, sizeof out->url_gen) < 0)
+    /* The URL a purge names is the key's own URL part when the path needs
+     * no decoding (most do not); otherwise it is written after the key. */
+    const char *url = out->full + url_start;
+    size_t url_len = url_end - url_start;
+    bool as_written = rq->norm_len == rq->path_len && memcmp(rq->norm, rq->path, rq->path_len) == 0 &&
+                      (rq->path_encoded || strpbrk(rq->norm, "%?#") == NULL);
+    if (!as_written) {
+        writer u = {out->full + w.len + 1, 0, sizeof out->full - w.len - 1, 0};
+        put_purge_url(&u, rq->https, rq->host, strlen(rq->host), rq->norm, rq->norm_len);
+        if (u.failed)
+            return -1;
+        url = u.buf;
+        url_len = u.len;
+    }
+    if (gen.failed || url_gen_key(cfg, route, url, url_len, out->url_gen, sizeof out->url_gen) < 0)
         return -1;
+    out->full[out->full_len] = '\0';
 
     if (w.len <= CC_KEY_HASH_OVER) {
         memcpy(out->redis, out->full, w.len + 1);

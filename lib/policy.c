@@ -23,21 +23,41 @@
 #include "policy.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
 /* ---- requests -------------------------------------------------------------- */
 
-/* A parameter name with its length, so that most names are ruled out by
- * their length alone. */
-typedef struct param_name {
+/* What a request parameter means to the rules. */
+typedef enum {
+    RULE_NONE,               /* only watched for repeats */
+    RULE_CACHE_CONTROL,
+    RULE_PRAGMA,
+    RULE_AUTHORIZATION,
+    RULE_COOKIE,
+    RULE_REMOTE_USER,        /* a user the server authenticated */
+    RULE_CLIENT_CERT,        /* SSL_CLIENT_VERIFY: SUCCESS is a user too */
+    RULE_FORWARDING,         /* see below */
+} rule;
+
+typedef struct known_param {
     const char *name;
     size_t len;
-} param_name;
+    rule rule;
+    bool watched;            /* repeats that differ make the request ambiguous */
+} known_param;
 
-#define PARAM(literal) {literal, sizeof literal - 1}
+#define WATCH(literal, r) {literal, sizeof literal - 1, r, true}
+#define FORWARDING(literal) {literal, sizeof literal - 1, RULE_FORWARDING, false}
 
-/* Request headers that make an app, or the framework or proxy-fix
+/* Every parameter the rules read.  Watched ones are those the key or the
+ * rules read: a request that repeats one of them with different values is
+ * not cached, since libfcgi and getenv() read the first copy, Perl's
+ * FCGI.pm and dict-based servers the last, and the key cannot be right
+ * for both.
+ *
+ * Forwarding headers make an app, or the framework or proxy-fix
  * middleware under it, build URLs or pick a handler for another host,
  * port, scheme, path or method than the request line says.  Gathered
  * from what Rack, Rails, Django, Werkzeug's ProxyFix, Flask, Symfony,
@@ -47,74 +67,101 @@ typedef struct param_name {
  * only name the client (X-Forwarded-For, X-Real-IP) are not here: an app
  * that answers by client address must not be cached by address anyway.
  * README.md lists them; keep the two in step. */
-static const param_name forwarding[] = {
-    PARAM("HTTP_FORWARDED"),
-    PARAM("HTTP_X_FORWARDED_HOST"),
-    PARAM("HTTP_X_FORWARDED_SERVER"),
-    PARAM("HTTP_X_FORWARDED_PORT"),
-    PARAM("HTTP_X_FORWARDED_PROTO"),
-    PARAM("HTTP_X_FORWARDED_PROTOCOL"),
-    PARAM("HTTP_X_FORWARDED_SCHEME"),
-    PARAM("HTTP_X_FORWARDED_SSL"),
-    PARAM("HTTP_X_FORWARDED_HTTPS"),
-    PARAM("HTTP_X_FORWARDED_PREFIX"),
-    PARAM("HTTP_X_FORWARDED_PATH"),
-    PARAM("HTTP_X_FORWARDED_URI"),
-    PARAM("HTTP_X_FORWARDED_URL"),
-    PARAM("HTTP_X_FORWARDED_SCRIPT_NAME"),
-    PARAM("HTTP_X_FRONT_END_HTTPS"),
-    PARAM("HTTP_FRONT_END_HTTPS"),
-    PARAM("HTTP_X_URL_SCHEME"),
-    PARAM("HTTP_X_SCHEME"),
-    PARAM("HTTP_X_ARR_SSL"),
-    PARAM("HTTP_CLOUDFRONT_FORWARDED_PROTO"),
-    PARAM("HTTP_X_SCRIPT_NAME"),
-    PARAM("HTTP_SCRIPT_NAME"),
-    PARAM("HTTP_X_TRAVERSAL_PATH"),
-    PARAM("HTTP_X_HOST"),
-    PARAM("HTTP_X_HTTP_HOST_OVERRIDE"),
-    PARAM("HTTP_X_ORIGINAL_HOST"),
-    PARAM("HTTP_X_ORIGINAL_PROTO"),
-    PARAM("HTTP_X_ORIGINAL_URI"),
-    PARAM("HTTP_X_ORIGINAL_URL"),
-    PARAM("HTTP_X_REWRITE_URL"),
-    PARAM("HTTP_X_OVERRIDE_URL"),
-    PARAM("HTTP_UNENCODED_URL"),
-    PARAM("HTTP_X_HTTP_METHOD_OVERRIDE"),
-    PARAM("HTTP_X_HTTP_METHOD"),
-    PARAM("HTTP_X_METHOD_OVERRIDE"),
-    PARAM("HTTP_X_ORIGINAL_METHOD"),
+static const known_param known[] = {
+    WATCH("REQUEST_METHOD", RULE_NONE),
+    WATCH("REQUEST_URI", RULE_NONE),
+    WATCH("QUERY_STRING", RULE_NONE),
+    WATCH("SCRIPT_NAME", RULE_NONE),
+    WATCH("PATH_INFO", RULE_NONE),
+    WATCH("DOCUMENT_URI", RULE_NONE),
+    WATCH("SERVER_NAME", RULE_NONE),
+    WATCH("SERVER_PORT", RULE_NONE),
+    WATCH("HTTPS", RULE_NONE),
+    WATCH("REQUEST_SCHEME", RULE_NONE),
+    WATCH("CONTENT_LENGTH", RULE_NONE),
+    WATCH("AUTH_TYPE", RULE_NONE),
+    WATCH("HTTP_HOST", RULE_NONE),
+    WATCH("HTTP_TRANSFER_ENCODING", RULE_NONE),
+    WATCH("REMOTE_USER", RULE_REMOTE_USER),
+    WATCH("SSL_CLIENT_VERIFY", RULE_CLIENT_CERT),
+    WATCH("HTTP_COOKIE", RULE_COOKIE),
+    WATCH("HTTP_AUTHORIZATION", RULE_AUTHORIZATION),
+    WATCH("HTTP_CACHE_CONTROL", RULE_CACHE_CONTROL),
+    WATCH("HTTP_PRAGMA", RULE_PRAGMA),
+    FORWARDING("HTTP_FORWARDED"),
+    FORWARDING("HTTP_X_FORWARDED_HOST"),
+    FORWARDING("HTTP_X_FORWARDED_SERVER"),
+    FORWARDING("HTTP_X_FORWARDED_PORT"),
+    FORWARDING("HTTP_X_FORWARDED_PROTO"),
+    FORWARDING("HTTP_X_FORWARDED_PROTOCOL"),
+    FORWARDING("HTTP_X_FORWARDED_SCHEME"),
+    FORWARDING("HTTP_X_FORWARDED_SSL"),
+    FORWARDING("HTTP_X_FORWARDED_HTTPS"),
+    FORWARDING("HTTP_X_FORWARDED_PREFIX"),
+    FORWARDING("HTTP_X_FORWARDED_PATH"),
+    FORWARDING("HTTP_X_FORWARDED_URI"),
+    FORWARDING("HTTP_X_FORWARDED_URL"),
+    FORWARDING("HTTP_X_FORWARDED_SCRIPT_NAME"),
+    FORWARDING("HTTP_X_FRONT_END_HTTPS"),
+    FORWARDING("HTTP_FRONT_END_HTTPS"),
+    FORWARDING("HTTP_X_URL_SCHEME"),
+    FORWARDING("HTTP_X_SCHEME"),
+    FORWARDING("HTTP_X_ARR_SSL"),
+    FORWARDING("HTTP_CLOUDFRONT_FORWARDED_PROTO"),
+    FORWARDING("HTTP_X_SCRIPT_NAME"),
+    FORWARDING("HTTP_SCRIPT_NAME"),
+    FORWARDING("HTTP_X_TRAVERSAL_PATH"),
+    FORWARDING("HTTP_X_HOST"),
+    FORWARDING("HTTP_X_HTTP_HOST_OVERRIDE"),
+    FORWARDING("HTTP_X_ORIGINAL_HOST"),
+    FORWARDING("HTTP_X_ORIGINAL_PROTO"),
+    FORWARDING("HTTP_X_ORIGINAL_URI"),
+    FORWARDING("HTTP_X_ORIGINAL_URL"),
+    FORWARDING("HTTP_X_REWRITE_URL"),
+    FORWARDING("HTTP_X_OVERRIDE_URL"),
+    FORWARDING("HTTP_UNENCODED_URL"),
+    FORWARDING("HTTP_X_HTTP_METHOD_OVERRIDE"),
+    FORWARDING("HTTP_X_HTTP_METHOD"),
+    FORWARDING("HTTP_X_METHOD_OVERRIDE"),
+    FORWARDING("HTTP_X_ORIGINAL_METHOD"),
 };
 
-/* Parameters the key or the rules read, besides the route's vary headers
- * and the bypass header.  A request that repeats one of them with
- * different values is not cached: libfcgi and getenv() read the first
- * copy, Perl's FCGI.pm and Python's dict-based servers the last, and the
- * key cannot be right for both. */
-static const param_name watched[] = {
-    PARAM("REQUEST_METHOD"),
-    PARAM("REQUEST_URI"),
-    PARAM("QUERY_STRING"),
-    PARAM("SCRIPT_NAME"),
-    PARAM("PATH_INFO"),
-    PARAM("DOCUMENT_URI"),
-    PARAM("SERVER_NAME"),
-    PARAM("SERVER_PORT"),
-    PARAM("HTTPS"),
-    PARAM("REQUEST_SCHEME"),
-    PARAM("CONTENT_LENGTH"),
-    PARAM("REMOTE_USER"),
-    PARAM("AUTH_TYPE"),
-    PARAM("SSL_CLIENT_VERIFY"),
-    PARAM("HTTP_HOST"),
-    PARAM("HTTP_COOKIE"),
-    PARAM("HTTP_AUTHORIZATION"),
-    PARAM("HTTP_CACHE_CONTROL"),
-    PARAM("HTTP_PRAGMA"),
-    PARAM("HTTP_TRANSFER_ENCODING"),
-};
+#define NKNOWN (sizeof known / sizeof known[0])
 
-#define WATCHED_MAX (sizeof watched / sizeof watched[0] + CC_MAX_LIST + 1)
+/* An open-addressing hash of known[], made once, so that a parameter is
+ * compared with at most one or two names (a hit looks at every parameter
+ * of every request).  Slots hold index + 1; 0 is empty. */
+#define SLOTS 256
+static unsigned char slots[SLOTS];
+static pthread_once_t index_once = PTHREAD_ONCE_INIT;
+
+static size_t slot_of(const char *name, size_t len)
+{
+    return (len * 7 + (unsigned char)name[len - 1] * 3 + (unsigned char)name[len / 2]) % SLOTS;
+}
+
+static void build_index(void)
+{
+    for (size_t i = 0; i < NKNOWN; i++) {
+        size_t h = slot_of(known[i].name, known[i].len);
+        while (slots[h] != 0)
+            h = (h + 1) % SLOTS;
+        slots[h] = (unsigned char)(i + 1);
+    }
+}
+
+/* The known parameter kv names (its name is len bytes long), or NULL. */
+static const known_param *lookup(const char *kv, size_t len)
+{
+    if (len == 0)
+        return NULL;
+    for (size_t h = slot_of(kv, len); slots[h] != 0; h = (h + 1) % SLOTS) {
+        const known_param *k = &known[slots[h] - 1];
+        if (k->len == len && memcmp(kv, k->name, len) == 0)
+            return k;
+    }
+    return NULL;
+}
 
 static bool route_varies_on(const cc_route *route, const char *cgi_name)
 {
@@ -138,20 +185,22 @@ int cc_secret_equal(const char *a, size_t alen, const char *b, size_t blen)
     return diff == 0;
 }
 
+/* The route's vary headers and the bypass header, named by the
+ * configuration rather than known[]: their lengths, found once. */
+typedef struct configured {
+    size_t vary_len[CC_MAX_LIST];
+    size_t bypass_len;
+} configured;
+
 /* What the rules learn from one pass over the params (a routed request
  * is looked at on every hit).  Every copy of a repeated parameter counts:
  * a request is private, no-cache or bypassing if any copy makes it so. */
 typedef struct request_view {
     bool bypass, no_cache, private, uncovered_forwarding, conflicting;
-    /* The first value of each watched parameter, to compare repeats with. */
-    const char *first[WATCHED_MAX];
+    /* The first value of each watched parameter, to compare repeats with:
+     * known[] first, then the vary headers, then the bypass header. */
+    const char *first[NKNOWN + CC_MAX_LIST + 1];
 } request_view;
-
-/* Is the parameter kv, whose name is len bytes long, named p? */
-static bool named(const char *kv, size_t len, param_name p)
-{
-    return len == p.len && memcmp(kv, p.name, len) == 0;
-}
 
 static bool bypass_matches(const cc_config *cfg, const char *v)
 {
@@ -173,55 +222,68 @@ static void watch(request_view *h, size_t slot, const char *value)
         h->conflicting = true;
 }
 
-/* The rules of one parameter (name len bytes long, value v). */
-static void look_at(const cc_config *cfg, const cc_route *route, request_view *h,
-                    const char *kv, size_t len, const char *v)
+static void apply(const cc_route *route, request_view *h, const known_param *k, const char *v)
 {
-    const size_t nwatched = sizeof watched / sizeof watched[0];
-    for (size_t i = 0; i < nwatched; i++)
-        if (named(kv, len, watched[i])) {
-            watch(h, i, v);
-            break;
-        }
+    switch (k->rule) {
+    case RULE_NONE:
+        break;
+    case RULE_CACHE_CONTROL:
+        h->no_cache |= lists(v, "no-cache") || lists(v, "no-store");
+        break;
+    case RULE_PRAGMA:
+        h->no_cache |= lists(v, "no-cache");
+        break;
+    case RULE_AUTHORIZATION:
+        h->private = true;
+        break;
+    case RULE_COOKIE:
+        h->private |= v[0] != '\0' && !route->cookies_ignore;
+        break;
+    case RULE_REMOTE_USER:
+        h->private |= v[0] != '\0';
+        break;
+    case RULE_CLIENT_CERT:
+        h->private |= strcmp(v, "SUCCESS") == 0;
+        break;
+    case RULE_FORWARDING:
+        h->uncovered_forwarding |= !route_varies_on(route, k->name);
+        break;
+    }
+}
+
+/* The rules of one parameter (name len bytes long, value v). */
+static void look_at(const cc_config *cfg, const cc_route *route, const configured *c,
+                    request_view *h, const char *kv, size_t len, const char *v)
+{
+    const known_param *k = lookup(kv, len);
+    if (k != NULL) {
+        if (k->watched)
+            watch(h, (size_t)(k - known), v);
+        apply(route, h, k, v);
+    }
     for (size_t i = 0; i < route->nvary; i++)
-        if (named(kv, len, (param_name){route->vary[i].cgi, strlen(route->vary[i].cgi)}))
-            watch(h, nwatched + i, v);
-    size_t blen = strlen(cfg->bypass_header.cgi);
-    if (blen > 0 && named(kv, len, (param_name){cfg->bypass_header.cgi, blen})) {
-        watch(h, nwatched + CC_MAX_LIST, v);
+        if (len == c->vary_len[i] && memcmp(kv, route->vary[i].cgi, len) == 0)
+            watch(h, NKNOWN + i, v);
+    if (len == c->bypass_len && c->bypass_len > 0 && memcmp(kv, cfg->bypass_header.cgi, len) == 0) {
+        watch(h, NKNOWN + CC_MAX_LIST, v);
         h->bypass |= bypass_matches(cfg, v);
     }
-    if (named(kv, len, (param_name)PARAM("HTTP_CACHE_CONTROL")))
-        h->no_cache |= lists(v, "no-cache") || lists(v, "no-store");
-    else if (named(kv, len, (param_name)PARAM("HTTP_PRAGMA")))
-        h->no_cache |= lists(v, "no-cache");
-    else if (named(kv, len, (param_name)PARAM("HTTP_AUTHORIZATION")))
-        h->private = true;
-    else if (named(kv, len, (param_name)PARAM("HTTP_COOKIE")))
-        h->private |= v[0] != '\0' && !route->cookies_ignore;
-    /* Users the server itself authenticated: basic auth it checked, a
-     * client certificate it verified. */
-    else if (named(kv, len, (param_name)PARAM("REMOTE_USER")))
-        h->private |= v[0] != '\0';
-    else if (named(kv, len, (param_name)PARAM("SSL_CLIENT_VERIFY")))
-        h->private |= strcmp(v, "SUCCESS") == 0;
-    if (kv[0] == 'H' && !h->uncovered_forwarding)
-        for (size_t i = 0; i < sizeof forwarding / sizeof forwarding[0]; i++)
-            if (named(kv, len, forwarding[i])) {
-                h->uncovered_forwarding = !route_varies_on(route, forwarding[i].name);
-                break;
-            }
 }
 
 static void view_request(const cc_config *cfg, const cc_route *route, char *const *envp,
                          request_view *h)
 {
+    configured c;
+    pthread_once(&index_once, build_index);
     memset(h, 0, sizeof *h);
+    for (size_t i = 0; i < route->nvary; i++)
+        c.vary_len[i] = strlen(route->vary[i].cgi);
+    c.bypass_len = strlen(cfg->bypass_header.cgi);
     for (char *const *e = envp; *e != NULL; e++) {
         const char *kv = *e;
         const char *eq = strchr(kv, '=');
         if (eq != NULL)
-            look_at(cfg, route, h, kv, (size_t)(eq - kv), eq + 1);
+            look_at(cfg, route, &c, h, kv, (size_t)(eq - kv), eq + 1);
     }
 }
 

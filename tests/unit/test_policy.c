@@ -562,3 +562,26 @@ Test(policy_response, every_cache_control_line_counts)
     cr_assert_eq(ttl(&plain, "Cache-Control: max-age=5\nCache-Control: max-age=5\n\n"), 5000);
     cr_assert_eq(ttl(&plain, "Cache-Control: s-maxage=7\nCache-Control: max-age=5\n\n"), 7000);
 }
+
+/* Every forwarding header README.md lists makes a request UNSAFE unless
+ * the route keys on it. */
+Test(policy_request, every_listed_forwarding_header)
+{
+    static const char *const names[] = {
+        "FORWARDED", "X_FORWARDED_HOST", "X_FORWARDED_SERVER", "X_FORWARDED_PORT",
+        "X_FORWARDED_PROTO", "X_FORWARDED_PROTOCOL", "X_FORWARDED_SCHEME", "X_FORWARDED_SSL",
+        "X_FORWARDED_HTTPS", "X_FORWARDED_PREFIX", "X_FORWARDED_PATH", "X_FORWARDED_URI",
+        "X_FORWARDED_URL", "X_FORWARDED_SCRIPT_NAME", "X_FRONT_END_HTTPS", "FRONT_END_HTTPS",
+        "X_URL_SCHEME", "X_SCHEME", "X_ARR_SSL", "CLOUDFRONT_FORWARDED_PROTO", "X_SCRIPT_NAME",
+        "SCRIPT_NAME", "X_TRAVERSAL_PATH", "X_HOST", "X_HTTP_HOST_OVERRIDE", "X_ORIGINAL_HOST",
+        "X_ORIGINAL_PROTO", "X_ORIGINAL_URI", "X_ORIGINAL_URL", "X_REWRITE_URL", "X_OVERRIDE_URL",
+        "UNENCODED_URL", "X_HTTP_METHOD_OVERRIDE", "X_HTTP_METHOD", "X_METHOD_OVERRIDE",
+        "X_ORIGINAL_METHOD"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "HTTP_%s=x", names[i]);
+        cr_assert_eq(classify(&plain, "GET", p), CC_REQ_UNSAFE, "%s", p);
+    }
+    cr_assert_eq(classify(&plain, "GET", "HTTP_X_FORWARDED_FOR=1.2.3.4"), CC_REQ_CACHEABLE);
+    cr_assert_eq(classify(&plain, "GET", "HTTP_X_REAL_IP=1.2.3.4"), CC_REQ_CACHEABLE);
+}
