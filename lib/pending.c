@@ -9,11 +9,13 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cache.h"
+#include "clock.h"
 #include "log.h"
 
 typedef struct pending_key {
@@ -21,7 +23,12 @@ typedef struct pending_key {
     bool url;
 } pending_key;
 
+/* Retries are spaced: while Redis refuses writes but answers (out of
+ * memory, a replica), every request retrying would double its latency. */
+#define RETRY_EVERY_MS 200
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int64_t next_retry_ms;
 static pending_key keys[CC_PENDING_MAX];
 static atomic_size_t count;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
@@ -89,6 +96,9 @@ size_t cc_pending_retry(const cc_config *cfg)
 {
     if (cc_pending_count() == 0)
         return 0;
+    int64_t now = cc_mono_ms(), due = atomic_load(&next_retry_ms);
+    if (now < due || !atomic_compare_exchange_strong(&next_retry_ms, &due, now + RETRY_EVERY_MS))
+        return cc_pending_count();       /* tried a moment ago, or another thread is */
     /* On the heap: this runs only while a purge is pending, and the copy
      * is too large for the stack of an app's small threads. */
     pending_key *copy = malloc(CC_PENDING_MAX * sizeof *copy);
@@ -110,8 +120,8 @@ size_t cc_pending_retry(const cc_config *cfg)
     }
     /* Delivered: drop what was sent (others may have been added since). */
     pthread_mutex_lock(&lock);
-    size_t left = 0, now = atomic_load(&count);
-    for (size_t i = 0; i < now; i++) {
+    size_t left = 0, held_now = atomic_load(&count);
+    for (size_t i = 0; i < held_now; i++) {
         bool sent = false;
         for (size_t j = 0; j < n && !sent; j++)
             sent = strcmp(keys[i].name, copy[j].name) == 0;
