@@ -2,8 +2,8 @@
 # t_watch.sh -- a process with routes that serves requests cgicache never
 # sees says so, once (lib/watch.c): php-cgi -b and php-fpm (PHP's own
 # FastCGI code) warn at their first accept and keep answering as before;
-# a libfcgi app, fcgiwrap, a CGI program, or a process without routes
-# never warn.
+# a libfcgi app (Perl's FCGI too), fcgiwrap, a CGI program, or a process
+# without routes never warn.
 . "$(dirname "$0")/lib.sh"
 
 start_redis
@@ -96,6 +96,14 @@ start_app app 1 "$TESTAPP" "${ROUTE[@]}"
 fcgi app GET /a >/dev/null
 expect_eq "libfcgi app: cached" "$(status_of "$(fcgi app GET /a)")" HIT
 expect_eq "libfcgi app: no warning" "$(warnings "$TMP/app.log")" 0
+# Perl's FCGI loads libfcgi privately (RTLD_LOCAL); its accepts still
+# pass through the adapter.
+if perl -MFCGI -e1 2>/dev/null; then
+    start_app perl 1 "$TOP/tests/apps/perl_app.pl" "${ROUTE[@]}"
+    fcgi perl GET /p >/dev/null
+    expect_eq "Perl FCGI app: cached" "$(status_of "$(fcgi perl GET /p)")" HIT
+    expect_eq "Perl FCGI app: no warning" "$(warnings "$TMP/perl.log")" 0
+fi
 mkdir -p "$TMP/cgi-bin"
 cp "$TOP/tests/apps/cgi/hello.sh" "$TMP/cgi-bin/"
 start_app wrap 1 /usr/sbin/fcgiwrap "${ROUTE[@]}"
