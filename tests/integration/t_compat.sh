@@ -17,8 +17,9 @@
 # exports its own write(), not usable before its main(); the CGI adapter
 # calls it and cgit dies of SIGSEGV), the fossil walk (lighttpd sends
 # SIGTERM to a CGI once its stdout ends, the tee forwards it, and fossil,
-# still closing its database, dies unstored) and Lua (its lfcgi's libfcgi
-# is loaded privately and its requests are never followed).
+# still closing its database, dies unstored) and Lua (lfcgi's libfcgi is
+# loaded privately; fcgi.c looks up fcgi_stdio's _fcgi_sF in the global
+# scope, finds none, and takes every FCGI_Accept request for not ours).
 . "$(dirname "$0")/lib.sh"
 
 start_redis
