@@ -37,6 +37,15 @@ if command -v php-cgi >/dev/null; then
     expect_eq "php-cgi -b: no cache status (cgicache never saw the request)" "$(status_of "$r")" ""
     expect_eq "php-cgi -b: warned once in three requests" "$(warnings "$TMP/phpb.log")" 1
     expect_contains "php-cgi -b: the warning names the process" "$(cat "$TMP/phpb.log")" "php-cgi accepts connections itself"
+    # The same code on the socket spawn-fcgi hands it (fd 0).
+    env LD_PRELOAD="$(preload_value)" CGICACHE_REDIS="$REDIS_URL" "${ROUTE[@]}" "${PHP_ENV[@]}" PHP_FCGI_CHILDREN=0 \
+        ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" \
+        spawn-fcgi -n -M 0666 -s "$TMP/php.sock" -- "$(command -v php-cgi)" >"$TMP/php-spawn.log" 2>&1 &
+    PIDS+=("$!"); disown "$!" 2>/dev/null
+    wait_for can_connect "$TMP/php.sock"
+    for _ in 1 2; do r=$(php_req "$TMP/php.sock"); done
+    expect_contains "php-cgi under spawn-fcgi: still answers" "$r" "php says hi"
+    expect_eq "php-cgi under spawn-fcgi: warned once" "$(warnings "$TMP/php-spawn.log")" 1
     # Without routes there is nothing to miss: no word.
     port=$(free_port)
     env LD_PRELOAD="$(preload_value)" CGICACHE_REDIS="$REDIS_URL" "${PHP_ENV[@]}" PHP_FCGI_CHILDREN=0 \
