@@ -222,6 +222,8 @@ if [ "$have_fossil" = 1 ] && case "$CC_LIB" in *asan*) false ;; esac; then
         expect_eq "fossil $u: fossil says no-cache, not stored" \
             "$(hdr "$TMP/fn" X-Cache-Status) $(hdr "$TMP/fn" Cache-Status)" "MISS cgicache; fwd=uri-miss"
     done
+    fossil_stored() { rcli --scan --pattern 'cgicache:FOSSIL:*' | grep -vc ':lock$\|:gen\|:fill$'; }
+    all_fossil_stored() { [ "$(fossil_stored)" -ge 20 ]; }
     for round in 1 2 3; do
         rcli DEL $(rcli --scan --pattern 'cgicache:FOSSIL:*' | tr '\n' ' ') >/dev/null 2>&1
         before=$(runs fossil.cgi)
@@ -232,9 +234,9 @@ if [ "$have_fossil" = 1 ] && case "$CC_LIB" in *asan*) false ;; esac; then
         done
         ran=$(( $(runs fossil.cgi) - before ))
         # lighttpd answers the client at the CGI's stdout EOF; the store
-        # follows a moment later, from the tee.
-        sleep 1
-        stored=$(rcli --scan --pattern 'cgicache:FOSSIL:*' | grep -vc ':lock:\|:gen:\|:fill:')
+        # follows a moment later, from the tee: up to 5 s for all of them.
+        wait_for all_fossil_stored 2>/dev/null
+        stored=$(fossil_stored)
         for u in "${pages[@]}"; do
             fetch "$F$u" "$TMP/w1"; fetch "$F$u" "$TMP/w2"
             [ "$(hdr "$TMP/w2" X-Cache-Status)" = HIT ] && hit=$((hit + 1))

@@ -93,7 +93,8 @@ CONF
     wait_for can_connect "$TMP/fpm.sock"
     for _ in 1 2 3; do r=$(php_req "$TMP/fpm.sock"); done
     expect_contains "php-fpm: still answers" "$r" "php says hi"
-    sleep 0.3   # the master copies workers' output into its log
+    # The master copies its workers' output into its log: up to 5 s.
+    wait_for grep -q "$WARNING" "$TMP/fpm.log"
     expect_eq "php-fpm: its one worker warned once" "$(warnings "$TMP/fpm.log")" 1
 else
     echo "ok - php-fpm # skipped: php-fpm not installed (apt-get install php-fpm)"
