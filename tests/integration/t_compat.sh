@@ -139,6 +139,7 @@ server.errorlog = "$TMP/lighttpd.log"
 server.modules = ("mod_cgi", "mod_setenv")
 server.follow-symlink = "enable"
 cgi.assign = (".cgi" => "", ".py" => "", ".php" => "/usr/bin/php-cgi")
+# CGICACHE_LOG=debug: the fossil walk reports the stores it lost, and why.
 setenv.add-environment = (
     "LD_PRELOAD" => "$PRELOAD",
     "RUNCOUNT_FILE" => "$COUNT",
