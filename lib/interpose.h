@@ -27,4 +27,8 @@ void *cc_real_symbol(void *volatile *slot, const char *name);
  * setenv/unsetenv may be the ones interposed in this process). */
 void cc_preload_remove_self(void);
 
+/* Whether cc_preload_remove_self has run: an adapter has met a request
+ * (a libfcgi accept, or a CGI request at load) in this process. */
+int cc_preload_active(void);
+
 #endif

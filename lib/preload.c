@@ -34,9 +34,12 @@ static int is_self(const char *item, size_t len, const char *self, size_t self_l
     return blen >= 11 && memcmp(b, "libcgicache", 11) == 0;
 }
 
+static int done;
+
+int cc_preload_active(void) { return __atomic_load_n(&done, __ATOMIC_ACQUIRE); }
+
 void cc_preload_remove_self(void)
 {
-    static int done;
     if (__atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
         return;
     Dl_info info;

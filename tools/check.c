@@ -3,15 +3,14 @@
  *
  * The configuration is read by the library's own code (cc_config_load),
  * so every problem reported here is one the library would log at load.
- * Then Redis is pinged with the library's own connection code. */
-#include <elf.h>
-#include <fcntl.h>
+ * Then Redis is pinged with the library's own connection code.  Given a
+ * program (and the arguments it will run with), says whether anything it
+ * serves will be cached, and why (program.c). */
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "config.h"
+#include "program.h"
 #include "store.h"
 #include "tool.h"
 
@@ -90,69 +89,49 @@ static int ping(FILE *out, const cc_config *cfg)
     return ok;
 }
 
-/* Whether the dynamic loader, and so LD_PRELOAD, will reach program:
- * not for a static binary (no PT_INTERP), nor a setuid/setgid one (the
- * loader ignores LD_PRELOAD there).  Scripts reach it through their
- * interpreter.  Returns 1 when it will. */
-static int program_reachable(FILE *out, const char *path)
+static const char *kind_name(prog_kind k)
 {
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        fprintf(out, "\nprogram        %s: cannot be read\n", path);
-        return 0;
-    }
-    if (st.st_mode & (S_ISUID | S_ISGID)) {
-        fprintf(out, "\nprogram        %s: setuid/setgid, the loader ignores LD_PRELOAD for it\n", path);
-        return 0;
-    }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    unsigned char head[sizeof(Elf64_Ehdr)] = {0};
-    ssize_t n = fd >= 0 ? read(fd, head, sizeof head) : -1;
-    int ok = 0;
-    if (n >= 2 && head[0] == '#' && head[1] == '!') {
-        fprintf(out, "\nprogram        %s: a script; LD_PRELOAD reaches its interpreter\n", path);
-        ok = 1;
-    } else if (n == (ssize_t)sizeof head && memcmp(head, ELFMAG, SELFMAG) == 0 && head[EI_CLASS] == ELFCLASS64) {
-        const Elf64_Ehdr *eh = (const Elf64_Ehdr *)head;
-        for (int i = 0; i < eh->e_phnum && !ok; i++) {
-            Elf64_Phdr ph;
-            if (pread(fd, &ph, sizeof ph, (off_t)(eh->e_phoff + (uint64_t)i * eh->e_phentsize)) != (ssize_t)sizeof ph)
-                break;
-            ok = ph.p_type == PT_INTERP;
-        }
-        fprintf(out, "\nprogram        %s: %s\n", path,
-               ok ? "dynamically linked; LD_PRELOAD reaches it"
-                  : "statically linked; LD_PRELOAD cannot reach it (put a dynamic front such as spawn-fcgi + a dynamic build, or cache in the web server)");
-    } else {
-        fprintf(out, "\nprogram        %s: not a 64-bit ELF program or a script\n", path);
-    }
-    if (fd >= 0)
-        close(fd);
-    return ok;
+    return k == PROG_LIBFCGI ? "libfcgi" : k == PROG_CGI ? "cgi" : "none";
+}
+
+static void json_string(const char *str)
+{
+    putchar('"');
+    for (const char *c = str; *c != '\0'; c++)
+        printf((*c == '"' || *c == '\\') ? "\\%c" : ((unsigned char)*c < 0x20 ? "?" : "%c"), *c);
+    putchar('"');
 }
 
 int cmd_check(int argc, char **argv)
 {
     if (wants_help(argc, argv)) {
-        printf("usage: cgicache check [PROGRAM] [--json]\n\n"
+        printf("usage: cgicache check [--json] [--] [PROGRAM [ARG...]]\n\n"
                "Reads CGICACHE_* from the environment (and CGICACHE_CONFIG) as the library\n"
                "does, prints the effective settings and routes, reports every problem and\n"
-               "pings Redis.  Given PROGRAM, says whether LD_PRELOAD can reach it (not a\n"
-               "static or setuid binary).  Exit status 1 when anything is wrong.\n");
+               "pings Redis.  Given PROGRAM and the arguments it will run with, says what\n"
+               "will be cached: a libfcgi app (cached), a CGI program (cached when a web\n"
+               "server runs it as CGI), or nothing (static, setuid, or a program that\n"
+               "speaks FastCGI with its own code: php-fpm, php-cgi -b ...), and why.\n"
+               "`spawn-fcgi ... -- APP ARGS` judges APP as a FastCGI server.\n"
+               "Exit status 1 when anything is wrong or nothing would be cached.\n");
         return EXIT_OK;
     }
-    int json = 0;
-    const char *program = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = 1;
-        else if (program == NULL && argv[i][0] != '-')
-            program = argv[i];
-        else {
+    /* Options come first; PROGRAM and everything after it are the
+     * program's own argument list (its -b must not be taken for ours). */
+    int json = 0, i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        }
+        if (strcmp(argv[i], "--json") != 0) {
             fprintf(stderr, "cgicache check: unexpected '%s'\n", argv[i]);
             return EXIT_USAGE;
         }
+        json = 1;
     }
+    char **program = i < argc ? argv + i : NULL;
+    int program_argc = argc - i;
     cc_config *cfg = tool_config();
     /* With --json the human report is still written, to nowhere. */
     FILE *out = json ? fopen("/dev/null", "w") : stdout;
@@ -168,22 +147,35 @@ int cmd_check(int argc, char **argv)
         errors += !p->warning;
     }
     int reachable = ping(out, cfg);
-    int program_ok = program == NULL || program_reachable(out, program);
+    prog_verdict pv = {.kind = PROG_LIBFCGI};
+    if (program != NULL) {
+        program_verdict(program, program_argc, &pv);
+        fprintf(out, "\nprogram        %s: %s\n", pv.path[0] ? pv.path : program[0], pv.loader);
+        fprintf(out, "verdict        %s\n", pv.why);
+    }
+    int program_ok = pv.kind != PROG_NONE;
     int status = errors > 0 || (cfg->enabled && !reachable) || !program_ok ? EXIT_PROBLEM : EXIT_OK;
     if (json) {
-        printf("{\"ok\": %s, \"enabled\": %s, \"redis_reachable\": %s, \"program_reachable\": %s, \"routes\": [",
+        printf("{\"ok\": %s, \"enabled\": %s, \"redis_reachable\": %s, \"program_reachable\": %s, ",
                status == EXIT_OK ? "true" : "false", cfg->enabled ? "true" : "false",
-               reachable ? "true" : "false", program_ok ? "true" : "false");
+               reachable ? "true" : "false", program == NULL || pv.preload_reaches ? "true" : "false");
+        if (program != NULL) {
+            printf("\"program\": {\"path\": ");
+            json_string(pv.path[0] ? pv.path : program[0]);
+            printf(", \"verdict\": \"%s\", \"cached\": %s, \"why\": ", kind_name(pv.kind), program_ok ? "true" : "false");
+            json_string(pv.why);
+            printf("}, ");
+        }
+        printf("\"routes\": [");
         for (size_t i = 0; i < cfg->nroutes; i++)
             printf("%s\"%s\"", i ? ", " : "", cfg->routes[i].name);
         printf("], \"problems\": [");
         for (size_t i = 0; i < cfg->nproblems; i++) {
             const cc_problem *p = &cfg->problems[i];
-            printf("%s{\"variable\": \"%s\", \"warning\": %s, \"message\": \"", i ? ", " : "", p->variable,
+            printf("%s{\"variable\": \"%s\", \"warning\": %s, \"message\": ", i ? ", " : "", p->variable,
                    p->warning ? "true" : "false");
-            for (const char *c = p->message; *c != '\0'; c++)
-                printf((*c == '"' || *c == '\\') ? "\\%c" : ((unsigned char)*c < 0x20 ? "?" : "%c"), *c);
-            printf("\"}");
+            json_string(p->message);
+            printf("}");
         }
         printf("]}\n");
         fclose(out);

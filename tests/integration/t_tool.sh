@@ -36,14 +36,51 @@ expect_contains "check --json says not ok" "$out" '"ok": false'
 out=$(CGICACHE_REDIS=redis://127.0.0.1:1/0 "$CC_TOOL" check 2>&1)
 expect_eq "check: unreachable Redis exits 1" "$?" 1
 expect_contains "check: says Redis is unreachable" "$out" "unreachable"
+# check PROGRAM [ARGS]: what will be cached, judged from the program's
+# file and arguments; exit 1 where nothing would be.
+# verdict_of ARGS...: "<exit status> <verdict>" of check's JSON.
+verdict_of() {
+    "$CC_TOOL" check --json "$@" 2>/dev/null >"$TMP/v.json"
+    echo "$? $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["program"]["verdict"])' "$TMP/v.json")"
+}
 printf 'int main(void) { return 0; }\n' | cc -static -x c - -o "$TMP/static" 2>/dev/null
 if [ -x "$TMP/static" ]; then
     out=$("$CC_TOOL" check "$TMP/static" 2>&1)
     expect_eq "check: a static program exits 1" "$?" 1
     expect_contains "check: says why" "$out" "statically linked"
+    printf '#!%s\n' "$TMP/static" >"$TMP/static-script"; chmod +x "$TMP/static-script"
+    expect_eq "check: a script whose interpreter is static: nothing" "$(verdict_of "$TMP/static-script")" "1 none"
+else
+    not_ok "check: cannot build a static program (libc6-dev's libc.a)"
 fi
 out=$("$CC_TOOL" check "$TESTAPP" 2>&1)
 expect_contains "check: a dynamic program is reachable" "$out" "LD_PRELOAD reaches it"
+expect_contains "check: a libfcgi app will be cached" "$out" "cached: a libfcgi app"
+expect_eq "check: a libfcgi app exits 0" "$(verdict_of "$TESTAPP")" "0 libfcgi"
+expect_eq "check: a libfcgi app under spawn-fcgi" "$(verdict_of spawn-fcgi -n -s /x.sock -- "$TESTAPP")" "0 libfcgi"
+expect_eq "check: a shell CGI script" "$(verdict_of "$TOP/tests/apps/cgi/hello.sh")" "0 cgi"
+expect_eq "check: a Perl FCGI script" "$(verdict_of "$TOP/tests/apps/perl_app.pl")" "0 libfcgi"
+expect_eq "check: a setuid program: nothing" "$(verdict_of /usr/bin/passwd)" "1 none"
+expect_eq "check: a missing program: nothing" "$(verdict_of /nonexistent/app)" "1 none"
+if command -v php-cgi >/dev/null; then
+    expect_eq "check: php-cgi (as CGI) will be cached" "$(verdict_of php-cgi)" "0 cgi"
+    out=$("$CC_TOOL" check -- php-cgi -b 127.0.0.1:9000 2>&1)
+    expect_eq "check: php-cgi -b exits 1" "$?" 1
+    expect_contains "check: php-cgi -b: says why" "$out" "not cached: with -b, php-cgi serves FastCGI with its own code"
+    expect_eq "check: php-cgi under spawn-fcgi: nothing" "$(verdict_of spawn-fcgi -s /x.sock -- /usr/bin/php-cgi)" "1 none"
+else
+    not_ok "check: php-cgi missing (tests/deps.sh installs php-cgi)"
+fi
+fpm=$(ls /usr/sbin/php-fpm* 2>/dev/null | head -1)
+if [ -n "$fpm" ]; then
+    out=$("$CC_TOOL" check "$fpm" 2>&1)
+    expect_eq "check: php-fpm exits 1" "$?" 1
+    expect_contains "check: php-fpm: says why" "$out" "php-fpm serves FastCGI with PHP's own code"
+else
+    not_ok "check: php-fpm missing (tests/deps.sh installs php-fpm)"
+fi
+"$CC_TOOL" check --frobnicate >/dev/null 2>&1
+expect_eq "check: an unknown option is a usage error" "$?" 2
 echo 'CGICACHE_ROUTE_fromfile=GET /f/* ttl=5' >"$TMP/cgicache.conf"
 expect_contains "check: reads CGICACHE_CONFIG" "$(CGICACHE_CONFIG=$TMP/cgicache.conf "$CC_TOOL" check 2>&1)" "fromfile"
 
