@@ -26,16 +26,25 @@
 #include "clock.h"
 #include "decimal.h"
 #include "log.h"
+#include "reply.h"
 
 #define BACKOFF_FIRST_MS 250
 #define BACKOFF_MAX_MS 4000
 #define RECV_CHUNK (64 * 1024)
+/* What one reply may cost a request: the largest is an entry (a body of
+ * CGICACHE_MAX_SIZE, its key and head); no command a request sends has
+ * more than a handful of values in its reply. */
+#define REPLY_BYTES_OVER_MAX_SIZE (1024 * 1024)
+#define REPLY_ELEMENTS 1024
+#define REPLY_DEPTH 2
 
 struct cc_store {
     const cc_config *cfg;
     int fd;                    /* -1: not connected */
     unsigned fork_gen;         /* fork_generation when fd was made */
     redisReader *reader;
+    cc_reply_guard guard;      /* the reader's budget per reply */
+    cc_reply_limits limits;
     char *out;                 /* formatted commands */
     size_t out_cap;
     size_t owed;               /* replies to commands sent without waiting */
@@ -202,13 +211,20 @@ static int read_reply(cc_store *s, redisReply **out, int64_t deadline)
 {
     for (;;) {
         void *reply = NULL;
-        if (redisReaderGetReply(s->reader, &reply) != REDIS_OK) {
+        if (cc_reply_get(s->reader, &reply) != REDIS_OK) {
+            cc_debug("redis reply refused: %s", s->reader->err ? s->reader->errstr : "too large");
             errno = EPROTO;
             return -1;
         }
         if (reply != NULL) {
             *out = reply;
             return 0;
+        }
+        /* A peer that always has more to send never makes us wait, so the
+         * deadline is checked here too, not only before poll(). */
+        if (cc_mono_ms() >= deadline) {
+            errno = ETIMEDOUT;
+            return -1;
         }
         char buf[RECV_CHUNK];
         ssize_t n = recv(s->fd, buf, sizeof buf, 0);
@@ -389,7 +405,7 @@ static int ensure_connected(cc_store *s)
         return -1;
     }
     s->fork_gen = fork_generation;
-    s->reader = redisReaderCreate();
+    s->reader = cc_reply_reader(&s->guard, &s->limits);
     if (s->reader == NULL || handshake(s, now + s->cfg->connect_timeout_ms + s->cfg->timeout_ms) < 0) {
         open_breaker(s, "handshake");
         return -1;
@@ -405,6 +421,7 @@ static cc_store *new_store(const cc_config *cfg, int owned)
     s->cfg = cfg;
     s->fd = -1;
     s->owned = owned;
+    s->limits = (cc_reply_limits){REPLY_ELEMENTS, cfg->max_size + REPLY_BYTES_OVER_MAX_SIZE, REPLY_DEPTH};
     return s;
 }
 
@@ -435,6 +452,13 @@ cc_store *cc_store_open(const cc_config *cfg)
         return NULL;
     }
     return s;
+}
+
+void cc_store_reply_limits(cc_store *s, size_t max_elements, size_t max_bytes)
+{
+    s->limits.max_elements = max_elements;
+    s->limits.max_bytes = max_bytes;
+    s->guard.limits = s->limits;
 }
 
 void cc_store_close(cc_store *s)
