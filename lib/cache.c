@@ -1,12 +1,12 @@
 /* cache.c -- the cache's operations spelled in Redis.
  *
- * Keys, all under CGICACHE_PREFIX and the route's name:
- *   <key>             the entry (entry.c), PX ttl + stale
- *   <key>:lock        the fill lock, SET NX PX lock_ttl with a random token
- *   <key>:fill        the pub/sub channel the lock holder publishes on
- *   <p>:<route>:gen   the route's purge generation (never expires)
- *   <p>:<route>:gen:<url hash>  a URL's purge generation
- *   <p>:tag:<tag>     the set of entry keys carrying a tag
+ * Keys (keyspace.h), all under CGICACHE_PREFIX:
+ *   <p>:<route>:...           the entry (entry.c), PX ttl + stale
+ *   <p>:#lock:<route>:...     its fill lock, SET NX PX lock_ttl, a random token
+ *   <p>:#fill:<route>:...     the pub/sub channel the lock holder publishes on
+ *   <p>:#gen:<route>          the route's purge generation (never expires)
+ *   <p>:#gen:<route>:<hash>   a URL's purge generation
+ *   <p>:#tag:<tag>            the set of entry keys carrying a tag
  * A lookup reads the entry and both generations with one MGET, so a hit is
  * one round trip and a purge is one SET: an entry computed under other
  * generations than the current ones is simply never served again. */
@@ -18,6 +18,7 @@
 
 #include "clock.h"
 #include "invalidate.h"
+#include "keyspace.h"
 #include "log.h"
 #include "random.h"
 #include "stats.h"
@@ -51,11 +52,10 @@ static const char lock_if_unchanged[] =
     "if redis.call('GETRANGE', KEYS[1], -8, -1) ~= ARGV[3] then return 0 end\n"
     "return redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2])\n";
 
-/* "<redis key><suffix>" into out. */
-static int derived(const cc_key *key, const char *suffix, char *out, size_t cap)
+/* The key's lock or fill channel into out. */
+static int derived(const cc_config *cfg, const cc_key *key, cc_ks_kind kind, char *out, size_t cap)
 {
-    int n = snprintf(out, cap, "%s%s", key->redis, suffix);
-    return n < 0 || (size_t)n >= cap ? -1 : 0;
+    return cc_keyspace_of_entry(cfg, kind, key->redis, key->redis_len, out, cap);
 }
 
 static const char *reply_str(const redisReply *r, size_t *len)
@@ -152,7 +152,7 @@ bool cc_cache_lock(const cc_config *cfg, const cc_key *key, char *token, const c
 {
     char lock[CC_KEY_HASH_OVER + 16], px[24];
     cc_store *s = cc_store_for_thread(cfg);
-    if (s == NULL || derived(key, ":lock", lock, sizeof lock) < 0)
+    if (s == NULL || derived(cfg, key, CC_KS_LOCK, lock, sizeof lock) < 0)
         return false;
     cc_random_hex(token, CC_LOCK_TOKEN_LEN / 2);
     snprintf(px, sizeof px, "%lld", (long long)cfg->lock_ttl_ms);
@@ -186,7 +186,7 @@ static bool lock_held(const cc_config *cfg, const cc_key *key)
 {
     char lock[CC_KEY_HASH_OVER + 16];
     cc_store *s = cc_store_for_thread(cfg);
-    if (s == NULL || derived(key, ":lock", lock, sizeof lock) < 0)
+    if (s == NULL || derived(cfg, key, CC_KS_LOCK, lock, sizeof lock) < 0)
         return false;
     cc_cmd exists = {0};
     cc_cmd_arg(&exists, "EXISTS", (size_t)-1);
@@ -203,7 +203,7 @@ int cc_cache_wait_fill(const cc_config *cfg, const cc_key *key, cc_found *out)
     char channel[CC_KEY_HASH_OVER + 16];
     int64_t deadline = cc_mono_ms() + cfg->lock_wait_ms;
     memset(out, 0, sizeof *out);
-    if (derived(key, ":fill", channel, sizeof channel) < 0)
+    if (derived(cfg, key, CC_KS_FILL, channel, sizeof channel) < 0)
         return -1;
     /* A connection of its own: once subscribed it cannot run commands. */
     cc_store *sub = cc_store_open(cfg);
@@ -254,7 +254,8 @@ static size_t tag_commands(const cc_config *cfg, const cc_key *key, const char *
         if (i == start || i - start >= CC_NAME_MAX)
             continue;
         char *name = names[ntags++];
-        snprintf(name, CC_NAME_MAX * 2 + 8, "%s:tag:%.*s", cfg->prefix, (int)(i - start), tags + start);
+        if (cc_keyspace_key(cfg, CC_KS_TAG, tags + start, i - start, name, CC_NAME_MAX * 2 + 8) < 0)
+            continue;
         cc_cmd *sadd = &cmds[ncmd++], *nx = &cmds[ncmd++], *gt = &cmds[ncmd++];
         cc_cmd_arg(sadd, "SADD", (size_t)-1);
         cc_cmd_arg(sadd, name, (size_t)-1);
@@ -284,7 +285,7 @@ int cc_cache_store(const cc_config *cfg, const cc_key *key, const char *value, s
     memset(cmds, 0, sizeof cmds);
     snprintf(px, sizeof px, "%lld", (long long)px_ms);
     if (token != NULL) {
-        if (derived(key, ":lock", lock, sizeof lock) < 0 || derived(key, ":fill", channel, sizeof channel) < 0)
+        if (derived(cfg, key, CC_KS_LOCK, lock, sizeof lock) < 0 || derived(cfg, key, CC_KS_FILL, channel, sizeof channel) < 0)
             return -1;
         cc_cmd_arg(&cmds[0], "EVAL", (size_t)-1);
         cc_cmd_arg(&cmds[0], store_and_release, sizeof store_and_release - 1);

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keyspace.h"
+
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
@@ -238,11 +240,12 @@ int cc_key_route_prefix(const cc_config *cfg, const char *route, char *out, size
 static int url_gen_key(const cc_config *cfg, const cc_route *route, const char *url, size_t len,
                        char *out, size_t cap)
 {
-    writer w = {out, 0, cap, 0};
-    put_route_prefix(&w, cfg, route->name);
-    put_str(&w, "gen:");
+    char name[CC_NAME_MAX + 40];
+    writer w = {name, 0, sizeof name, 0};
+    put_str(&w, route->name);
+    put(&w, ":", 1);
     put_hash(&w, XXH3_128bits(url, len));
-    return w.failed ? -1 : 0;
+    return w.failed ? -1 : cc_keyspace_key(cfg, CC_KS_GEN, name, w.len, out, cap);
 }
 
 int cc_key_url_gen(const cc_config *cfg, const cc_route *route, bool https,
@@ -297,12 +300,11 @@ int cc_key_build(const cc_config *cfg, const cc_route *route,
         return -1;
     out->full_len = w.len;
 
-    writer gen = {out->route_gen, 0, sizeof out->route_gen, 0};
-    put(&gen, out->full, prefix_len);
-    put_str(&gen, "gen");
     /* The URL part was written just as cc_key_url_gen writes it. */
-    if (gen.failed || url_gen_key(cfg, route, out->full + url_start, url_end - url_start,
-                                  out->url_gen, sizeof out->url_gen) < 0)
+    if (cc_keyspace_key(cfg, CC_KS_GEN, route->name, strlen(route->name), out->route_gen,
+                        sizeof out->route_gen) < 0 ||
+        url_gen_key(cfg, route, out->full + url_start, url_end - url_start,
+                    out->url_gen, sizeof out->url_gen) < 0)
         return -1;
 
     if (w.len <= CC_KEY_HASH_OVER) {

@@ -26,8 +26,8 @@ typedef struct cc_key {
     char redis[CC_KEY_HASH_OVER + 1]; /* the Redis key: full, or its hashed form */
     size_t redis_len;
     /* The purge generations the entry must match (see cc_key_generation):
-     * the route's "<prefix>:<route>:gen" and the URL's
-     * "<prefix>:<route>:gen:<hash of scheme://host/path>". */
+     * the route's "<prefix>:#gen:<route>" and the URL's
+     * "<prefix>:#gen:<route>:<hash of scheme://host/path>" (keyspace.h). */
     char route_gen[CC_GEN_KEY_MAX];
     char url_gen[CC_GEN_KEY_MAX];
 } cc_key;
