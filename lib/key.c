@@ -283,6 +283,7 @@ int cc_key_build(const cc_config *cfg, const cc_route *route,
 {
     writer w = {out->full, 0, sizeof out->full, 0};
     out->full[0] = '\0';
+    out->route_gen_new[0] = out->url_gen_new[0] = '\0';   /* nothing to create until looked up */
     put_route_prefix(&w, cfg, route->name);
     size_t prefix_len = w.len;
     if (rq->method_bit == CC_M_GET || rq->method_bit == CC_M_HEAD)
