@@ -415,6 +415,9 @@ void cc_cache_bump(const cc_config *cfg, size_t n, const char *const *gen_keys, 
             cc_warn("purge of %zu generation(s) failed: redis unreachable", n - done);
             return;
         }
+        for (size_t i = 0; i < batch; i++)
+            if (replies[i]->type == REDIS_REPLY_ERROR)
+                cc_warn("purge of %s refused by redis: %s", gen_keys[done + i], replies[i]->str);
         cc_store_free_replies(batch, replies);
         done += batch;
     }

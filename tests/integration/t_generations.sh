@@ -61,4 +61,11 @@ ttl=$(rcli PTTL "$(gens items: | head -1)")
     not_ok "... URL generation PTTL '$ttl'"
 expect_eq "... and the entry is served" "$(status_of "$(fcgi app GET /items/9)")" HIT
 
+# A purge Redis refuses (here an ACL; a full noeviction Redis does the
+# same) is not silently lost: the worker logs it.
+rcli ACL SETUSER default -set >/dev/null
+fcgi app PUT /items/9 >/dev/null
+rcli ACL SETUSER default +set >/dev/null
+grep -q "purge of cgicache:#gen:items:.* refused by redis: NOPERM" "$TMP/app.log" &&
+    ok "a refused purge is logged" || not_ok "a refused purge is not logged"
 finish
