@@ -16,6 +16,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +34,11 @@
 #define RECV_CHUNK (64 * 1024)
 /* What one reply may cost a request: the largest is an entry (a body of
  * CGICACHE_MAX_SIZE, its key and head); no command a request sends has
- * more than a handful of values in its reply. */
+ * more than a handful of values in its reply.  The floor lets a worker
+ * read entries stored by another pool with a larger CGICACHE_MAX_SIZE
+ * (refusing one would drop the connection and open the breaker). */
 #define REPLY_BYTES_OVER_MAX_SIZE (1024 * 1024)
+#define REPLY_BYTES_MIN (64 * 1024 * 1024)
 #define REPLY_ELEMENTS 1024
 #define REPLY_DEPTH 2
 
@@ -209,6 +213,7 @@ static int send_all(cc_store *s, const char *p, size_t n, int64_t deadline)
  * or deadline. */
 static int read_reply(cc_store *s, redisReply **out, int64_t deadline)
 {
+    bool fed = false;
     for (;;) {
         void *reply = NULL;
         if (cc_reply_get(s->reader, &reply) != REDIS_OK) {
@@ -221,8 +226,9 @@ static int read_reply(cc_store *s, redisReply **out, int64_t deadline)
             return 0;
         }
         /* A peer that always has more to send never makes us wait, so the
-         * deadline is checked here too, not only before poll(). */
-        if (cc_mono_ms() >= deadline) {
+         * deadline is checked here too, not only before poll(); what had
+         * already arrived when we got here is parsed first. */
+        if (fed && cc_mono_ms() >= deadline) {
             errno = ETIMEDOUT;
             return -1;
         }
@@ -233,6 +239,7 @@ static int read_reply(cc_store *s, redisReply **out, int64_t deadline)
                 errno = EPROTO;
                 return -1;
             }
+            fed = true;
         } else if (n == 0) {
             errno = ECONNRESET;
             return -1;
@@ -421,7 +428,9 @@ static cc_store *new_store(const cc_config *cfg, int owned)
     s->cfg = cfg;
     s->fd = -1;
     s->owned = owned;
-    s->limits = (cc_reply_limits){REPLY_ELEMENTS, cfg->max_size + REPLY_BYTES_OVER_MAX_SIZE, REPLY_DEPTH};
+    size_t bytes = cfg->max_size + REPLY_BYTES_OVER_MAX_SIZE;
+    s->limits = (cc_reply_limits){REPLY_ELEMENTS, bytes > REPLY_BYTES_MIN ? bytes : REPLY_BYTES_MIN,
+                                  REPLY_DEPTH};
     return s;
 }
 

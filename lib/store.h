@@ -73,7 +73,7 @@ cc_store *cc_store_open(const cc_config *cfg);
 void cc_store_close(cc_store *s);
 
 /* Every reply is bounded (reply.h): at most CGICACHE_MAX_SIZE + 1M of
- * strings, arrays of arrays at most, and 1024 values, which is more than
+ * strings (64M at least), arrays of arrays at most, and 1024 values, more than
  * any command of a request gets back.  The tool reads whole tag sets and
  * SCAN pages, and raises the bounds on its own connection with this. */
 void cc_store_reply_limits(cc_store *s, size_t max_elements, size_t max_bytes);

@@ -3,7 +3,8 @@
 # announcing a 2^31-element array or a 10 GB string, nesting arrays,
 # dripping a line that never ends, flooding, or talking HTTP.  Every
 # request is still answered by the app (MISS) within the timeout and a
-# margin, and the worker's memory stays small.
+# margin, and the worker's memory stays small.  A real Redis's large
+# replies still pass.
 . "$(dirname "$0")/lib.sh"
 
 # ASan reserves terabytes of address space and keeps freed memory in
@@ -41,4 +42,15 @@ for mode in array bulk nested drip flood garbage; do
         not_ok "$mode: worker $MEM_FIELD '${kb}' kB (over $MEM_MAX_KB kB, or the worker died)"
     kill "$server" "$app" 2>/dev/null
 done
+
+# The bounds are not tighter than a real Redis needs: a pool with the
+# default CGICACHE_MAX_SIZE (8M) reads a 9.5 MB entry that a pool with a
+# larger one stored.
+start_redis
+start_app big 1 "$TESTAPP" CGICACHE_ROUTE_all='GET /* ttl=60 compress=off' CGICACHE_MAX_SIZE=16M
+start_app small 1 "$TESTAPP" CGICACHE_ROUTE_all='GET /* ttl=60 compress=off'
+fcgi big GET "/large?size=9500000" >/dev/null
+expect_eq "a 9.5 MB entry stored by the larger pool" "$(status_of "$(fcgi big GET "/large?size=9500000")")" HIT
+r=$(fcgi small GET "/large?size=9500000")
+expect_eq "... is a HIT in the pool with the default limit" "$(status_of "$r")" HIT
 finish
