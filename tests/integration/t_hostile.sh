@@ -45,10 +45,10 @@ done
 
 # The bounds are not tighter than a real Redis needs: a pool with the
 # default CGICACHE_MAX_SIZE (8M) reads a 9.5 MB entry that a pool with a
-# larger one stored.
+# larger one stored.  (Moving 9.5 MB takes longer than 50 ms under ASan.)
 start_redis
-start_app big 1 "$TESTAPP" CGICACHE_ROUTE_all='GET /* ttl=60 compress=off' CGICACHE_MAX_SIZE=16M
-start_app small 1 "$TESTAPP" CGICACHE_ROUTE_all='GET /* ttl=60 compress=off'
+start_app big 1 "$TESTAPP" CGICACHE_ROUTE_all='GET /* ttl=60 compress=off' CGICACHE_MAX_SIZE=16M CGICACHE_TIMEOUT=2s
+start_app small 1 "$TESTAPP" CGICACHE_ROUTE_all='GET /* ttl=60 compress=off' CGICACHE_TIMEOUT=2s
 fcgi big GET "/large?size=9500000" >/dev/null
 expect_eq "a 9.5 MB entry stored by the larger pool" "$(status_of "$(fcgi big GET "/large?size=9500000")")" HIT
 r=$(fcgi small GET "/large?size=9500000")
