@@ -1,15 +1,17 @@
 /* cache.c -- the cache's operations spelled in Redis.
  *
- * Keys, all under CGICACHE_PREFIX and the route's name:
- *   <key>             the entry (entry.c), PX ttl + stale
- *   <key>:lock        the fill lock, SET NX PX lock_ttl with a random token
- *   <key>:fill        the pub/sub channel the lock holder publishes on
- *   <p>:<route>:gen   the route's purge generation (never expires)
- *   <p>:<route>:gen:<url hash>  a URL's purge generation
- *   <p>:tag:<tag>     the set of entry keys carrying a tag
+ * Keys (keyspace.h), all under CGICACHE_PREFIX:
+ *   <p>:<route>:...           the entry (entry.c), PX ttl + stale
+ *   <p>:#lock:<route>:...     its fill lock, SET NX PX lock_ttl, a random token
+ *   <p>:#fill:<route>:...     the pub/sub channel the lock holder publishes on
+ *   <p>:#gen:<route>          the route's purge generation (never expires)
+ *   <p>:#gen:<route>:<hash>   a URL's purge generation
+ *   <p>:#tag:<tag>            the set of entry keys carrying a tag
  * A lookup reads the entry and both generations with one MGET, so a hit is
  * one round trip and a purge is one SET: an entry computed under other
- * generations than the current ones is simply never served again. */
+ * generations than the current ones is simply never served again.  A
+ * generation key that is missing matches nothing (generation.h); the
+ * store creates it, in the same batch as the entry. */
 #include "cache.h"
 
 #include <stdio.h>
@@ -18,6 +20,7 @@
 
 #include "clock.h"
 #include "invalidate.h"
+#include "keyspace.h"
 #include "log.h"
 #include "random.h"
 #include "stats.h"
@@ -51,11 +54,10 @@ static const char lock_if_unchanged[] =
     "if redis.call('GETRANGE', KEYS[1], -8, -1) ~= ARGV[3] then return 0 end\n"
     "return redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2])\n";
 
-/* "<redis key><suffix>" into out. */
-static int derived(const cc_key *key, const char *suffix, char *out, size_t cap)
+/* The key's lock or fill channel into out. */
+static int derived(const cc_config *cfg, const cc_key *key, cc_ks_kind kind, char *out, size_t cap)
 {
-    int n = snprintf(out, cap, "%s%s", key->redis, suffix);
-    return n < 0 || (size_t)n >= cap ? -1 : 0;
+    return cc_keyspace_of_entry(cfg, kind, key->redis, key->redis_len, out, cap);
 }
 
 static const char *reply_str(const redisReply *r, size_t *len)
@@ -117,7 +119,36 @@ static cc_found_state judge(const cc_key *key, cc_found *f, const char *value, s
     return CC_FOUND_NONE;
 }
 
-int cc_cache_lookup(const cc_config *cfg, const cc_key *key, int64_t now_ms, cc_found *out)
+static void draw_generation(char *out)
+{
+    cc_random_hex(out, CC_GEN_VALUE_LEN / 2);
+}
+
+/* A missing route generation is made at once rather than by the store:
+ * every URL of the route folds it in, and URLs computed side by side on a
+ * cold route must agree on it (each drawing its own, all stores but the
+ * first would match nothing).  It is missing only before a route's first
+ * store or after it was lost, so this round trip is rare, and a hit, which
+ * needs it present, never pays it.  Returns the GET reply, or NULL. */
+static redisReply *make_route_generation(cc_store *s, const cc_key *key)
+{
+    char value[CC_GEN_VALUE_LEN + 1];
+    draw_generation(value);
+    cc_cmd cmds[2] = {{0}, {0}};
+    cc_cmd_arg(&cmds[0], "SET", (size_t)-1);
+    cc_cmd_arg(&cmds[0], key->route_gen, (size_t)-1);
+    cc_cmd_arg(&cmds[0], value, (size_t)-1);
+    cc_cmd_arg(&cmds[0], "NX", (size_t)-1);
+    cc_cmd_arg(&cmds[1], "GET", (size_t)-1);
+    cc_cmd_arg(&cmds[1], key->route_gen, (size_t)-1);
+    redisReply *replies[2];
+    if (cc_store_run(s, 2, cmds, replies) != 0)
+        return NULL;
+    cc_store_free_replies(1, replies);
+    return replies[1];
+}
+
+int cc_cache_lookup(const cc_config *cfg, cc_key *key, int64_t now_ms, cc_found *out)
 {
     memset(out, 0, sizeof *out);
     cc_store *s = cc_store_for_thread(cfg);
@@ -137,7 +168,14 @@ int cc_cache_lookup(const cc_config *cfg, const cc_key *key, int64_t now_ms, cc_
     const char *rgen = reply_str(reply->element[1], &rlen);
     const char *ugen = reply_str(reply->element[2], &ulen);
     const char *value = reply_str(reply->element[0], &vlen);
-    out->generation = cc_key_generation(rgen, rlen, ugen, ulen);
+    redisReply *made = rgen == NULL ? make_route_generation(s, key) : NULL;
+    if (made != NULL)
+        rgen = reply_str(made, &rlen);
+    /* Still missing (refused): the store tries to create it, NX. */
+    out->generation = cc_generation_found(rgen, rlen, ugen, ulen, key->route_gen_new,
+                                          key->url_gen_new, draw_generation);
+    if (made != NULL)
+        freeReplyObject(made);
     out->tail_len = vlen < sizeof out->tail ? vlen : sizeof out->tail;
     if (value != NULL)
         memcpy(out->tail, value + vlen - out->tail_len, out->tail_len);
@@ -152,7 +190,7 @@ bool cc_cache_lock(const cc_config *cfg, const cc_key *key, char *token, const c
 {
     char lock[CC_KEY_HASH_OVER + 16], px[24];
     cc_store *s = cc_store_for_thread(cfg);
-    if (s == NULL || derived(key, ":lock", lock, sizeof lock) < 0)
+    if (s == NULL || derived(cfg, key, CC_KS_LOCK, lock, sizeof lock) < 0)
         return false;
     cc_random_hex(token, CC_LOCK_TOKEN_LEN / 2);
     snprintf(px, sizeof px, "%lld", (long long)cfg->lock_ttl_ms);
@@ -186,7 +224,7 @@ static bool lock_held(const cc_config *cfg, const cc_key *key)
 {
     char lock[CC_KEY_HASH_OVER + 16];
     cc_store *s = cc_store_for_thread(cfg);
-    if (s == NULL || derived(key, ":lock", lock, sizeof lock) < 0)
+    if (s == NULL || derived(cfg, key, CC_KS_LOCK, lock, sizeof lock) < 0)
         return false;
     cc_cmd exists = {0};
     cc_cmd_arg(&exists, "EXISTS", (size_t)-1);
@@ -198,12 +236,12 @@ static bool lock_held(const cc_config *cfg, const cc_key *key)
     return held;
 }
 
-int cc_cache_wait_fill(const cc_config *cfg, const cc_key *key, cc_found *out)
+int cc_cache_wait_fill(const cc_config *cfg, cc_key *key, cc_found *out)
 {
     char channel[CC_KEY_HASH_OVER + 16];
     int64_t deadline = cc_mono_ms() + cfg->lock_wait_ms;
     memset(out, 0, sizeof *out);
-    if (derived(key, ":fill", channel, sizeof channel) < 0)
+    if (derived(cfg, key, CC_KS_FILL, channel, sizeof channel) < 0)
         return -1;
     /* A connection of its own: once subscribed it cannot run commands. */
     cc_store *sub = cc_store_open(cfg);
@@ -254,7 +292,8 @@ static size_t tag_commands(const cc_config *cfg, const cc_key *key, const char *
         if (i == start || i - start >= CC_NAME_MAX)
             continue;
         char *name = names[ntags++];
-        snprintf(name, CC_NAME_MAX * 2 + 8, "%s:tag:%.*s", cfg->prefix, (int)(i - start), tags + start);
+        if (cc_keyspace_key(cfg, CC_KS_TAG, tags + start, i - start, name, CC_NAME_MAX * 2 + 8) < 0)
+            continue;
         cc_cmd *sadd = &cmds[ncmd++], *nx = &cmds[ncmd++], *gt = &cmds[ncmd++];
         cc_cmd_arg(sadd, "SADD", (size_t)-1);
         cc_cmd_arg(sadd, name, (size_t)-1);
@@ -271,41 +310,76 @@ static size_t tag_commands(const cc_config *cfg, const cc_key *key, const char *
     return ncmd;
 }
 
+/* The generation keys the lookup found missing, created with the values
+ * it folded into the entry's generation (NX: one made or bumped since by
+ * someone else stays, and this entry then matches nothing), and the URL
+ * generation's life extended so that it outlives this entry.  Returns
+ * how many commands were added to cmds. */
+static size_t generation_commands(const cc_key *key, const char *life, cc_cmd *cmds)
+{
+    size_t n = 0;
+    if (key->route_gen_new[0] != '\0') {
+        cc_cmd *set = &cmds[n++];
+        cc_cmd_arg(set, "SET", (size_t)-1);
+        cc_cmd_arg(set, key->route_gen, (size_t)-1);
+        cc_cmd_arg(set, key->route_gen_new, (size_t)-1);
+        cc_cmd_arg(set, "NX", (size_t)-1);
+    }
+    if (key->url_gen_new[0] != '\0') {
+        cc_cmd *set = &cmds[n++];
+        cc_cmd_arg(set, "SET", (size_t)-1);
+        cc_cmd_arg(set, key->url_gen, (size_t)-1);
+        cc_cmd_arg(set, key->url_gen_new, (size_t)-1);
+        cc_cmd_arg(set, "NX", (size_t)-1);
+        cc_cmd_arg(set, "PX", (size_t)-1);
+        cc_cmd_arg(set, life, (size_t)-1);
+    }
+    cc_cmd *extend = &cmds[n++];
+    cc_cmd_arg(extend, "PEXPIRE", (size_t)-1);
+    cc_cmd_arg(extend, key->url_gen, (size_t)-1);
+    cc_cmd_arg(extend, life, (size_t)-1);
+    return n;
+}
+
 int cc_cache_store(const cc_config *cfg, const cc_key *key, const char *value, size_t len,
                    int64_t px_ms, const char *tags, size_t tags_len, const char *token)
 {
-    cc_cmd cmds[1 + 3 * TAGS_MAX];
+    cc_cmd cmds[3 + 1 + 3 * TAGS_MAX];
     char names[TAGS_MAX][CC_NAME_MAX * 2 + 8];
-    char px[24], lock[CC_KEY_HASH_OVER + 16], channel[CC_KEY_HASH_OVER + 16];
-    size_t ncmd = 1;
+    char px[24], life[24], lock[CC_KEY_HASH_OVER + 16], channel[CC_KEY_HASH_OVER + 16];
     cc_store *s = cc_store_for_thread(cfg);
     if (s == NULL)
         return -1;
     memset(cmds, 0, sizeof cmds);
     snprintf(px, sizeof px, "%lld", (long long)px_ms);
+    snprintf(life, sizeof life, "%lld", (long long)CC_URL_GEN_LIFE_MS);
+    /* The generations first: Redis runs a connection's commands in order. */
+    size_t gens = value != NULL ? generation_commands(key, life, cmds) : 0;
+    cc_cmd *entry = &cmds[gens];
+    size_t ncmd = gens + 1;
     if (token != NULL) {
-        if (derived(key, ":lock", lock, sizeof lock) < 0 || derived(key, ":fill", channel, sizeof channel) < 0)
+        if (derived(cfg, key, CC_KS_LOCK, lock, sizeof lock) < 0 || derived(cfg, key, CC_KS_FILL, channel, sizeof channel) < 0)
             return -1;
-        cc_cmd_arg(&cmds[0], "EVAL", (size_t)-1);
-        cc_cmd_arg(&cmds[0], store_and_release, sizeof store_and_release - 1);
-        cc_cmd_arg(&cmds[0], "2", 1);
-        cc_cmd_arg(&cmds[0], key->redis, key->redis_len);
-        cc_cmd_arg(&cmds[0], lock, (size_t)-1);
-        cc_cmd_arg(&cmds[0], value != NULL ? value : "", value != NULL ? len : 0);
-        cc_cmd_arg(&cmds[0], px, (size_t)-1);
-        cc_cmd_arg(&cmds[0], token, (size_t)-1);
-        cc_cmd_arg(&cmds[0], channel, (size_t)-1);
+        cc_cmd_arg(entry, "EVAL", (size_t)-1);
+        cc_cmd_arg(entry, store_and_release, sizeof store_and_release - 1);
+        cc_cmd_arg(entry, "2", 1);
+        cc_cmd_arg(entry, key->redis, key->redis_len);
+        cc_cmd_arg(entry, lock, (size_t)-1);
+        cc_cmd_arg(entry, value != NULL ? value : "", value != NULL ? len : 0);
+        cc_cmd_arg(entry, px, (size_t)-1);
+        cc_cmd_arg(entry, token, (size_t)-1);
+        cc_cmd_arg(entry, channel, (size_t)-1);
     } else if (value != NULL) {
-        cc_cmd_arg(&cmds[0], "SET", (size_t)-1);
-        cc_cmd_arg(&cmds[0], key->redis, key->redis_len);
-        cc_cmd_arg(&cmds[0], value, len);
-        cc_cmd_arg(&cmds[0], "PX", (size_t)-1);
-        cc_cmd_arg(&cmds[0], px, (size_t)-1);
+        cc_cmd_arg(entry, "SET", (size_t)-1);
+        cc_cmd_arg(entry, key->redis, key->redis_len);
+        cc_cmd_arg(entry, value, len);
+        cc_cmd_arg(entry, "PX", (size_t)-1);
+        cc_cmd_arg(entry, px, (size_t)-1);
     } else {
         return 0;
     }
     if (value != NULL && tags != NULL)
-        ncmd += tag_commands(cfg, key, tags, tags_len, px, cmds + 1, names);
+        ncmd += tag_commands(cfg, key, tags, tags_len, px, cmds + ncmd, names);
     /* The client has its response: nobody waits for this round trip. */
     if (cc_store_send(s, ncmd, cmds) != 0)
         return -1;

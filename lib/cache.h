@@ -29,8 +29,9 @@ typedef struct cc_found {
 
 /* One round trip: the entry and the key's generations.  Returns 0 (with
  * *out filled; NONE when absent, unreadable, for another key or purged),
- * or -1 when Redis could not answer. */
-int cc_cache_lookup(const cc_config *cfg, const cc_key *key, int64_t now_ms, cc_found *out);
+ * or -1 when Redis could not answer.  A generation key found missing
+ * gets a value drawn into key, for the store to create (generation.h). */
+int cc_cache_lookup(const cc_config *cfg, cc_key *key, int64_t now_ms, cc_found *out);
 void cc_cache_found_free(cc_found *f);
 
 #define CC_LOCK_TOKEN_LEN 32
@@ -47,12 +48,14 @@ bool cc_cache_lock(const cc_config *cfg, const cc_key *key, char *token, const c
  * woken by the holder's publish, not by polling.  Returns 0 with a FRESH
  * *out when the entry landed, or -1 (nothing filled in time, or the
  * holder ended without storing). */
-int cc_cache_wait_fill(const cc_config *cfg, const cc_key *key, cc_found *out);
+int cc_cache_wait_fill(const cc_config *cfg, cc_key *key, cc_found *out);
 
-/* One write, not waited for: stores value (unless NULL) for px ms, adds
- * the key to each tag in tags (a comma- or blank-separated header value,
- * may be NULL), and, when token is set, releases the lock if it is still
- * ours and wakes the waiters.  Returns 1 sent to be stored, 0 nothing to
+/* One write, not waited for: stores value (unless NULL) for px ms, with
+ * the generation keys its lookup found missing (SET NX, before it) and
+ * the URL generation's life extended past the entry's; adds the key to
+ * each tag in tags (a comma- or blank-separated header value, may be
+ * NULL), and, when token is set, releases the lock if it is still ours
+ * and wakes the waiters.  Returns 1 sent to be stored, 0 nothing to
  * store, -1 it could not be sent.  Redis refusing it (out of memory) is
  * logged when the reply is read, with the next command. */
 int cc_cache_store(const cc_config *cfg, const cc_key *key, const char *value, size_t len,

@@ -12,6 +12,7 @@
 
 #include "key.h"
 #include "path.h"
+#include "keyspace.h"
 #include "route.h"
 
 bool cc_invalidate_possible(const cc_config *cfg, const cc_route *route, unsigned method_bit)
@@ -82,8 +83,9 @@ void cc_invalidate_targets(const cc_config *cfg, const cc_route *route,
     if (route != NULL) {
         for (size_t i = 0; i < route->ninvalidates; i++) {
             char key[CC_GEN_KEY_MAX];
-            snprintf(key, sizeof key, "%s:%s:gen", cfg->prefix, route->invalidates[i]);
-            fn(ctx, key, false);
+            const char *name = route->invalidates[i];
+            if (cc_keyspace_key(cfg, CC_KS_GEN, name, strlen(name), key, sizeof key) == 0)
+                fn(ctx, key, false);
         }
     }
     if (!(rq->method_bit & CC_M_UNSAFE))

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keyspace.h"
+
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
@@ -336,11 +338,12 @@ int cc_key_route_prefix(const cc_config *cfg, const char *route, char *out, size
 static int url_gen_key(const cc_config *cfg, const cc_route *route, const char *url, size_t len,
                        char *out, size_t cap)
 {
-    writer w = {out, 0, cap, 0};
-    put_route_prefix(&w, cfg, route->name);
-    put_str(&w, "gen:");
+    char name[CC_NAME_MAX + 40];
+    writer w = {name, 0, sizeof name, 0};
+    put_str(&w, route->name);
+    put(&w, ":", 1);
     put_hash(&w, XXH3_128bits(url, len));
-    return w.failed ? -1 : 0;
+    return w.failed ? -1 : cc_keyspace_key(cfg, CC_KS_GEN, name, w.len, out, cap);
 }
 
 /* Writes scheme://host/path, path decoded, into w: what a URL purge names,
@@ -423,6 +426,7 @@ int cc_key_build(const cc_config *cfg, const cc_route *route,
 {
     writer w = {out->full, 0, sizeof out->full, 0};
     out->full[0] = '\0';
+    out->route_gen_new[0] = out->url_gen_new[0] = '\0';   /* nothing to create until looked up */
     put_route_prefix(&w, cfg, route->name);
     size_t prefix_len = w.len;
     if (rq->method_bit == CC_M_GET || rq->method_bit == CC_M_HEAD)
@@ -442,9 +446,6 @@ int cc_key_build(const cc_config *cfg, const cc_route *route,
         return -1;
     out->full_len = w.len;
 
-    writer gen = {out->route_gen, 0, sizeof out->route_gen, 0};
-    put(&gen, out->full, prefix_len);
-    put_str(&gen, "gen");
     /* The URL a purge names is the key's own URL part when the path needs
      * no decoding (most do not); otherwise it is written after the key. */
     const char *url = out->full + url_start;
@@ -459,7 +460,9 @@ int cc_key_build(const cc_config *cfg, const cc_route *route,
         url = u.buf;
         url_len = u.len;
     }
-    if (gen.failed || url_gen_key(cfg, route, url, url_len, out->url_gen, sizeof out->url_gen) < 0)
+    if (cc_keyspace_key(cfg, CC_KS_GEN, route->name, strlen(route->name), out->route_gen,
+                        sizeof out->route_gen) < 0 ||
+        url_gen_key(cfg, route, url, url_len, out->url_gen, sizeof out->url_gen) < 0)
         return -1;
     out->full[out->full_len] = '\0';
 

@@ -13,6 +13,7 @@
 #define CGICACHE_KEY_H
 
 #include "config.h"
+#include "generation.h"
 #include "request.h"
 
 #define CC_KEY_MAX 8192
@@ -26,10 +27,15 @@ typedef struct cc_key {
     char redis[CC_KEY_HASH_OVER + 1]; /* the Redis key: full, or its hashed form */
     size_t redis_len;
     /* The purge generations the entry must match (see cc_key_generation):
-     * the route's "<prefix>:<route>:gen" and the URL's
-     * "<prefix>:<route>:gen:<hash of scheme://host/path>". */
+     * the route's "<prefix>:#gen:<route>" and the URL's
+     * "<prefix>:#gen:<route>:<hash of scheme://host/path>" (keyspace.h). */
     char route_gen[CC_GEN_KEY_MAX];
     char url_gen[CC_GEN_KEY_MAX];
+    /* Written by a lookup (generation.h): the values to create a missing
+     * route / URL generation with when the entry is stored; "" when the
+     * key was there. */
+    char route_gen_new[CC_GEN_VALUE_LEN + 1];
+    char url_gen_new[CC_GEN_VALUE_LEN + 1];
 } cc_key;
 
 /* Returns 0, or -1 when the key would not fit CC_KEY_MAX (not cached). */

@@ -9,8 +9,10 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "clock.h"
+#include "keyspace.h"
 
 const char *const cc_stat_names[CC_STAT_KINDS] = {
     "hit", "miss", "stale", "bypass", "no_cache", "collapsed", "store", "store_error",
@@ -48,8 +50,7 @@ void cc_stats_count(const cc_config *cfg, const cc_route *route, cc_stat kind)
 
 int cc_stats_key(const cc_config *cfg, const char *route, char *out, size_t cap)
 {
-    int n = snprintf(out, cap, "%s:stats:%s", cfg->prefix, route);
-    return n < 0 || (size_t)n >= cap ? -1 : 0;
+    return cc_keyspace_key(cfg, CC_KS_STATS, route, strlen(route), out, cap);
 }
 
 size_t cc_stats_take(const cc_config *cfg, cc_cmd *cmds, size_t max, cc_stats_flush *room)

@@ -34,7 +34,7 @@ typedef struct cc_stats_flush {
  * writes up to max HINCRBY commands into cmds; returns how many. */
 size_t cc_stats_take(const cc_config *cfg, cc_cmd *cmds, size_t max, cc_stats_flush *room);
 
-/* "<prefix>:stats:<route>": the hash of a route's counters. */
+/* "<prefix>:#stats:<route>": the hash of a route's counters. */
 int cc_stats_key(const cc_config *cfg, const char *route, char *out, size_t cap);
 
 #endif

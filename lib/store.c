@@ -16,6 +16,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,16 +27,28 @@
 #include "clock.h"
 #include "decimal.h"
 #include "log.h"
+#include "reply.h"
 
 #define BACKOFF_FIRST_MS 250
 #define BACKOFF_MAX_MS 4000
 #define RECV_CHUNK (64 * 1024)
+/* What one reply may cost a request: the largest is an entry (a body of
+ * CGICACHE_MAX_SIZE, its key and head); no command a request sends has
+ * more than a handful of values in its reply.  The floor lets a worker
+ * read entries stored by another pool with a larger CGICACHE_MAX_SIZE
+ * (refusing one would drop the connection and open the breaker). */
+#define REPLY_BYTES_OVER_MAX_SIZE (1024 * 1024)
+#define REPLY_BYTES_MIN (64 * 1024 * 1024)
+#define REPLY_ELEMENTS 1024
+#define REPLY_DEPTH 2
 
 struct cc_store {
     const cc_config *cfg;
     int fd;                    /* -1: not connected */
     unsigned fork_gen;         /* fork_generation when fd was made */
     redisReader *reader;
+    cc_reply_guard guard;      /* the reader's budget per reply */
+    cc_reply_limits limits;
     char *out;                 /* formatted commands */
     size_t out_cap;
     size_t owed;               /* replies to commands sent without waiting */
@@ -200,15 +213,24 @@ static int send_all(cc_store *s, const char *p, size_t n, int64_t deadline)
  * or deadline. */
 static int read_reply(cc_store *s, redisReply **out, int64_t deadline)
 {
+    bool fed = false;
     for (;;) {
         void *reply = NULL;
-        if (redisReaderGetReply(s->reader, &reply) != REDIS_OK) {
+        if (cc_reply_get(s->reader, &reply) != REDIS_OK) {
+            cc_debug("redis reply refused: %s", s->reader->err ? s->reader->errstr : "too large");
             errno = EPROTO;
             return -1;
         }
         if (reply != NULL) {
             *out = reply;
             return 0;
+        }
+        /* A peer that always has more to send never makes us wait, so the
+         * deadline is checked here too, not only before poll(); what had
+         * already arrived when we got here is parsed first. */
+        if (fed && cc_mono_ms() >= deadline) {
+            errno = ETIMEDOUT;
+            return -1;
         }
         char buf[RECV_CHUNK];
         ssize_t n = recv(s->fd, buf, sizeof buf, 0);
@@ -217,6 +239,7 @@ static int read_reply(cc_store *s, redisReply **out, int64_t deadline)
                 errno = EPROTO;
                 return -1;
             }
+            fed = true;
         } else if (n == 0) {
             errno = ECONNRESET;
             return -1;
@@ -389,7 +412,7 @@ static int ensure_connected(cc_store *s)
         return -1;
     }
     s->fork_gen = fork_generation;
-    s->reader = redisReaderCreate();
+    s->reader = cc_reply_reader(&s->guard, &s->limits);
     if (s->reader == NULL || handshake(s, now + s->cfg->connect_timeout_ms + s->cfg->timeout_ms) < 0) {
         open_breaker(s, "handshake");
         return -1;
@@ -405,6 +428,9 @@ static cc_store *new_store(const cc_config *cfg, int owned)
     s->cfg = cfg;
     s->fd = -1;
     s->owned = owned;
+    size_t bytes = cfg->max_size + REPLY_BYTES_OVER_MAX_SIZE;
+    s->limits = (cc_reply_limits){REPLY_ELEMENTS, bytes > REPLY_BYTES_MIN ? bytes : REPLY_BYTES_MIN,
+                                  REPLY_DEPTH};
     return s;
 }
 
@@ -435,6 +461,13 @@ cc_store *cc_store_open(const cc_config *cfg)
         return NULL;
     }
     return s;
+}
+
+void cc_store_reply_limits(cc_store *s, size_t max_elements, size_t max_bytes)
+{
+    s->limits.max_elements = max_elements;
+    s->limits.max_bytes = max_bytes;
+    s->guard.limits = s->limits;
 }
 
 void cc_store_close(cc_store *s)

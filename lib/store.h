@@ -8,7 +8,8 @@
  * failure closes the connection and opens a circuit breaker: while it is
  * open, calls fail at once, so a dead or frozen Redis costs at most one
  * timeout per back-off window.  Sockets are non-blocking, FD_CLOEXEC,
- * written with MSG_NOSIGNAL and retried on EINTR. */
+ * written with MSG_NOSIGNAL and retried on EINTR.  Replies are bounded in
+ * size and shape (reply.h), so a peer that is not Redis costs no more. */
 #ifndef CGICACHE_STORE_H
 #define CGICACHE_STORE_H
 
@@ -70,5 +71,11 @@ void cc_store_drop(cc_store *s);
  * caller owns: for subscribing.  Free with cc_store_close. */
 cc_store *cc_store_open(const cc_config *cfg);
 void cc_store_close(cc_store *s);
+
+/* Every reply is bounded (reply.h): at most CGICACHE_MAX_SIZE + 1M of
+ * strings (64M at least), arrays of arrays at most, and 1024 values, more than
+ * any command of a request gets back.  The tool reads whole tag sets and
+ * SCAN pages, and raises the bounds on its own connection with this. */
+void cc_store_reply_limits(cc_store *s, size_t max_elements, size_t max_bytes);
 
 #endif

@@ -57,7 +57,11 @@ cc_store *tool_store(cc_config *cfg)
         cfg->timeout_ms = 1000;
     if (cfg->connect_timeout_ms < 1000)
         cfg->connect_timeout_ms = 1000;
-    return cc_store_open(cfg);
+    cc_store *s = cc_store_open(cfg);
+    /* A person asked for a whole tag set or a SCAN page: room for them. */
+    if (s != NULL)
+        cc_store_reply_limits(s, 1u << 22, 1u << 30);
+    return s;
 }
 
 int main(int argc, char **argv)

@@ -3,9 +3,11 @@
  *
  * The configuration is read by the library's own code (cc_config_load),
  * so every problem reported here is one the library would log at load.
- * Then Redis is pinged with the library's own connection code.  Given a
- * program (and the arguments it will run with), says whether anything it
- * serves will be cached, and why (program.c). */
+ * Then Redis is pinged with the library's own connection code, and its
+ * eviction policy read: one that may evict keys without an expiry (the
+ * route generations) is worth a warning, not a failure.  Given a program
+ * (and the arguments it will run with), says whether anything it serves
+ * will be cached, and why (program.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -73,8 +75,52 @@ static void print_routes(FILE *out, const cc_config *cfg)
         fprintf(out, "(no routes: set CGICACHE_ROUTE_<name>='GET /path/* ttl=60')\n");
 }
 
-static int ping(FILE *out, const cc_config *cfg)
+/* What an eviction policy may take from cgicache, when that is more than
+ * entries and the other keys that have an expiry (README, "Redis memory");
+ * NULL when it is safe. */
+static const char *policy_risk(const char *policy)
 {
+    if (strncmp(policy, "allkeys-", 8) == 0)
+        return "may evict purge generations and locks: a purged page is still never served, "
+               "but a route turns cold at once and stampede locks can lapse; "
+               "noeviction or a volatile-* policy is safe";
+    return NULL;
+}
+
+/* Reads maxmemory and maxmemory-policy into policy ("" when CONFIG GET is
+ * refused: renamed, or not allowed to this user) and reports them. */
+static void memory_policy(FILE *out, cc_store *s, char *policy, size_t cap)
+{
+    cc_cmd cmd = {0};
+    cc_cmd_arg(&cmd, "CONFIG", (size_t)-1);
+    cc_cmd_arg(&cmd, "GET", (size_t)-1);
+    cc_cmd_arg(&cmd, "maxmemory*", (size_t)-1);
+    redisReply *reply = cc_store_command(s, &cmd);
+    const char *limit = NULL;
+    policy[0] = '\0';
+    for (size_t i = 0; reply != NULL && reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements; i += 2) {
+        const redisReply *name = reply->element[i], *value = reply->element[i + 1];
+        if (name->type != REDIS_REPLY_STRING || value->type != REDIS_REPLY_STRING)
+            continue;
+        if (strcmp(name->str, "maxmemory-policy") == 0)
+            snprintf(policy, cap, "%s", value->str);
+        else if (strcmp(name->str, "maxmemory") == 0)
+            limit = value->str;
+    }
+    if (policy[0] == '\0')
+        fprintf(out, "memory         maxmemory-policy unknown (CONFIG GET refused%s%s)\n",
+                reply != NULL && reply->type == REDIS_REPLY_ERROR ? ": " : "",
+                reply != NULL && reply->type == REDIS_REPLY_ERROR ? reply->str : "");
+    else
+        fprintf(out, "memory         maxmemory %s%s, maxmemory-policy %s\n", limit != NULL ? limit : "?",
+                limit != NULL && strcmp(limit, "0") == 0 ? " (no limit)" : "", policy);
+    if (reply != NULL)
+        freeReplyObject(reply);
+}
+
+static int ping(FILE *out, const cc_config *cfg, char *policy, size_t cap)
+{
+    policy[0] = '\0';
     if (!cfg->enabled)
         return 0;
     cc_store *s = cc_store_open(cfg);
@@ -83,6 +129,8 @@ static int ping(FILE *out, const cc_config *cfg)
     redisReply *reply = s != NULL ? cc_store_command(s, &cmd) : NULL;
     int ok = reply != NULL && reply->type == REDIS_REPLY_STATUS;
     fprintf(out, "\nredis          %s\n", ok ? "PONG" : "unreachable (requests will be answered by the app, uncached)");
+    if (ok)
+        memory_policy(out, s, policy, cap);
     if (reply != NULL)
         freeReplyObject(reply);
     cc_store_close(s);
@@ -107,8 +155,9 @@ int cmd_check(int argc, char **argv)
     if (wants_help(argc, argv)) {
         printf("usage: cgicache check [--json] [--] [PROGRAM [ARG...]]\n\n"
                "Reads CGICACHE_* from the environment (and CGICACHE_CONFIG) as the library\n"
-               "does, prints the effective settings and routes, reports every problem and\n"
-               "pings Redis.  Given PROGRAM and the arguments it will run with, says what\n"
+               "does, prints the effective settings and routes, reports every problem,\n"
+               "pings Redis and shows its maxmemory-policy (a warning for allkeys-*).\n"
+               "Given PROGRAM and the arguments it will run with, says what\n"
                "will be cached: a libfcgi app (cached), a CGI program (cached when a web\n"
                "server runs it as CGI), or nothing (static, setuid, or a program that\n"
                "speaks FastCGI with its own code: php-fpm, php-cgi -b ...), and why.\n"
@@ -146,7 +195,11 @@ int cmd_check(int argc, char **argv)
             fprintf(stderr, "%s: %s: %s\n", p->warning ? "warning" : "error", p->variable, p->message);
         errors += !p->warning;
     }
-    int reachable = ping(out, cfg);
+    char policy[64];
+    int reachable = ping(out, cfg, policy, sizeof policy);
+    const char *risk = policy_risk(policy);
+    if (risk != NULL && !json)
+        fprintf(stderr, "warning: redis maxmemory-policy %s: %s\n", policy, risk);
     prog_verdict pv = {.kind = PROG_LIBFCGI};
     if (program != NULL) {
         program_verdict(program, program_argc, &pv);
@@ -166,6 +219,11 @@ int cmd_check(int argc, char **argv)
             json_string(pv.why);
             printf("}, ");
         }
+        if (policy[0] != '\0')
+            printf("\"maxmemory_policy\": \"%s\", \"maxmemory_policy_safe\": %s, ", policy,
+                   risk == NULL ? "true" : "false");
+        else
+            printf("\"maxmemory_policy\": null, ");
         printf("\"routes\": [");
         for (size_t i = 0; i < cfg->nroutes; i++)
             printf("%s\"%s\"", i ? ", " : "", cfg->routes[i].name);

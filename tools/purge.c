@@ -4,15 +4,21 @@
  * every entry computed before it at once, on every worker and host; then
  * it walks the keys with SCAN (never KEYS, which blocks Redis) and UNLINKs
  * the entries it finds, so their memory is returned and the count printed
- * is the number of entries removed.  Generation keys are kept: dropping
- * one would make entries it hides match again. */
+ * is the number of entries removed.  Only keys shaped like entries are
+ * removed (keyspace.h): generations, locks, tag sets and counters live
+ * under "<prefix>:#", where no route's SCAN reaches, and would be skipped
+ * if they did.  Any refused write (a read-only replica, an ACL, a renamed
+ * command) makes the purge fail with exit status 1: a generation that was
+ * not bumped leaves entries in flight free to land. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "cache.h"
+#include "invalidate.h"
 #include "key.h"
+#include "keyspace.h"
+#include "random.h"
 #include "request.h"
 #include "route.h"
 #include "store.h"
@@ -61,22 +67,11 @@ static void unlink_keys(purge *p, size_t n, const char *const *keys, const size_
     }
 }
 
-/* Whether a key under a route prefix is an entry (not a generation, a
- * lock or a tag set); keep(ctx, key) may narrow further. */
-static int is_entry(const char *key, size_t len, size_t prefix_len)
-{
-    const char *rest = key + prefix_len;
-    size_t rest_len = len - prefix_len;
-    if (rest_len >= 3 && strncmp(rest, "gen", 3) == 0)
-        return 0;
-    if (len >= 5 && memcmp(key + len - 5, ":lock", 5) == 0)
-        return 0;
-    return 1;
-}
+typedef int (*key_filter)(purge *p, const char *key, size_t len, void *ctx);
 
-/* SCANs keys matching pattern; UNLINKs those accepted by want. */
-static void scan_unlink(purge *p, const char *pattern, size_t prefix_len,
-                        int (*want)(const char *key, size_t len, void *ctx), void *ctx)
+/* SCANs keys matching pattern; hands those accepted by want to use. */
+static void scan_keys(purge *p, const char *pattern, key_filter want, void *ctx,
+                      void (*use)(purge *p, size_t n, const char *const *keys, const size_t *lens))
 {
     char cursor[32] = "0";
     do {
@@ -90,7 +85,10 @@ static void scan_unlink(purge *p, const char *pattern, size_t prefix_len,
         redisReply *reply = command(p, &scan);
         if (reply == NULL)
             return;
-        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+            reply->element[0]->type != REDIS_REPLY_STRING ||
+            reply->element[1]->type != REDIS_REPLY_ARRAY) {
+            fprintf(stderr, "cgicache purge: redis: unexpected SCAN reply\n");
             freeReplyObject(reply);
             p->failed = 1;
             return;
@@ -102,13 +100,12 @@ static void scan_unlink(purge *p, const char *pattern, size_t prefix_len,
         size_t n = 0;
         for (size_t i = 0; names != NULL && lens != NULL && i < keys->elements; i++) {
             redisReply *k = keys->element[i];
-            if (k->type == REDIS_REPLY_STRING && is_entry(k->str, k->len, prefix_len) &&
-                (want == NULL || want(k->str, k->len, ctx))) {
+            if (k->type == REDIS_REPLY_STRING && want(p, k->str, k->len, ctx)) {
                 names[n] = k->str;
                 lens[n++] = k->len;
             }
         }
-        unlink_keys(p, n, names, lens);
+        use(p, n, names, lens);
         free(names);
         free(lens);
         freeReplyObject(reply);
@@ -127,9 +124,30 @@ static void glob_escape(const char *text, size_t len, char *out, size_t cap)
     out[n] = '\0';
 }
 
+/* Gives a generation key a new random value, as the library does (url
+ * ones expire with CC_URL_GEN_LIFE_MS); a refusal fails the purge. */
 static void bump(purge *p, const char *gen_key, bool url)
 {
-    cc_cache_bump(p->cfg, 1, &gen_key, &url);
+    char value[24], life[24];
+    cc_random_hex(value, 8);
+    snprintf(life, sizeof life, "%lld", (long long)CC_URL_GEN_LIFE_MS);
+    cc_cmd set = {0};
+    cc_cmd_arg(&set, "SET", (size_t)-1);
+    cc_cmd_arg(&set, gen_key, (size_t)-1);
+    cc_cmd_arg(&set, value, (size_t)-1);
+    if (url) {
+        cc_cmd_arg(&set, "PX", (size_t)-1);
+        cc_cmd_arg(&set, life, (size_t)-1);
+    }
+    redisReply *reply = command(p, &set);
+    if (reply != NULL)
+        freeReplyObject(reply);
+}
+
+static int entry_key(purge *p, const char *key, size_t len, void *ctx)
+{
+    (void)ctx;
+    return cc_keyspace_is_entry(p->cfg, key, len);
 }
 
 static int purge_route(purge *p, const char *name)
@@ -137,22 +155,25 @@ static int purge_route(purge *p, const char *name)
     char prefix[2 * CC_NAME_MAX + 8], gen[CC_GEN_KEY_MAX], pattern[4 * CC_NAME_MAX + 16];
     if (cc_config_route(p->cfg, name) == NULL)
         fprintf(stderr, "cgicache purge: warning: no route '%s' is configured here\n", name);
-    if (cc_key_route_prefix(p->cfg, name, prefix, sizeof prefix) != 0)
+    if (cc_key_route_prefix(p->cfg, name, prefix, sizeof prefix) != 0 ||
+        cc_keyspace_key(p->cfg, CC_KS_GEN, name, strlen(name), gen, sizeof gen) != 0)
         return -1;
-    snprintf(gen, sizeof gen, "%sgen", prefix);
     bump(p, gen, false);
+    if (p->failed)
+        return -1;
     glob_escape(prefix, strlen(prefix), pattern, sizeof pattern - 2);
     strcat(pattern, "*");
-    scan_unlink(p, pattern, strlen(prefix), NULL, NULL);
+    scan_keys(p, pattern, entry_key, NULL, unlink_keys);
     return 0;
 }
 
-/* The keys of one URL: its key text up to the path, then nothing, a
- * query ('?') or a vary part ('|'). */
-static int url_variant(const char *key, size_t len, void *ctx)
+/* The keys of one URL: entries whose key text is the URL's up to the
+ * path, then nothing, a query ('?') or a vary part ('|'). */
+static int url_variant(purge *p, const char *key, size_t len, void *ctx)
 {
     size_t base = *(size_t *)ctx;
-    return len == base || key[base] == '?' || key[base] == '|';
+    return cc_keyspace_is_entry(p->cfg, key, len) &&
+           (len == base || key[base] == '?' || key[base] == '|');
 }
 
 static int purge_url(purge *p, const char *url)
@@ -192,11 +213,10 @@ static int purge_url(purge *p, const char *url)
     }
     bump(p, key->url_gen, true);
     char *pattern = malloc(2 * key->full_len + 2);
-    if (pattern != NULL) {
+    if (pattern != NULL && !p->failed) {
         glob_escape(key->full, key->full_len, pattern, 2 * key->full_len + 1);
         strcat(pattern, "*");
-        size_t prefix_len = strlen(p->cfg->prefix) + strlen(route->name) + 2;
-        scan_unlink(p, pattern, prefix_len, url_variant, &key->full_len);
+        scan_keys(p, pattern, url_variant, &key->full_len, unlink_keys);
     }
     free(pattern);
     free(key);
@@ -206,7 +226,10 @@ static int purge_url(purge *p, const char *url)
 static int purge_tag(purge *p, const char *tag)
 {
     char set[3 * CC_NAME_MAX];
-    snprintf(set, sizeof set, "%s:tag:%s", p->cfg->prefix, tag);
+    if (cc_keyspace_key(p->cfg, CC_KS_TAG, tag, strlen(tag), set, sizeof set) != 0) {
+        fprintf(stderr, "cgicache purge: tag too long\n");
+        return -1;
+    }
     cc_cmd members = {0};
     cc_cmd_arg(&members, "SMEMBERS", (size_t)-1);
     cc_cmd_arg(&members, set, (size_t)-1);
@@ -216,12 +239,15 @@ static int purge_tag(purge *p, const char *tag)
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0) {
         const char **names = calloc(reply->elements, sizeof *names);
         size_t *lens = calloc(reply->elements, sizeof *lens);
+        size_t n = 0;
         for (size_t i = 0; names != NULL && lens != NULL && i < reply->elements; i++) {
-            names[i] = reply->element[i]->str;
-            lens[i] = reply->element[i]->len;
+            const redisReply *k = reply->element[i];
+            if (k->type == REDIS_REPLY_STRING && cc_keyspace_is_entry(p->cfg, k->str, k->len)) {
+                names[n] = k->str;
+                lens[n++] = k->len;
+            }
         }
-        if (names != NULL && lens != NULL)
-            unlink_keys(p, reply->elements, names, lens);
+        unlink_keys(p, n, names, lens);
         free(names);
         free(lens);
     }
@@ -237,16 +263,43 @@ static int purge_tag(purge *p, const char *tag)
     return 0;
 }
 
+/* A route generation ("<prefix>:#gen:<route>", no URL hash after it). */
+static int route_gen(purge *p, const char *key, size_t len, void *ctx)
+{
+    size_t skip = *(size_t *)ctx;
+    (void)p;
+    return len > skip && memchr(key + skip, ':', len - skip) == NULL;
+}
+
+static void bump_keys(purge *p, size_t n, const char *const *keys, const size_t *lens)
+{
+    for (size_t i = 0; i < n && !p->failed; i++) {
+        char gen[CC_GEN_KEY_MAX];
+        snprintf(gen, sizeof gen, "%.*s", (int)lens[i], keys[i]);
+        bump(p, gen, false);
+    }
+}
+
 static int purge_all(purge *p)
 {
-    for (size_t i = 0; i < p->cfg->nroutes && !p->failed; i++)
-        purge_route(p, p->cfg->routes[i].name);
-    char pattern[2 * CC_NAME_MAX + 4];
+    char gens[CC_GEN_KEY_MAX], pattern[4 * CC_NAME_MAX + 16];
+    for (size_t i = 0; i < p->cfg->nroutes && !p->failed; i++) {
+        const char *name = p->cfg->routes[i].name;
+        if (cc_keyspace_key(p->cfg, CC_KS_GEN, name, strlen(name), gens, sizeof gens) == 0)
+            bump(p, gens, false);
+    }
+    /* Routes configured elsewhere have generations here too. */
+    cc_keyspace_key(p->cfg, CC_KS_GEN, "", 0, gens, sizeof gens);
+    size_t skip = strlen(gens);
+    glob_escape(gens, skip, pattern, sizeof pattern - 2);
+    strcat(pattern, "*");
+    if (!p->failed)
+        scan_keys(p, pattern, route_gen, &skip, bump_keys);
     glob_escape(p->cfg->prefix, strlen(p->cfg->prefix), pattern, sizeof pattern - 3);
     strcat(pattern, ":*");
-    /* Routes configured elsewhere: their keys go too, their generations stay. */
-    scan_unlink(p, pattern, 0, NULL, NULL);
-    return 0;
+    if (!p->failed)
+        scan_keys(p, pattern, entry_key, NULL, unlink_keys);
+    return p->failed ? -1 : 0;
 }
 
 static void help(void)
@@ -258,7 +311,9 @@ static void help(void)
            "  --tag TAG     every entry whose response carried TAG in its tags header\n"
            "                (X-Cache-Tags), and the route TAG if there is one\n"
            "  --all         every entry under CGICACHE_PREFIX\n"
-           "Prints how many entries were removed.  Exit status 1 on a Redis error.\n");
+           "Prints how many entries were removed.  Exit status 1 when Redis cannot be\n"
+           "reached or refuses any write of the purge (read-only replica, ACL, renamed\n"
+           "command), 2 on bad usage.\n");
 }
 
 int cmd_purge(int argc, char **argv)
@@ -284,6 +339,10 @@ int cmd_purge(int argc, char **argv)
     }
     if (what == NULL) {
         fprintf(stderr, "cgicache purge: say what to purge: --route, --url, --tag or --all\n");
+        return EXIT_USAGE;
+    }
+    if (strcmp(what, "--route") == 0 && !cc_keyspace_route_name(arg)) {
+        fprintf(stderr, "cgicache purge: '%s' is not a route name (CGICACHE_ROUTE_<name>: letters, digits, _)\n", arg);
         return EXIT_USAGE;
     }
     cc_config *cfg = tool_config();

@@ -84,6 +84,22 @@ expect_eq "check: an unknown option is a usage error" "$?" 2
 echo 'CGICACHE_ROUTE_fromfile=GET /f/* ttl=5' >"$TMP/cgicache.conf"
 expect_contains "check: reads CGICACHE_CONFIG" "$(CGICACHE_CONFIG=$TMP/cgicache.conf "$CC_TOOL" check 2>&1)" "fromfile"
 
+# cgicache check names the eviction policy and warns about the unsafe ones.
+out=$("$CC_TOOL" check 2>&1)
+expect_contains "check: reports maxmemory-policy" "$out" "maxmemory-policy noeviction"
+rcli CONFIG SET maxmemory-policy allkeys-lru >/dev/null
+out=$("$CC_TOOL" check 2>&1)
+expect_contains "check: warns about allkeys-lru" "$out" "warning: redis maxmemory-policy allkeys-lru"
+expect_contains "check --json: the policy" "$("$CC_TOOL" check --json 2>&1)" '"maxmemory_policy": "allkeys-lru"'
+rcli CONFIG SET maxmemory-policy volatile-lru >/dev/null
+expect_ne "check: no warning for volatile-lru" "$("$CC_TOOL" check 2>&1 | grep -c 'warning: redis maxmemory')" 1
+rcli ACL SETUSER default -config >/dev/null
+out=$("$CC_TOOL" check 2>&1)
+expect_eq "check: CONFIG refused is not a failure" "$?" 0
+expect_contains "... it says the policy is unknown" "$out" "maxmemory-policy unknown"
+rcli ACL SETUSER default +config >/dev/null
+rcli CONFIG SET maxmemory-policy noeviction >/dev/null
+
 # inspect: the key and the entry.
 out=$("$CC_TOOL" inspect "http://localhost/pages/1")
 expect_eq "inspect: an entry exits 0" "$?" 0

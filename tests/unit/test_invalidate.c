@@ -72,9 +72,9 @@ Test(invalidate, declared_routes_and_own_url_on_success)
     char own[CC_GEN_KEY_MAX];
     url_key(cfg, "blogs", "/blogs/7", own);
     cr_assert_eq(s.n, 3);
-    cr_assert_str_eq(s.keys[0], "cgicache:blogs:gen");
+    cr_assert_str_eq(s.keys[0], "cgicache:#gen:blogs");
     cr_assert_not(s.url[0]);
-    cr_assert_str_eq(s.keys[1], "cgicache:list:gen");
+    cr_assert_str_eq(s.keys[1], "cgicache:#gen:list");
     cr_assert_str_eq(s.keys[2], own);
     cr_assert(s.url[2]);
     cc_config_free(cfg);

@@ -112,7 +112,7 @@ Test(key, generation_keys_and_route_prefix)
     cc_key *k = key_of("blogs", "GET", "/blogs/7?a=1", "h", NULL);
     cc_key *k2 = key_of("blogs", "GET", "/blogs/7?a=2", "h", "HTTP_X_LANG=fr");
     cc_key *k3 = key_of("blogs", "GET", "/blogs/8", "h", NULL);
-    cr_assert_str_eq(k->route_gen, "cgicache:blogs:gen");
+    cr_assert_str_eq(k->route_gen, "cgicache:#gen:blogs");
     cr_assert_str_eq(k->url_gen, k2->url_gen);     /* every variant of one URL */
     cr_assert_str_neq(k->url_gen, k3->url_gen);
     char prefix[64];
@@ -134,9 +134,9 @@ Test(key, url_generation_matches_purge)
     cr_assert_eq(cc_key_url_gen(cfg, cc_config_route(cfg, "blogs"), false, "example.com", 11,
                                 path, strlen(path), purge, sizeof purge), 0);
     cr_assert_str_eq(k->url_gen, purge);
-    cr_assert_eq(strncmp(purge, "cgicache:blogs:gen:", 19), 0);
-    cr_assert_eq(strlen(purge), 19 + 32);
-    cr_assert_eq(strspn(purge + 19, "0123456789abcdef"), 32);
+    cr_assert_eq(strncmp(purge, "cgicache:#gen:blogs:", 20), 0);
+    cr_assert_eq(strlen(purge), 20 + 32);
+    cr_assert_eq(strspn(purge + 20, "0123456789abcdef"), 32);
     /* https is another URL. */
     cr_assert_eq(cc_key_url_gen(cfg, cc_config_route(cfg, "blogs"), true, "example.com", 11,
                                 path, strlen(path), purge, sizeof purge), 0);
@@ -205,4 +205,16 @@ Test(key, decoded_paths_in_uri_form)
     cr_assert_str_eq(keys[2].full, keys[0].full);     /* the same resource, two forms */
     cr_assert_str_neq(keys[3].full, keys[4].full);    /* a literal "%41" is not 'A' */
     cr_assert_str_eq(keys[0].url_gen, keys[2].url_gen);
+}
+
+/* A pending purge widened to its route (pending.c) cuts a URL generation
+ * key at its last ':': that must be the route generation key. */
+Test(key, url_generation_extends_the_route_generation)
+{
+    cc_key *k = key_of("blogs", "GET", "/blogs/a:b?x=1", "h:8080", NULL);
+    const char *colon = strrchr(k->url_gen, ':');
+    cr_assert_not_null(colon);
+    cr_assert_eq((size_t)(colon - k->url_gen), strlen(k->route_gen));
+    cr_assert_eq(strncmp(k->url_gen, k->route_gen, strlen(k->route_gen)), 0);
+    free(k);
 }
