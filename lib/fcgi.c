@@ -27,7 +27,6 @@
  * Requests that are not followed cost one load of an atomic counter per
  * write; nothing is allocated for them. */
 #define NO_FCGI_DEFINES
-#include <dlfcn.h>
 #include <fcgi_stdio.h>
 #include <fcgiapp.h>
 #include <pthread.h>
@@ -282,12 +281,13 @@ static void fcgi_finish_real(void *unused) { (void)unused; CC_REAL(FCGI_Finish)(
  * usually holds a copy-relocated _fcgi_sF of its own, which libfcgi then
  * uses too: the first definition in global scope (RTLD_DEFAULT) is the
  * live one, not the next after us (RTLD_NEXT finds libfcgi's unused
- * original). */
+ * original).  When libfcgi was loaded privately (lfcgi, with RTLD_LOCAL)
+ * nothing in the global scope has it: libfcgi's own is the live one. */
 static FCGI_FILE *fcgi_stdout(void)
 {
     static FCGI_FILE *volatile files;
     if (files == NULL)
-        files = dlsym(RTLD_DEFAULT, "_fcgi_sF");
+        files = cc_fcgi_data("_fcgi_sF");
     return files != NULL ? &files[1] : NULL;
 }
 
