@@ -45,6 +45,15 @@
 extern char **environ;
 
 static volatile pid_t program_pid;
+/* Set once the program's whole response went out (its stdout reached EOF
+ * and was passed on): from then on a signal from the server is not a
+ * reason to cut the program short. */
+static volatile sig_atomic_t response_delivered;
+static volatile sig_atomic_t deferred_signal;
+
+/* How long a program that has delivered its response may go on after
+ * the server's SIGTERM before it gets the signal after all. */
+#define EXIT_GRACE_S 5
 
 static int fd_write(void *ctx, const char *data, size_t len)
 {
@@ -77,9 +86,26 @@ static bool is_cgi_request(void)
     return true;
 }
 
+/* The server's signals go to the program while it is answering.  Once
+ * the response is delivered they are held: lighttpd's mod_cgi sends
+ * SIGTERM as soon as it reads the end of a CGI's output, and a program
+ * that is still finishing then (fossil writes its page, then closes its
+ * repository) would die by it and its entry be thrown away.  A program
+ * still running EXIT_GRACE_S later gets the signal after all (SIGALRM). */
 static void forward_signal(int sig)
 {
-    if (program_pid > 0)
+    if (program_pid <= 0)
+        return;
+    if (sig == SIGALRM) {
+        sig = deferred_signal;
+    } else if (response_delivered) {
+        if (deferred_signal == 0) {
+            deferred_signal = sig;
+            alarm(EXIT_GRACE_S);
+        }
+        return;
+    }
+    if (sig != 0)
         kill(program_pid, sig);
 }
 
@@ -92,6 +118,7 @@ static void forward_signals(void)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGALRM, &sa, NULL);
     /* A client gone away must not kill the tee before it reaps the program. */
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
@@ -137,10 +164,14 @@ __attribute__((noreturn)) static void run_tee(cc_txn *txn, int from_program, cc_
     if (delivered && cc_engine_end_output(txn, &sink) != 0)
         delivered = false;
     /* The server sees the end of the response now, not after the store. */
+    response_delivered = delivered;
     close(STDOUT_FILENO);
     int status = 0;
     while (waitpid(program_pid, &status, 0) < 0 && errno == EINTR)
         ;
+    /* Reaped: a held signal must not reach whoever gets the pid next. */
+    alarm(0);
+    program_pid = 0;
     bool completed = delivered && WIFEXITED(status) && WEXITSTATUS(status) == 0;
     cc_engine_finish(txn, completed);
     end_like(status);

@@ -244,8 +244,12 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
         t->store = false;         /* too long to key: answered, never stored */
         return CC_ACT_RUN;
     }
-    if (cc_cache_lookup(t->cfg, &t->key, cc_now_ms(), &found) != 0)
-        return CC_ACT_RUN;        /* Redis unreachable: the app answers */
+    if (cc_cache_lookup(t->cfg, &t->key, cc_now_ms(), &found) != 0) {
+        /* Redis unreachable: the app answers, and Cache-Status does not
+         * promise a store the open breaker will refuse. */
+        t->store = false;
+        return CC_ACT_RUN;
+    }
     t->generation = found.generation;
     if (found.state != CC_FOUND_NONE && serve_found(t, &found, hit, &refresh)) {
         if (!refresh)
@@ -550,6 +554,12 @@ void cc_engine_finish(cc_txn *t, bool completed)
                                     t->locked ? t->lock_token : NULL);
         if (stored != 0 && value != NULL)
             cc_stats_count(t->cfg, t->route, stored > 0 ? CC_STAT_STORE : CC_STAT_STORE_ERROR);
+        /* What happened, not what was meant: a refusal by Redis is logged
+         * when its reply is read. */
+        if (stored < 0 && value != NULL)
+            cc_info("%s: not stored: redis unreachable", t->key.full);
+        else if (stored > 0)
+            cc_debug("%s: store sent", t->key.full);
         free(value);
     }
     if (completed && !t->failed && t->bumps != NULL && t->bumps->n > 0)

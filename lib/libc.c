@@ -32,7 +32,7 @@
     X(write) X(read) X(open) X(close) X(pipe2) X(dup2) X(fcntl) X(poll)        \
     X(socket) X(connect) X(bind) X(send) X(recv) X(setsockopt) X(getsockopt)   \
     X(getaddrinfo) X(freeaddrinfo) X(fork) X(waitpid) X(_exit) X(getpid)       \
-    X(kill) X(raise) X(signal) X(sigaction) X(sigprocmask) X(getrandom)        \
+    X(kill) X(raise) X(alarm) X(signal) X(sigaction) X(sigprocmask) X(getrandom)        \
     X(clock_gettime)
 
 #define AS_ENUM(fn) LIBC_##fn,
@@ -122,6 +122,7 @@ HIDDEN void _exit(int status)
 HIDDEN pid_t getpid(void) { return REAL(getpid)(); }
 HIDDEN int kill(pid_t pid, int sig) { return REAL(kill)(pid, sig); }
 HIDDEN int raise(int sig) { return REAL(raise)(sig); }
+HIDDEN unsigned alarm(unsigned seconds) { return REAL(alarm)(seconds); }
 HIDDEN sighandler_t signal(int sig, sighandler_t handler) { return REAL(signal)(sig, handler); }
 HIDDEN int sigaction(int sig, const struct sigaction *sa, struct sigaction *old)
 {
