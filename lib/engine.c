@@ -180,11 +180,13 @@ static bool serve_found(cc_txn *t, cc_found *f, cc_buf *hit, bool *refresh)
     t->status = stale ? "STALE" : "HIT";
     build_hit(hit, t, &f->entry, now, t->status, "");
     cc_cache_found_free(f);
+    /* Set before a failure too: a lock taken for the refresh is then the
+     * miss's, released by its store, not left to wait out its TTL. */
+    t->locked = *refresh && t->route->lock;
     if (hit->failed) {
         cc_buf_free(hit);
         return false;
     }
-    t->locked = *refresh && t->route->lock;
     return true;
 }
 
@@ -260,8 +262,8 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
         return CC_ACT_SERVE;
     }
     cc_cache_found_free(&found);
-    if (!t->route->lock || !t->store)
-        return CC_ACT_RUN;
+    if (!t->route->lock || !t->store || t->locked)
+        return CC_ACT_RUN;        /* t->locked: serve_found took it */
     if (cc_cache_lock(t->cfg, &t->key, t->lock_token, &found)) {
         t->locked = true;
         return CC_ACT_RUN;

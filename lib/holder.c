@@ -1,0 +1,75 @@
+/* holder.c -- a fill lock's holder is known by its Redis connection's
+ * name; see holder.h. */
+#include "holder.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+#define NAME_PREFIX "cgicache-fill-"
+
+void cc_holder_name_cmd(cc_cmd *cmd, char *name, const char *token)
+{
+    snprintf(name, CC_HOLDER_NAME_MAX, NAME_PREFIX "%.40s", token);
+    memset(cmd, 0, sizeof *cmd);
+    cc_cmd_arg(cmd, "CLIENT", (size_t)-1);
+    cc_cmd_arg(cmd, "SETNAME", (size_t)-1);
+    cc_cmd_arg(cmd, name, (size_t)-1);
+}
+
+/* Deletes the lock if it still holds token (a new holder may have taken
+ * it since it was read). */
+static const char delete_if_token[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
+    "return 0\n";
+
+/* Whether CLIENT LIST's text has a connection named name.  Each line
+ * reads "id=... name=<name> age=...". */
+static int listed(const char *list, size_t len, const char *name)
+{
+    char field[CC_HOLDER_NAME_MAX + 8];
+    int n = snprintf(field, sizeof field, " name=%s ", name);
+    return n > 0 && memmem(list, len, field, (size_t)n) != NULL;
+}
+
+cc_holder_state cc_holder_check(cc_store *s, const char *lock_key)
+{
+    cc_cmd cmds[2];
+    memset(cmds, 0, sizeof cmds);
+    cc_cmd_arg(&cmds[0], "GET", (size_t)-1);
+    cc_cmd_arg(&cmds[0], lock_key, (size_t)-1);
+    cc_cmd_arg(&cmds[1], "CLIENT", (size_t)-1);
+    cc_cmd_arg(&cmds[1], "LIST", (size_t)-1);
+    cc_cmd_arg(&cmds[1], "TYPE", (size_t)-1);
+    cc_cmd_arg(&cmds[1], "normal", (size_t)-1);
+    redisReply *r[2] = {NULL, NULL};
+    if (s == NULL || cc_store_run(s, 2, cmds, r) != 0)
+        return CC_HOLDER_ALIVE;      /* cannot tell: the TTL decides */
+    cc_holder_state state = CC_HOLDER_ALIVE;
+    char token[41], name[CC_HOLDER_NAME_MAX];   /* tokens are 32 hex digits */
+    if (r[0]->type == REDIS_REPLY_NIL) {
+        state = CC_HOLDER_RELEASED;
+    } else if (r[0]->type == REDIS_REPLY_STRING && r[0]->len < sizeof token &&
+               r[1]->type == REDIS_REPLY_STRING) {
+        memcpy(token, r[0]->str, r[0]->len);
+        token[r[0]->len] = '\0';
+        snprintf(name, sizeof name, NAME_PREFIX "%.40s", token);
+        if (!listed(r[1]->str, r[1]->len, name))
+            state = CC_HOLDER_DEAD;
+    }
+    cc_store_free_replies(2, r);
+    if (state == CC_HOLDER_DEAD) {
+        cc_cmd del = {0};
+        cc_cmd_arg(&del, "EVAL", (size_t)-1);
+        cc_cmd_arg(&del, delete_if_token, sizeof delete_if_token - 1);
+        cc_cmd_arg(&del, "1", 1);
+        cc_cmd_arg(&del, lock_key, (size_t)-1);
+        cc_cmd_arg(&del, token, (size_t)-1);
+        redisReply *reply = cc_store_command(s, &del);
+        if (reply != NULL)
+            freeReplyObject(reply);
+        cc_info("%s: its holder's connection is gone; lock removed", lock_key);
+    }
+    return state;
+}
