@@ -146,7 +146,9 @@ __attribute__((noreturn)) static void end_like(int status)
 __attribute__((noreturn)) static void run_tee(cc_txn *txn, int from_program, cc_sink sink)
 {
     bool delivered = true;
-    char buf[64 * 1024];
+    /* Static, not on the stack (the library keeps its frames small): the
+     * tee is a process of its own, with this one thread. */
+    static char buf[64 * 1024];
     for (;;) {
         ssize_t n = read(from_program, buf, sizeof buf);
         if (n > 0) {
