@@ -1,7 +1,9 @@
 #!/bin/bash
 # t_threads.sh -- a threaded libfcgi app the library must be a good guest
 # in: threads with 64 KiB stacks answered through misses, hits and
-# background refreshes (the library's frames stay small).
+# background refreshes (the library's frames stay small), and forks from
+# one thread while the others write (no lock of the library is left held
+# in the child).
 . "$(dirname "$0")/lib.sh"
 
 start_redis
@@ -30,4 +32,13 @@ expect_eq "64 KiB stacks: refreshed in the background, then HIT" "$(status_of "$
 expect_ne "... with a new body" "$(body_of "$fresh")" "$(body_of "$first")"
 expect_eq "64 KiB stacks: the app is still the one started" "$(grep -c 'stack\|Segmentation\|AddressSanitizer' "$TMP/small.log")" 0
 
+# -- Forks while the other threads write to followed requests.
+start_app forker 1 "$APP" "${ROUTES[@]}"
+pids=()
+for i in $(seq 3); do
+    (for j in $(seq 20); do fcgi forker GET "/page/w$i-$j?putc=20000" >/dev/null; done) & pids+=($!)
+done
+r=$(fcgi forker GET "/fork/a?fork=200")
+wait "${pids[@]}"
+expect_contains "200 forks while 3 threads write: no child hangs" "$(body_of "$r")" "forks=200 hung=0"
 finish
