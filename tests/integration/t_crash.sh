@@ -3,7 +3,8 @@
 # for the others to wait out: a CGI program that segfaults on a miss
 # (the tee releases the lock and wakes the waiters), and a CGI process
 # killed outright with SIGKILL, tee and all (nothing can run then: the
-# lock must be bounded tightly).  CGICACHE_LOCK_WAIT is 8 s here; every
+# lock must be bounded tightly), and a FastCGI worker that crashes while
+# computing.  CGICACHE_LOCK_WAIT is 8 s here; every
 # request must be answered in a fraction of it.
 . "$(dirname "$0")/lib.sh"
 
@@ -58,4 +59,20 @@ else not_ok "a request after the holder was SIGKILLed waited: $r"; fi
 cgi_timed "/cgi/killed?slow=1" >/dev/null
 r=$(cgi_timed "/cgi/killed?slow=1")
 expect_eq "... and the page is stored again" "${r#* }" HIT
+# A FastCGI worker that crashes while it holds the lock: the other
+# worker, waiting for its fill, notices within a moment.
+start_app crashy 2 "$TESTAPP" CGICACHE_ROUTE_slow='GET /slow/* ttl=60' \
+    CGICACHE_LOCK_TTL=8s CGICACHE_LOCK_WAIT=8s
+touch "$TMP/crashy.count.crash"
+fcgi crashy GET "/slow/k?sleep_ms=300" >/dev/null &
+sleep 0.1
+( sleep 0.35; rm -f "$TMP/crashy.count.crash" ) &
+start=$(date +%s%N)
+r=$(fcgi crashy GET "/slow/k?sleep_ms=300")
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+wait
+expect_eq "FastCGI: the holder crashed" "$(grep -c . "$TMP/crashy.count")" 2
+expect_contains "FastCGI: the waiter got the app's page" "$(body_of "$r")" "uri=/slow/k"
+if [ "$ms" -lt 4000 ]; then ok "FastCGI: the waiter did not wait out a crashed holder's lock ($ms ms)"
+else not_ok "FastCGI: the waiter waited $ms ms for a crashed holder"; fi
 finish
