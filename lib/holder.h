@@ -9,8 +9,11 @@
  * names its connection after the lock's token (CLIENT SETNAME, pipelined
  * with taking the lock), and a waiter that finds no connection of that
  * name knows the holder is gone and removes its lock.  Where CLIENT is
- * not allowed (ACLs, renamed commands) the holder counts as alive, and
- * the lock's TTL bounds the wait as before. */
+ * not allowed (ACLs, renamed commands), or the list does not show the
+ * asker's own connection (a proxy in between), the holder counts as
+ * alive, and the lock's TTL bounds the wait as before.  A holder whose
+ * CLIENT SETNAME alone was refused would be taken for dead: its waiters
+ * then answer uncached, as on a timeout -- never a wrong answer. */
 #ifndef CGICACHE_HOLDER_H
 #define CGICACHE_HOLDER_H
 
