@@ -14,6 +14,7 @@ start_lighttpd() {
     PORT=$(free_port)
     mkdir -p "$TMP/www/cgi"
     cp "$CGI/linger.sh" "$TMP/www/cgi/"
+    cp "$CGI/linger.sh" "$TMP/www/cgi/stale.sh"
     chmod -R a+rX "$TMP/www"
     touch "$TMP/web.count"; chmod 666 "$TMP/web.count"
     cat >"$TMP/lighttpd.conf" <<CONF
@@ -30,6 +31,7 @@ setenv.add-environment = (
     "UBSAN_OPTIONS" => "${UBSAN_OPTIONS:-}",
     "CGICACHE_REDIS" => "$1",
     "CGICACHE_ROUTE_web" => "GET /cgi/* ttl=60",
+    "CGICACHE_ROUTE_stale" => "GET /cgi/stale.sh ttl=1 stale=60",
     "CGICACHE_TIMEOUT" => "500ms",
     "CGICACHE_LOG" => "info",
     "APP_COUNTER" => "$TMP/web.count",
@@ -60,6 +62,16 @@ for round in 1 2 3; do
     expect_eq "round $round: every key of 20 stored despite lighttpd's SIGTERM, then HIT" "$lost" 0
 done
 expect_eq "each page ran once" "$(runs_of web)" 60
+
+# A stale copy is served and the program refreshes it with stdout let go:
+# lighttpd sends SIGTERM at once, and the refresh must survive it.
+first=$(curl_get "http://127.0.0.1:$PORT/cgi/stale.sh")
+sleep 1.3
+stale=$(curl_get "http://127.0.0.1:$PORT/cgi/stale.sh")
+expect_eq "stale: STALE served" "$(status_of "$stale")" STALE
+sleep 1.5
+fresh=$(curl_get "http://127.0.0.1:$PORT/cgi/stale.sh")
+expect_ne "stale: refreshed in the background despite lighttpd's SIGTERM" "$(body_of "$fresh")" "$(body_of "$first")"
 
 # A program that hangs after its response still gets the server's
 # signal, a few seconds late.

@@ -8,7 +8,7 @@ echo run >>"$APP_COUNTER"
 LINGER=0.3
 case "$QUERY_STRING" in *hang=1*) LINGER=30; echo $$ >"$APP_COUNTER.pid" ;; esac
 printf 'Content-Type: text/plain\r\n\r\n'
-echo "uri=$REQUEST_URI"
+echo "uri=$REQUEST_URI at=$(date +%s%N)"
 seq 1 100
 exec 1>&-
 sleep "$LINGER"
