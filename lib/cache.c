@@ -190,13 +190,14 @@ bool cc_cache_lock(const cc_config *cfg, const cc_key *key, char *token, const c
     return taken;
 }
 
-/* The key's lock: held by a live holder, released, or its holder dead. */
-static cc_holder_state lock_state(const cc_config *cfg, const cc_key *key)
+/* The key's lock: held (by a live holder, when liveness is asked),
+ * released, or its holder dead. */
+static cc_holder_state lock_state(const cc_config *cfg, const cc_key *key, bool liveness)
 {
     char lock[CC_KEY_HASH_OVER + 16];
     if (derived(key, ":lock", lock, sizeof lock) < 0)
         return CC_HOLDER_RELEASED;
-    return cc_holder_check(cc_store_for_thread(cfg), lock);
+    return cc_holder_check(cc_store_for_thread(cfg), lock, liveness);
 }
 
 /* How often a waiter checks that the holder is still alive. */
@@ -233,8 +234,10 @@ int cc_cache_wait_fill(const cc_config *cfg, const cc_key *key, cc_found *out)
             redisReply *push = NULL;
             /* Waits for the holder's publish in slices, between which it
              * checks that the holder lives: one that died (killed, crashed)
-             * will never publish. */
-            while ((holder = lock_state(cfg, key)) == CC_HOLDER_ALIVE) {
+             * will never publish.  The first look only asks whether the
+             * lock is still there: most fills land within a slice. */
+            for (bool liveness = false; (holder = lock_state(cfg, key, liveness)) == CC_HOLDER_ALIVE;
+                 liveness = true) {
                 int64_t left = deadline - cc_mono_ms();
                 if (left <= 0)
                     break;

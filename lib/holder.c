@@ -51,7 +51,7 @@ static int listed_id(const char *list, size_t len, long long id)
     return 0;
 }
 
-cc_holder_state cc_holder_check(cc_store *s, const char *lock_key)
+cc_holder_state cc_holder_check(cc_store *s, const char *lock_key, bool liveness)
 {
     cc_cmd cmds[3];
     memset(cmds, 0, sizeof cmds);
@@ -64,13 +64,14 @@ cc_holder_state cc_holder_check(cc_store *s, const char *lock_key)
     cc_cmd_arg(&cmds[2], "TYPE", (size_t)-1);
     cc_cmd_arg(&cmds[2], "normal", (size_t)-1);
     redisReply *r[3] = {NULL, NULL, NULL};
-    if (s == NULL || cc_store_run(s, 3, cmds, r) != 0)
+    size_t n = liveness ? 3 : 1;
+    if (s == NULL || cc_store_run(s, n, cmds, r) != 0)
         return CC_HOLDER_ALIVE;      /* cannot tell: the TTL decides */
     cc_holder_state state = CC_HOLDER_ALIVE;
     char token[41], name[CC_HOLDER_NAME_MAX];   /* tokens are 32 hex digits */
     if (r[0]->type == REDIS_REPLY_NIL) {
         state = CC_HOLDER_RELEASED;
-    } else if (r[0]->type == REDIS_REPLY_STRING && r[0]->len < sizeof token &&
+    } else if (liveness && r[0]->type == REDIS_REPLY_STRING && r[0]->len < sizeof token &&
                r[1]->type == REDIS_REPLY_INTEGER && r[2]->type == REDIS_REPLY_STRING &&
                listed_id(r[2]->str, r[2]->len, r[1]->integer)) {
         memcpy(token, r[0]->str, r[0]->len);
@@ -79,7 +80,7 @@ cc_holder_state cc_holder_check(cc_store *s, const char *lock_key)
         if (!listed(r[2]->str, r[2]->len, name))
             state = CC_HOLDER_DEAD;
     }
-    cc_store_free_replies(3, r);
+    cc_store_free_replies(n, r);
     if (state == CC_HOLDER_DEAD) {
         cc_cmd del = {0};
         cc_cmd_arg(&del, "EVAL", (size_t)-1);

@@ -17,6 +17,8 @@
 #ifndef CGICACHE_HOLDER_H
 #define CGICACHE_HOLDER_H
 
+#include <stdbool.h>
+
 #include "store.h"
 
 #define CC_HOLDER_NAME_MAX 64
@@ -32,7 +34,8 @@ typedef enum {
 } cc_holder_state;
 
 /* The state of the lock at lock_key, on connection s (one round trip, and
- * one more to remove a dead holder's lock). */
-cc_holder_state cc_holder_check(cc_store *s, const char *lock_key);
+ * one more to remove a dead holder's lock).  Without liveness only
+ * whether the lock is still there (a GET, no CLIENT LIST). */
+cc_holder_state cc_holder_check(cc_store *s, const char *lock_key, bool liveness);
 
 #endif
