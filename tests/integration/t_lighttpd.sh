@@ -53,7 +53,7 @@ for round in 1 2 3; do
         case "$r" in *"fwd=uri-miss; stored"*) ;; *) unstored=$((unstored + 1)) ;; esac
     done
     # The program lingers 0.3 s after its response; its store follows.
-    sleep 1
+    sleep 2
     for i in $(seq 20); do
         r=$(curl_get "http://127.0.0.1:$PORT/cgi/linger.sh?round=$round&page=$i")
         [ "$(status_of "$r")" = HIT ] || lost=$((lost + 1))
@@ -69,7 +69,7 @@ first=$(curl_get "http://127.0.0.1:$PORT/cgi/stale.sh")
 sleep 1.3
 stale=$(curl_get "http://127.0.0.1:$PORT/cgi/stale.sh")
 expect_eq "stale: STALE served" "$(status_of "$stale")" STALE
-sleep 1.5
+sleep 2.5
 fresh=$(curl_get "http://127.0.0.1:$PORT/cgi/stale.sh")
 expect_ne "stale: refreshed in the background despite lighttpd's SIGTERM" "$(body_of "$fresh")" "$(body_of "$first")"
 

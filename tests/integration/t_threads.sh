@@ -26,7 +26,7 @@ first=$(fcgi small GET /stale/x)
 sleep 1.3
 stale=$(fcgi small GET /stale/x)
 expect_eq "64 KiB stacks: STALE served" "$(status_of "$stale")" STALE
-sleep 0.5
+sleep 1
 fresh=$(fcgi small GET /stale/x)
 expect_eq "64 KiB stacks: refreshed in the background, then HIT" "$(status_of "$fresh")" HIT
 expect_ne "... with a new body" "$(body_of "$fresh")" "$(body_of "$first")"
