@@ -8,7 +8,7 @@
 
 start_redis
 APP=$TOP/build/tests/threads
-ROUTES=(CGICACHE_ROUTE_page='GET /page/* ttl=60' CGICACHE_ROUTE_stale='GET /stale/* ttl=1 stale=60'
+ROUTES=(CGICACHE_ROUTE_page='GET /page/* ttl=60' CGICACHE_ROUTE_stale='GET /stale/* ttl=2 stale=60'
     CGICACHE_ROUTE_fork='GET /fork/* ttl=60' CGICACHE_TIMEOUT=500ms CGICACHE_CONNECT_TIMEOUT=500ms)
 
 # -- 64 KiB thread stacks.
@@ -23,10 +23,11 @@ wait "${pids[@]}"
 expect_eq "64 KiB stacks: 8 concurrent pages, each MISS then the same body as HIT" \
     "$(cat "$TMP"/res-small.* | sort -u)" "MISS HIT same"
 first=$(fcgi small GET /stale/x)
-sleep 1.3
+sleep 2.3
 stale=$(fcgi small GET /stale/x)
 expect_eq "64 KiB stacks: STALE served" "$(status_of "$stale")" STALE
-sleep 1
+# The refresh is stored at once; its copy is fresh for 2 s.
+sleep 0.7
 fresh=$(fcgi small GET /stale/x)
 expect_eq "64 KiB stacks: refreshed in the background, then HIT" "$(status_of "$fresh")" HIT
 expect_ne "... with a new body" "$(body_of "$fresh")" "$(body_of "$first")"
