@@ -96,6 +96,10 @@ int main(void)
     counter_path = getenv("APP_COUNTER");
     long kb = getenv("APP_STACK_KB") != NULL ? atol(getenv("APP_STACK_KB")) : 64;
     FCGX_Init();
+    /* libfcgi catches SIGTERM to end the accept loop, which threads
+     * blocked in accept() never see: the test harness's TERM must end
+     * the process. */
+    signal(SIGTERM, SIG_DFL);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     if (pthread_attr_setstacksize(&attr, (size_t)kb * 1024) != 0) {
