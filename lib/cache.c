@@ -14,11 +14,13 @@
  * store creates it, in the same batch as the entry. */
 #include "cache.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "holder.h"
 #include "invalidate.h"
 #include "keyspace.h"
 #include "log.h"
@@ -212,29 +214,32 @@ bool cc_cache_lock(const cc_config *cfg, const cc_key *key, char *token, const c
         cc_cmd_arg(&cmd, "PX", (size_t)-1);
         cc_cmd_arg(&cmd, px, (size_t)-1);
     }
-    redisReply *reply = cc_store_command(s, &cmd);
-    bool taken = reply != NULL && reply->type == REDIS_REPLY_STATUS;
-    if (reply != NULL)
-        freeReplyObject(reply);
+    /* The connection is named after the token first, in the same round
+     * trip: waiters tell a dead holder by its name missing (holder.h). */
+    cc_cmd cmds[2];
+    char name[CC_HOLDER_NAME_MAX];
+    cc_holder_name_cmd(&cmds[0], name, token);
+    cmds[1] = cmd;
+    redisReply *replies[2];
+    if (cc_store_run(s, 2, cmds, replies) != 0)
+        return false;
+    bool taken = replies[1]->type == REDIS_REPLY_STATUS;
+    cc_store_free_replies(2, replies);
     return taken;
 }
 
-/* Whether the key's lock is still held (by anyone). */
-static bool lock_held(const cc_config *cfg, const cc_key *key)
+/* The key's lock: held (by a live holder, when liveness is asked),
+ * released, or its holder dead. */
+static cc_holder_state lock_state(const cc_config *cfg, const cc_key *key, bool liveness)
 {
     char lock[CC_KEY_HASH_OVER + 16];
-    cc_store *s = cc_store_for_thread(cfg);
-    if (s == NULL || derived(cfg, key, CC_KS_LOCK, lock, sizeof lock) < 0)
-        return false;
-    cc_cmd exists = {0};
-    cc_cmd_arg(&exists, "EXISTS", (size_t)-1);
-    cc_cmd_arg(&exists, lock, (size_t)-1);
-    redisReply *reply = cc_store_command(s, &exists);
-    bool held = reply != NULL && reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
-    if (reply != NULL)
-        freeReplyObject(reply);
-    return held;
+    if (derived(cfg, key, CC_KS_LOCK, lock, sizeof lock) < 0)
+        return CC_HOLDER_RELEASED;
+    return cc_holder_check(cc_store_for_thread(cfg), lock, liveness);
 }
+
+/* How often a waiter checks that the holder is still alive. */
+#define HOLDER_CHECK_MS 500
 
 int cc_cache_wait_fill(const cc_config *cfg, cc_key *key, cc_found *out)
 {
@@ -263,12 +268,25 @@ int cc_cache_wait_fill(const cc_config *cfg, cc_key *key, cc_found *out)
             cc_cache_found_free(out);
             if (round > 0)
                 break;          /* woken, yet nothing stored: the holder gave up */
-            if (!lock_held(cfg, key))
+            cc_holder_state holder;
+            redisReply *push = NULL;
+            /* Waits for the holder's publish in slices, between which it
+             * checks that the holder lives: one that died (killed, crashed)
+             * will never publish.  The first look only asks whether the
+             * lock is still there: most fills land within a slice. */
+            for (bool liveness = false; (holder = lock_state(cfg, key, liveness)) == CC_HOLDER_ALIVE;
+                 liveness = true) {
+                int64_t left = deadline - cc_mono_ms();
+                if (left <= 0)
+                    break;
+                push = cc_store_next_push(sub, left < HOLDER_CHECK_MS ? (int)left : HOLDER_CHECK_MS);
+                if (push != NULL || errno != ETIMEDOUT)
+                    break;
+            }
+            if (holder == CC_HOLDER_RELEASED)
                 continue;       /* released since the lookup: one more look */
-            int64_t left = deadline - cc_mono_ms();
-            redisReply *push = left > 0 ? cc_store_next_push(sub, (int)left) : NULL;
             if (push == NULL)
-                break;          /* waited long enough: answer uncached */
+                break;          /* waited long enough, or the holder died: answer uncached */
             freeReplyObject(push);
         }
     }

@@ -49,6 +49,18 @@ extern char **environ;
 #define CC_CGI_SETTLE_MS 5000
 
 static volatile pid_t program_pid;
+/* Set once the program's whole response went out (its stdout reached EOF
+ * and was passed on): from then on a signal from the server is not a
+ * reason to cut the program short. */
+static volatile sig_atomic_t response_delivered;
+static volatile sig_atomic_t deferred_signal;
+
+/* How long a program that has delivered its response may go on after
+ * the server's SIGTERM before it gets the signal after all.  A background
+ * refresh, whose client had its answer before the program started, may
+ * go on as long as it may hold the key's lock (CGICACHE_LOCK_TTL). */
+#define EXIT_GRACE_S 5
+static unsigned grace_s = EXIT_GRACE_S;
 
 static int fd_write(void *ctx, const char *data, size_t len)
 {
@@ -81,24 +93,52 @@ static bool is_cgi_request(void)
     return true;
 }
 
+/* The server's signals go to the program while it is answering.  Once
+ * the response is delivered they are held: lighttpd's mod_cgi sends
+ * SIGTERM as soon as it reads the end of a CGI's output, and a program
+ * that is still finishing then (fossil writes its page, then closes its
+ * repository) would die by it and its entry be thrown away.  A program
+ * still running grace_s later gets the signal after all (SIGALRM). */
 static void forward_signal(int sig)
 {
-    if (program_pid > 0)
+    if (sig == SIGALRM) {
+        sig = deferred_signal;
+    } else if (response_delivered) {
+        if (deferred_signal == 0) {
+            deferred_signal = sig;
+            alarm(grace_s);
+        }
+        return;
+    }
+    if (sig != 0 && program_pid > 0)
         kill(program_pid, sig);
 }
+
+/* The signals the tee handles, and what the program is to find them set
+ * to (as the server left them). */
+static const int tee_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGALRM, SIGPIPE};
+static struct sigaction program_actions[sizeof tee_signals / sizeof tee_signals[0]];
 
 static void forward_signals(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = forward_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    /* A client gone away must not kill the tee before it reaps the program. */
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
+    for (size_t i = 0; i < sizeof tee_signals / sizeof tee_signals[0]; i++) {
+        /* A client gone away must not kill the tee before it reaps the
+         * program: SIGPIPE is ignored, the others forwarded. */
+        sa.sa_handler = tee_signals[i] == SIGPIPE ? SIG_IGN : forward_signal;
+        sigaction(tee_signals[i], &sa, &program_actions[i]);
+    }
+}
+
+/* In the program (a child forked after forward_signals): the server's
+ * dispositions back, and no alarm of the tee's. */
+static void restore_signals(void)
+{
+    for (size_t i = 0; i < sizeof tee_signals / sizeof tee_signals[0]; i++)
+        sigaction(tee_signals[i], &program_actions[i], NULL);
+    alarm(0);
 }
 
 /* Ends this process the way the program ended: same exit code, or the
@@ -125,7 +165,9 @@ __attribute__((noreturn)) static void end_like(int status)
 __attribute__((noreturn)) static void run_tee(cc_txn *txn, int from_program, cc_sink sink)
 {
     bool delivered = true;
-    char buf[64 * 1024];
+    /* Static, not on the stack (the library keeps its frames small): the
+     * tee is a process of its own, with this one thread. */
+    static char buf[64 * 1024];
     for (;;) {
         ssize_t n = read(from_program, buf, sizeof buf);
         if (n > 0) {
@@ -143,10 +185,14 @@ __attribute__((noreturn)) static void run_tee(cc_txn *txn, int from_program, cc_
     if (delivered && cc_engine_end_output(txn, &sink) != 0)
         delivered = false;
     /* The server sees the end of the response now, not after the store. */
+    response_delivered = delivered;
     close(STDOUT_FILENO);
     int status = 0;
     while (waitpid(program_pid, &status, 0) < 0 && errno == EINTR)
         ;
+    /* Reaped: a held signal must not reach whoever gets the pid next. */
+    alarm(0);
+    program_pid = 0;
     bool completed = delivered && WIFEXITED(status) && WEXITSTATUS(status) == 0;
     cc_engine_finish(txn, completed);
     end_like(status);
@@ -192,6 +238,14 @@ void cc_cgi_on_load(void)
             cc_store_settle();
             _exit(rc == 0 ? 0 : 1);
         }
+        /* A refresh: the client has its answer, and the server signals
+         * as soon as stdout is let go, before the program even starts;
+         * it may go on as long as it may hold the key's lock. */
+        int64_t ttl_s = (cc_engine_config()->lock_ttl_ms + 999) / 1000;
+        if (ttl_s > EXIT_GRACE_S)
+            grace_s = ttl_s > 3600 ? 3600 : (unsigned)ttl_s;
+        response_delivered = 1;
+        forward_signals();
         release_stdout();
         sink = cc_engine_discard;
     }
@@ -218,11 +272,14 @@ void cc_cgi_on_load(void)
         dup2(pipe_fds[1], STDOUT_FILENO);
         close(pipe_fds[0]);
         close(pipe_fds[1]);
+        if (sink.write != stdout_sink.write)
+            restore_signals();
         cc_engine_forget(txn);
         return;
     }
     program_pid = pid;
     close(pipe_fds[1]);
-    forward_signals();
+    if (sink.write == stdout_sink.write)
+        forward_signals();      /* a refresh installed them before */
     run_tee(txn, pipe_fds[0], sink);
 }

@@ -20,7 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <poll.h>
 
 #include "cache.h"
 #include "clock.h"
@@ -192,11 +192,13 @@ static bool serve_found(cc_txn *t, cc_found *f, cc_buf *hit, bool *refresh)
     t->status = stale ? "STALE" : "HIT";
     build_hit(hit, t, &f->entry, now, t->status, "");
     cc_cache_found_free(f);
+    /* Set before a failure too: a lock taken for the refresh is then the
+     * miss's, released by its store, not left to wait out its TTL. */
+    t->locked = *refresh && t->route->lock;
     if (hit->failed) {
         cc_buf_free(hit);
         return false;
     }
-    t->locked = *refresh && t->route->lock;
     return true;
 }
 
@@ -267,8 +269,12 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
         t->store = false;
         return CC_ACT_RUN;
     }
-    if (cc_cache_lookup(t->cfg, &t->key, cc_now_ms(), &found) != 0)
-        return CC_ACT_RUN;        /* Redis unreachable: the app answers */
+    if (cc_cache_lookup(t->cfg, &t->key, cc_now_ms(), &found) != 0) {
+        /* Redis unreachable: the app answers, and Cache-Status does not
+         * promise a store the open breaker will refuse. */
+        t->store = false;
+        return CC_ACT_RUN;
+    }
     t->generation = found.generation;
     if (found.state != CC_FOUND_NONE && serve_found(t, &found, hit, &refresh)) {
         if (!refresh)
@@ -279,8 +285,8 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
         return CC_ACT_SERVE;
     }
     cc_cache_found_free(&found);
-    if (!t->route->lock || !t->store)
-        return CC_ACT_RUN;
+    if (!t->route->lock || !t->store || t->locked)
+        return CC_ACT_RUN;        /* t->locked: serve_found took it */
     if (cc_cache_lock(t->cfg, &t->key, t->lock_token, &found)) {
         t->locked = true;
         return CC_ACT_RUN;
@@ -602,6 +608,12 @@ void cc_engine_finish(cc_txn *t, bool completed)
                                     t->locked ? t->lock_token : NULL);
         if (stored != 0 && value != NULL)
             cc_stats_count(t->cfg, t->route, stored > 0 ? CC_STAT_STORE : CC_STAT_STORE_ERROR);
+        /* What happened, not what was meant: a refusal by Redis is logged
+         * when its reply is read. */
+        if (stored < 0 && value != NULL)
+            cc_info("%s: not stored: redis unreachable", t->key.full);
+        else if (stored > 0)
+            cc_debug("%s: store sent", t->key.full);
         free(value);
     }
     const cc_config *cfg = t->cfg;
@@ -618,9 +630,9 @@ void cc_engine_settle(int64_t max_ms)
     int64_t deadline = cc_mono_ms() + max_ms;
     size_t left;
     while ((left = cc_pending_retry(cfg)) > 0 && cc_mono_ms() < deadline) {
-        /* The breaker answers at once while Redis is down: wait a while. */
-        struct timespec pause = {0, 200 * 1000 * 1000};
-        nanosleep(&pause, NULL);
+        /* The breaker answers at once while Redis is down: wait a while
+         * (poll, one of the calls libc.c reaches libc for). */
+        poll(NULL, 0, 200);
     }
     if (left > 0)
         cc_error("%zu purge(s) lost: redis did not take them within %lld ms of the response",

@@ -24,13 +24,18 @@
  * streams that discard: the app recomputes the page, the engine captures
  * and stores it, and nobody waits for it.
  *
- * Requests that are not followed cost one load of an atomic counter per
- * write; nothing is allocated for them. */
+ * Followed streams are kept in a lock-free table (followed.c), not per
+ * thread: with FCGX_Request a threaded app may accept a request on one
+ * thread and answer it on another, and a per-thread list would let those
+ * writes slip past the capture into a stored page that lacks them.  The
+ * table needs no lock, so a write that is not followed costs the load of
+ * the thread-local depth and one or two loads from a table line nobody
+ * writes unless a stream hashing there is followed; nothing is allocated
+ * for it.  And no lock is ever held across the app's code, so a fork from
+ * any thread leaves the child nothing to deadlock on. */
 #define NO_FCGI_DEFINES
-#include <dlfcn.h>
 #include <fcgi_stdio.h>
 #include <fcgiapp.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -39,6 +44,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "followed.h"
 #include "interpose.h"
 #include "log.h"
 
@@ -63,12 +69,7 @@ typedef struct followed {
     cc_txn *txn;
     refresh *rf;            /* set for a background refresh */
     bool close_failed;      /* the app closed the stream before finishing */
-    struct followed *next;
 } followed;
-
-static pthread_mutex_t followed_lock = PTHREAD_MUTEX_INITIALIZER;
-static followed *followed_list;
-static atomic_int followed_count;
 /* initial-exec: the library is preloaded, so its thread-locals sit in
  * static TLS, and every wrapped call reads depth without a
  * __tls_get_addr call. */
@@ -88,29 +89,16 @@ static void follow(FCGX_Stream *out, cc_txn *txn, refresh *rf)
     f->out = out;
     f->txn = txn;
     f->rf = rf;
-    pthread_mutex_lock(&followed_lock);
-    f->next = followed_list;
-    followed_list = f;
-    atomic_fetch_add(&followed_count, 1);
-    pthread_mutex_unlock(&followed_lock);
+    if (!cc_followed_add(out, f)) {
+        cc_engine_finish(txn, false);   /* the table is full: as above */
+        free(f);
+    }
 }
 
 /* The followed record of stream, or NULL.  With unlink, it is removed. */
 static followed *find(FCGX_Stream *out, bool unlink)
 {
-    if (out == NULL || atomic_load_explicit(&followed_count, memory_order_acquire) == 0)
-        return NULL;
-    pthread_mutex_lock(&followed_lock);
-    followed **p = &followed_list;
-    while (*p != NULL && (*p)->out != out)
-        p = &(*p)->next;
-    followed *f = *p;
-    if (f != NULL && unlink) {
-        *p = f->next;
-        atomic_fetch_sub(&followed_count, 1);
-    }
-    pthread_mutex_unlock(&followed_lock);
-    return f;
+    return unlink ? cc_followed_take(out) : cc_followed_get(out);
 }
 
 /* A write from the app that the engine should see: only at depth 0 (not
@@ -282,12 +270,13 @@ static void fcgi_finish_real(void *unused) { (void)unused; CC_REAL(FCGI_Finish)(
  * usually holds a copy-relocated _fcgi_sF of its own, which libfcgi then
  * uses too: the first definition in global scope (RTLD_DEFAULT) is the
  * live one, not the next after us (RTLD_NEXT finds libfcgi's unused
- * original). */
+ * original).  When libfcgi was loaded privately (lfcgi, with RTLD_LOCAL)
+ * nothing in the global scope has it: libfcgi's own is the live one. */
 static FCGI_FILE *fcgi_stdout(void)
 {
     static FCGI_FILE *volatile files;
     if (files == NULL)
-        files = dlsym(RTLD_DEFAULT, "_fcgi_sF");
+        files = cc_fcgi_data("_fcgi_sF");
     return files != NULL ? &files[1] : NULL;
 }
 

@@ -12,6 +12,11 @@
 /* Returns the next definition of name, caching it in *slot. */
 void *cc_real_symbol(void *volatile *slot, const char *name);
 
+/* name as defined in the global scope (RTLD_DEFAULT: an app's
+ * copy-relocated variable is the live one), else in a libfcgi.so.0 loaded
+ * privately; NULL if neither has it.  For libfcgi's data, not cached. */
+void *cc_fcgi_data(const char *name);
+
 /* real(fn) yields a pointer to the real fn, typed like fn.  Once found,
  * it is one load: the wrappers call it for every write of the app. */
 #define CC_REAL(fn)                                                            \

@@ -51,6 +51,8 @@ struct cc_store {
     cc_reply_limits limits;
     char *out;                 /* formatted commands */
     size_t out_cap;
+    char *in;                  /* RECV_CHUNK bytes for replies, on the heap:
+                                * the app's threads may have small stacks */
     size_t owed;               /* replies to commands sent without waiting */
     int64_t down_until;        /* breaker: no attempt before (monotonic ms) */
     int64_t backoff;
@@ -92,6 +94,7 @@ static void free_store(cc_store *s)
         return;
     disconnect(s);
     free(s->out);
+    free(s->in);
     free(s);
 }
 
@@ -232,10 +235,13 @@ static int read_reply(cc_store *s, redisReply **out, int64_t deadline)
             errno = ETIMEDOUT;
             return -1;
         }
-        char buf[RECV_CHUNK];
-        ssize_t n = recv(s->fd, buf, sizeof buf, 0);
+        if (s->in == NULL && (s->in = malloc(RECV_CHUNK)) == NULL) {
+            errno = ENOMEM;
+            return -1;
+        }
+        ssize_t n = recv(s->fd, s->in, RECV_CHUNK, 0);
         if (n > 0) {
-            if (redisReaderFeed(s->reader, buf, (size_t)n) != REDIS_OK) {
+            if (redisReaderFeed(s->reader, s->in, (size_t)n) != REDIS_OK) {
                 errno = EPROTO;
                 return -1;
             }

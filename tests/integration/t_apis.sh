@@ -1,6 +1,8 @@
 #!/bin/bash
 # t_apis.sh -- every way an app talks to libfcgi: fcgiapp with threads,
-# fcgi_stdio (FCGI_Accept + printf), and Perl's FCGI module.
+# fcgi_stdio (FCGI_Accept + printf), Perl's FCGI module, and an fcgi_stdio
+# module a host loads with RTLD_LOCAL (libfcgi outside the global scope,
+# as with Lua's lfcgi).
 . "$(dirname "$0")/lib.sh"
 
 start_redis
@@ -36,6 +38,12 @@ for i in $(seq 16); do
 done
 expect_eq "threads: 16 concurrent answers, each right for its URL" "$bad" 0
 expect_eq "threads: one computation per key" "$(grep -c '/slow/' "$TMP/threaded.count")" 4
+
+# libfcgi loaded privately: its fcgi_stdio stdout is found all the same.
+start_app private 1 "$TOP/build/tests/private_host" "${ROUTE[@]}"
+check_api private
+expect_contains "private: every stdio call captured" "$(body_of "$(fcgi private GET /api/private)")" "fwrite
+puts"
 
 if perl -MFCGI -e1 2>/dev/null; then
     start_app perl 1 "$TOP/tests/apps/perl_app.pl" "${ROUTE[@]}"

@@ -9,18 +9,20 @@ start_redis
 CGI=$TOP/tests/apps/cgi
 
 # cgi_run PROGRAM URI [VAR=VALUE ...]: the program as a web server runs
-# it; its output in $OUT, its exit status in $STATUS.
+# it; its output in $OUT, its exit status in $STATUS.  timeout comes
+# before the preload: under it, timeout itself would be the CGI process
+# the library caches, and the program would run without the library.
 cgi_run() {
     local prog=$1 uri=$2
     shift 2
     local query=""
     case "$uri" in *\?*) query=${uri#*\?} ;; esac
-    OUT=$(env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET \
+    OUT=$(timeout 10 env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET \
         REQUEST_URI="$uri" QUERY_STRING="$query" SCRIPT_NAME="${uri%%\?*}" SERVER_NAME=localhost \
         SERVER_PORT=80 HTTP_HOST=localhost SERVER_PROTOCOL=HTTP/1.1 REMOTE_ADDR=127.0.0.1 \
         LD_PRELOAD="$(preload_value)" ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" \
         CGICACHE_REDIS="$REDIS_URL" CGICACHE_ROUTE_cgi='GET /cgi/* ttl=60' \
-        APP_COUNTER="$TMP/cgi.count" "$@" timeout 10 "$prog" </dev/null)
+        APP_COUNTER="$TMP/cgi.count" "$@" "$prog" </dev/null)
     STATUS=$?
 }
 touch "$TMP/cgi.count"
@@ -72,9 +74,9 @@ expect_eq "Set-Cookie: not stored" "$(status_of "$OUT")" MISS
 # Off-route CGI requests are left alone; a POST body reaches the program.
 cgi_run "$TOP/build/tests/cgi_printf" "/other"
 expect_eq "off-route: no status header" "$(status_of "$OUT")" ""
-r=$(printf 'a=1' | env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST CONTENT_LENGTH=3 \
+r=$(printf 'a=1' | timeout 10 env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST CONTENT_LENGTH=3 \
     REQUEST_URI=/cgi/post HTTP_HOST=localhost LD_PRELOAD="$(preload_value)" CGICACHE_REDIS="$REDIS_URL" \
-    CGICACHE_ROUTE_cgi='GET,POST /cgi/* ttl=60' APP_COUNTER="$TMP/cgi.count" timeout 10 bash -c 'cat; echo; echo done')
+    CGICACHE_ROUTE_cgi='GET,POST /cgi/* ttl=60' APP_COUNTER="$TMP/cgi.count" bash -c 'cat; echo; echo done')
 expect_contains "POST body reaches the program" "$r" "a=1"
 
 # The stampede lock holds across CGI processes: one computation.

@@ -10,5 +10,6 @@ echo "bash pid=$$ preload=[${LD_PRELOAD:-}]"
 env | grep -c '^LD_PRELOAD=.*libcgicache' | sed 's/^/child sees preload: /'
 seq 1 300
 case "$QUERY_STRING" in *kill=1*) kill -9 $$ ;; esac
+case "$QUERY_STRING" in *segv=1*) kill -SEGV $$ ;; esac
 case "$QUERY_STRING" in *exit=1*) exit 1 ;; esac
 exit 0

@@ -1,0 +1,135 @@
+/* libc.c -- the libc the library calls: hidden definitions of the system
+ * calls the library makes, each forwarding to libc.so.6's own.
+ *
+ * See libc.h for why.  The functions are found with dlsym on a handle of
+ * the already loaded libc.so.6 (RTLD_NOLOAD: never a second copy), which
+ * searches libc and nothing before it; if that fails (a libc not named
+ * libc.so.6), dlsym(RTLD_NEXT) searches the objects loaded after this
+ * library, which never includes the program.  All are resolved at once,
+ * by the library's first constructor, so a wrapper's cost is one load and
+ * an indirect call.  Resolution is idempotent: two threads racing to do
+ * it store the same pointers. */
+#undef _FORTIFY_SOURCE   /* the headers' inline read() etc. would clash */
+#include "libc.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HIDDEN __attribute__((visibility("hidden")))
+
+/* Every libc function the library reaches through here, once. */
+#define CC_LIBC_FUNCTIONS(X)                                                   \
+    X(write) X(read) X(open) X(close) X(pipe2) X(dup2) X(fcntl) X(poll)        \
+    X(socket) X(connect) X(bind) X(send) X(recv) X(setsockopt) X(getsockopt)   \
+    X(getaddrinfo) X(freeaddrinfo) X(fork) X(waitpid) X(_exit) X(getpid)       \
+    X(kill) X(raise) X(alarm) X(signal) X(sigaction) X(sigprocmask) X(getrandom)        \
+    X(clock_gettime)
+
+#define AS_ENUM(fn) LIBC_##fn,
+#define AS_NAME(fn) #fn,
+enum { CC_LIBC_FUNCTIONS(AS_ENUM) LIBC_COUNT };
+static const char *const names[LIBC_COUNT] = {CC_LIBC_FUNCTIONS(AS_NAME)};
+static void *volatile slots[LIBC_COUNT];
+static volatile int resolved;
+
+__attribute__((constructor(101))) void cc_libc_init(void)
+{
+    if (__atomic_load_n(&resolved, __ATOMIC_ACQUIRE))
+        return;
+    void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    for (int i = 0; i < LIBC_COUNT; i++) {
+        void *fn = libc != NULL ? dlsym(libc, names[i]) : NULL;
+        if (fn == NULL)
+            fn = dlsym(RTLD_NEXT, names[i]);
+        __atomic_store_n(&slots[i], fn, __ATOMIC_RELAXED);
+    }
+    /* NOLOAD took a reference to a library that never unloads anyway. */
+    if (libc != NULL)
+        dlclose(libc);
+    __atomic_store_n(&resolved, 1, __ATOMIC_RELEASE);
+}
+
+/* libc's fn, typed like the declaration in its header. */
+#define REAL(fn)                                                               \
+    ((__typeof__(&fn))(__atomic_load_n(&resolved, __ATOMIC_ACQUIRE)           \
+                           ? slots[LIBC_##fn]                                  \
+                           : (cc_libc_init(), slots[LIBC_##fn])))
+
+HIDDEN ssize_t write(int fd, const void *buf, size_t n) { return REAL(write)(fd, buf, n); }
+HIDDEN ssize_t read(int fd, void *buf, size_t n) { return REAL(read)(fd, buf, n); }
+HIDDEN int close(int fd) { return REAL(close)(fd); }
+HIDDEN int pipe2(int fds[2], int flags) { return REAL(pipe2)(fds, flags); }
+HIDDEN int dup2(int from, int to) { return REAL(dup2)(from, to); }
+HIDDEN int poll(struct pollfd *fds, nfds_t n, int timeout) { return REAL(poll)(fds, n, timeout); }
+
+/* open and fcntl take their third argument only for some flags or
+ * commands; passing it always is what libc's own variadic callers do. */
+HIDDEN int open(const char *path, int flags, ...)
+{
+    va_list ap;
+    va_start(ap, flags);
+    bool needs_mode = (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE;
+    mode_t mode = needs_mode ? va_arg(ap, mode_t) : 0;
+    va_end(ap);
+    return REAL(open)(path, flags, mode);
+}
+
+HIDDEN int fcntl(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *);   /* an int or a pointer: same register */
+    va_end(ap);
+    return REAL(fcntl)(fd, cmd, arg);
+}
+
+HIDDEN int socket(int domain, int type, int protocol) { return REAL(socket)(domain, type, protocol); }
+HIDDEN int connect(int fd, const struct sockaddr *sa, socklen_t len) { return REAL(connect)(fd, sa, len); }
+HIDDEN int bind(int fd, const struct sockaddr *sa, socklen_t len) { return REAL(bind)(fd, sa, len); }
+HIDDEN ssize_t send(int fd, const void *buf, size_t n, int flags) { return REAL(send)(fd, buf, n, flags); }
+HIDDEN ssize_t recv(int fd, void *buf, size_t n, int flags) { return REAL(recv)(fd, buf, n, flags); }
+HIDDEN int setsockopt(int fd, int level, int name, const void *value, socklen_t len)
+{
+    return REAL(setsockopt)(fd, level, name, value, len);
+}
+HIDDEN int getsockopt(int fd, int level, int name, void *value, socklen_t *len)
+{
+    return REAL(getsockopt)(fd, level, name, value, len);
+}
+HIDDEN int getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
+                       struct addrinfo **res)
+{
+    return REAL(getaddrinfo)(host, service, hints, res);
+}
+HIDDEN void freeaddrinfo(struct addrinfo *res) { REAL(freeaddrinfo)(res); }
+
+HIDDEN pid_t fork(void) { return REAL(fork)(); }
+HIDDEN pid_t waitpid(pid_t pid, int *status, int options) { return REAL(waitpid)(pid, status, options); }
+HIDDEN void _exit(int status)
+{
+    REAL(_exit)(status);
+    __builtin_unreachable();
+}
+HIDDEN pid_t getpid(void) { return REAL(getpid)(); }
+HIDDEN int kill(pid_t pid, int sig) { return REAL(kill)(pid, sig); }
+HIDDEN int raise(int sig) { return REAL(raise)(sig); }
+HIDDEN unsigned alarm(unsigned seconds) { return REAL(alarm)(seconds); }
+HIDDEN sighandler_t signal(int sig, sighandler_t handler) { return REAL(signal)(sig, handler); }
+HIDDEN int sigaction(int sig, const struct sigaction *sa, struct sigaction *old)
+{
+    return REAL(sigaction)(sig, sa, old);
+}
+HIDDEN int sigprocmask(int how, const sigset_t *set, sigset_t *old) { return REAL(sigprocmask)(how, set, old); }
+HIDDEN ssize_t getrandom(void *buf, size_t n, unsigned flags) { return REAL(getrandom)(buf, n, flags); }
+HIDDEN int clock_gettime(clockid_t id, struct timespec *ts) { return REAL(clock_gettime)(id, ts); }
