@@ -182,7 +182,9 @@ __attribute__((noreturn)) static void run_tee(cc_txn *txn, int from_program, cc_
         }
     }
     close(from_program);
-    if (delivered && cc_engine_end_output(txn, &sink) != 0)
+    /* Ended even when the client went away: the program's write happened
+     * all the same, and ending the output is what sends its purge. */
+    if (cc_engine_end_output(txn, &sink) != 0)
         delivered = false;
     /* The server sees the end of the response now, not after the store. */
     response_delivered = delivered;

@@ -178,4 +178,11 @@ expect_contains "CGI: the PUT is answered while Redis refuses writes" "$r" "data
 r=$(cgi GET /d/x)
 expect_contains "CGI: the purge was delivered once Redis took writes again" "$r" "data=new"
 expect_eq "... so the old page is gone" "$(st "$r")" MISS
+# A client that hangs up before the end of a PUT's answer: the write
+# happened, so the purge is sent all the same.
+cgi GET /d/x >/dev/null
+expect_eq "CGI: /d/x cached again" "$(st "$(cgi GET /d/x)")" HIT
+cgi PUT '/d/x?v=third&big=1' | head -c 100 >/dev/null
+r=$(cgi GET /d/x)
+expect_contains "CGI: a PUT whose client hung up still purges" "$r" "data=third"
 finish
