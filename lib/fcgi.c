@@ -359,8 +359,15 @@ EXPORT void FCGX_Free(FCGX_Request *r, int close)
         /* Freed without a finish: the app abandoned the response. */
         followed *f = find(r->out, true);
         if (f != NULL) {
-            if (f->rf != NULL)
+            if (f->rf != NULL) {
                 refresh_end(f->rf);
+            } else {
+                /* Ended all the same: whatever the app changed before it
+                 * gave up is purged (the bytes go where libfcgi's own
+                 * unflushed ones go: nowhere). */
+                cc_sink sink = sink_of(f);
+                cc_engine_end_output(f->txn, &sink);
+            }
             cc_engine_finish(f->txn, false);
             free(f);
         }

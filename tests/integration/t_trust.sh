@@ -145,6 +145,12 @@ for i in $(seq 20); do
     case "$r" in *"data=v$i"*) ;; *) stale=$((stale + 1)) ;; esac
 done
 expect_eq "a GET right after a PUT (another worker) never sees the old page" "$stale" 0
+# An app that abandons its answer (FCGX_Free without a finish) after its
+# write: the write is purged all the same.
+get "$W/w/z?set=before" >/dev/null; get "$W/w/z" >/dev/null
+expect_eq "w caches /w/z" "$(st "$(get "$W/w/z")")" HIT
+get -X PUT "$W/w/z?set=after&free=1" >/dev/null
+expect_contains "an abandoned PUT still purges" "$(get "$W/w/z")" "data=after"
 # 8. Redis frozen longer than the timeout: the purge is kept and retried.
 start_app w3 1 "$TESTAPP" CGICACHE_ROUTE_w='GET /w/* ttl=600' CGICACHE_TIMEOUT=100ms APP_COUNTER="$TMP/w.count"
 start_nginx w3; W3=http://127.0.0.1:$NGINX_PORT
