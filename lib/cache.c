@@ -435,16 +435,37 @@ int cc_cache_bump(const cc_config *cfg, size_t n, const char *const *gen_keys, c
             cc_warn("purge of %zu generation(s) not delivered: redis unreachable", n - done);
             return -1;
         }
-        bool refused = false;
+        /* A SET refused (a full Redis under noeviction refuses every
+         * write that adds memory) falls back to deleting the generation:
+         * Redis allows that when full, and a missing generation matches
+         * no entry (generation.h), so it purges just the same. */
+        cc_cmd dels[BATCH];
+        size_t ndel = 0;
         for (size_t i = 0; i < batch; i++)
             if (replies[i]->type == REDIS_REPLY_ERROR) {
-                if (!refused)
-                    cc_warn("purge of %s refused by redis: %s", gen_keys[done + i], replies[i]->str);
-                refused = true;
+                cc_debug("purge of %s refused by redis (%s); deleting it instead",
+                         gen_keys[done + i], replies[i]->str);
+                memset(&dels[ndel], 0, sizeof dels[ndel]);
+                cc_cmd_arg(&dels[ndel], "DEL", (size_t)-1);
+                cc_cmd_arg(&dels[ndel], gen_keys[done + i], (size_t)-1);
+                ndel++;
             }
         cc_store_free_replies(batch, replies);
-        if (refused)
-            return -1;
+        if (ndel > 0) {
+            if (cc_store_run(s, ndel, dels, replies) != 0) {
+                cc_warn("purge of %zu generation(s) not delivered: redis unreachable", n - done);
+                return -1;
+            }
+            bool refused = false;
+            for (size_t i = 0; i < ndel; i++)
+                if (replies[i]->type == REDIS_REPLY_ERROR && !refused) {
+                    cc_warn("purge of %s refused by redis: %s", dels[i].argv[1], replies[i]->str);
+                    refused = true;
+                }
+            cc_store_free_replies(ndel, replies);
+            if (refused)
+                return -1;
+        }
         done += batch;
     }
     return 0;

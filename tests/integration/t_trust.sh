@@ -166,6 +166,20 @@ r=$(get "$W3/w/y"); r=$(get "$W3/w/y")
 expect_contains "after Redis takes writes again, the purge is delivered: new page" "$r" "data=new"
 r=$(get "$W/w/y")
 expect_contains "... for every worker" "$r" "data=new"
+# A full Redis under noeviction refuses the generation's SET; deleting
+# it is allowed, and purges just the same.
+get "$W/w/full?set=before" >/dev/null; get "$W/w/full" >/dev/null
+expect_eq "w caches /w/full" "$(st "$(get "$W/w/full")")" HIT
+used=$(rcli INFO memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p' | tr -d '\r')
+rcli CONFIG SET maxmemory-policy noeviction >/dev/null
+rcli CONFIG SET maxmemory "$((used - 1024))" >/dev/null
+r=$(rcli SET probe x)
+expect_contains "redis is full (refuses SET)" "$r" "OOM"
+get -X PUT "$W/w/full?set=after" >/dev/null
+r=$(get "$W/w/full"); r2=$(get "$W2/w/full")
+rcli CONFIG SET maxmemory 0 >/dev/null
+expect_contains "a purge into a full Redis still purges (this worker)" "$r" "data=after"
+expect_contains "... and every worker" "$r2" "data=after"
 # A CGI process has no later requests to retry on: it keeps trying a
 # while after its response.
 cgi() {
