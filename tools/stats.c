@@ -1,7 +1,7 @@
 /* stats.c -- `cgicache stats [--reset] [--json]`: per-route counters.
  *
  * Every worker adds its counts to "<prefix>:#stats:<route>" in Redis (see
- * lib/stats.c), so one read shows the whole fleet.  Counters run from the
+ * lib/redis/stats.c), so one read shows the whole fleet.  Counters run from the
  * last --reset, whose time each hash keeps in its "since" field. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -17,14 +17,14 @@ leaks=$(echo "$exported" | grep -Ei 'redis|sds|ZSTD|XXH|HUF_|FSE_|ZDICT' | tr '\
 expect_eq "no hiredis, zstd or xxhash symbol is exported" "$leaks" ""
 # -- Imports: nothing of hiredis or zstd (an app defining zstd's weak
 # ZSTD_trace_* hooks would be handed the library's contexts), none of the
-# system calls lib/libc.c takes from libc.so.6 itself, and otherwise only
+# system calls lib/sys/libc.c takes from libc.so.6 itself, and otherwise only
 # libc's versioned symbols (plus the weak ones every crt object refers
 # to; the sanitized build also imports its runtime's).
 imported=$(nm -D --undefined-only "$CC_LIB" | awk '{ print $NF }' | sort -u)
 expect_eq "no hiredis, zstd or xxhash symbol is imported" \
     "$(echo "$imported" | grep -Ei 'redis|sds|ZSTD|XXH|HUF_|FSE_|ZDICT' | tr '\n' ' ')" ""
-forwarded=$(grep -o 'X([a-z_0-9]*)' "$TOP/lib/libc.c" | sed 's/^X(//; s/)$//' | sort -u)
-expect_ne "lib/libc.c lists the system calls it forwards" "$(echo "$forwarded" | grep -cx write)" 0
+forwarded=$(grep -o 'X([a-z_0-9]*)' "$TOP/lib/sys/libc.c" | sed 's/^X(//; s/)$//' | sort -u)
+expect_ne "lib/sys/libc.c lists the system calls it forwards" "$(echo "$forwarded" | grep -cx write)" 0
 expect_eq "no system call the library makes is bound to the app's definition" \
     "$(echo "$imported" | sed 's/@.*//' | grep -xF "$forwarded" | tr '\n' ' ')" ""
 case "$CC_LIB" in

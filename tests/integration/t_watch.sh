@@ -1,6 +1,6 @@
 #!/bin/bash
 # t_watch.sh -- a process with routes that serves requests cgicache never
-# sees says so, once (lib/watch.c): php-cgi -b and php-fpm (PHP's own
+# sees says so, once (lib/adapters/watch.c): php-cgi -b and php-fpm (PHP's own
 # FastCGI code) warn at their first accept and keep answering as before;
 # a libfcgi app (Perl's FCGI too), fcgiwrap, a CGI program, or a process
 # without routes never warn.
