@@ -4,7 +4,9 @@
 # store, the engine or an adapter does not compile with core's include
 # path, nor a store file that includes the engine's or an adapter's.  A
 # file that includes what its layer may include compiles, so a failure
-# here is the layering and not the compiler.
+# here is the layering and not the compiler.  Last, the include graph of
+# lib/'s modules (a .c and its .h are one module) must have no cycle:
+# tsort(1) refuses a graph with one.
 core=$1
 redis=$2
 dir=$(mktemp -d /tmp/cgicache-layers.XXXXXX)
@@ -32,4 +34,18 @@ try redis "$redis" key.h builds
 try redis "$redis" log.h builds
 try redis "$redis" engine.h fails
 try redis "$redis" interpose.h fails
+top=$(cd "$(dirname "$0")/.." && pwd)
+for f in "$top"/lib/*.[ch] "$top"/lib/*/*.[ch]; do
+    from=$(basename "$f"); from=${from%.*}
+    sed -n 's/^#include "\([a-z_]*\)\.h".*/\1/p' "$f" | while read -r to; do
+        [ "$to" != "$from" ] && echo "$from $to"
+    done
+done >"$dir/edges"
+if tsort "$dir/edges" >/dev/null 2>"$dir/err"; then
+    echo "ok - the include graph of lib/ has no cycle ($(wc -l <"$dir/edges") edges)"
+else
+    echo "not ok - the include graph of lib/ has a cycle:"
+    sed 's/^/    /' "$dir/err" | head -10
+    status=1
+fi
 exit $status

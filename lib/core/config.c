@@ -19,7 +19,7 @@
 #include <strings.h>
 
 #include "request.h"
-#include "route.h"
+#include "units.h"
 
 #define ROUTE_PREFIX "CGICACHE_ROUTE_"
 #define ROUTE_PREFIX_LEN (sizeof ROUTE_PREFIX - 1)
@@ -57,89 +57,6 @@ static void problem(parser *ps, bool warning, const char *variable, const char *
     va_start(ap, fmt);
     vsnprintf(p->message, sizeof p->message, fmt, ap);
     va_end(ap);
-}
-
-/* ---- units ------------------------------------------------------------ */
-
-/* Reads the leading decimal digits of text into *out; returns the first
- * character after them, or NULL when there are none or they overflow. */
-static const char *parse_digits(const char *text, uint64_t *out)
-{
-    uint64_t v = 0;
-    const char *c = text;
-    if (!isdigit((unsigned char)*c))
-        return NULL;
-    for (; isdigit((unsigned char)*c); c++) {
-        unsigned d = (unsigned)(*c - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return NULL;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return c;
-}
-
-/* Multiplies, refusing results past limit. */
-static int scale(uint64_t v, uint64_t unit, uint64_t limit, uint64_t *out)
-{
-    if (v != 0 && unit > limit / v)
-        return -1;
-    *out = v * unit;
-    return 0;
-}
-
-int cc_parse_duration(const char *text, int64_t *out_ms)
-{
-    static const struct { const char *suffix; uint64_t ms; } units[] = {
-        {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000},
-    };
-    uint64_t v, ms;
-    const char *rest = text != NULL ? parse_digits(text, &v) : NULL;
-    if (rest == NULL)
-        return -1;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (strcmp(rest, units[i].suffix) == 0) {
-            /* A year is plenty; it also keeps every sum of durations safe. */
-            if (scale(v, units[i].ms, 366ull * 24 * 3600000, &ms) < 0)
-                return -1;
-            *out_ms = (int64_t)ms;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-int cc_parse_size(const char *text, size_t *out_bytes)
-{
-    uint64_t v, bytes, unit;
-    const char *rest = text != NULL ? parse_digits(text, &v) : NULL;
-    if (rest == NULL)
-        return -1;
-    switch (*rest) {
-    case '\0': unit = 1; break;
-    case 'k': case 'K': unit = 1024; break;
-    case 'm': case 'M': unit = 1024 * 1024; break;
-    case 'g': case 'G': unit = 1024 * 1024 * 1024; break;
-    default: return -1;
-    }
-    if (*rest != '\0' && rest[1] != '\0')
-        return -1;
-    if (scale(v, unit, (uint64_t)1 << 40, &bytes) < 0)
-        return -1;
-    *out_bytes = (size_t)bytes;
-    return 0;
-}
-
-unsigned cc_method_bit(const char *method)
-{
-    static const struct { const char *name; unsigned bit; } methods[] = {
-        {"GET", CC_M_GET}, {"HEAD", CC_M_HEAD}, {"POST", CC_M_POST}, {"PUT", CC_M_PUT},
-        {"PATCH", CC_M_PATCH}, {"DELETE", CC_M_DELETE}, {"OPTIONS", CC_M_OPTIONS},
-    };
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
-        if (strcasecmp(method, methods[i].name) == 0)
-            return methods[i].bit;
-    return CC_M_OTHER;
 }
 
 /* ---- sources ---------------------------------------------------------- */
@@ -203,16 +120,6 @@ static char **split_file(parser *ps, char *text)
 
 /* ---- global settings -------------------------------------------------- */
 
-static bool is_token(const char *s)
-{
-    if (*s == '\0')
-        return false;
-    for (; *s != '\0'; s++)
-        if (!isalnum((unsigned char)*s) && strchr("!#$%&'*+-.^_`|~", *s) == NULL)
-            return false;
-    return true;
-}
-
 static void take_duration(parser *ps, const char *name, int64_t *out, bool zero_ok)
 {
     const char *v = lookup(ps, name);
@@ -239,24 +146,14 @@ static void take_size(parser *ps, const char *name, size_t *out)
         *out = bytes;
 }
 
-/* Looks text up in a NULL-terminated list of words; -1 when absent. */
-static int word_index(const char *text, const char *const *words)
-{
-    for (int i = 0; words[i] != NULL; i++)
-        if (strcasecmp(text, words[i]) == 0)
-            return i;
-    return -1;
-}
-
 static const char *const compress_words[] = {"smart", "all", "off", NULL};
-static const char *const on_off_words[] = {"off", "on", NULL};
 
 static void take_choice(parser *ps, const char *name, const char *const *words, int *out)
 {
     const char *v = lookup(ps, name);
     if (v == NULL)
         return;
-    int i = word_index(v, words);
+    int i = cc_word_index(v, words);
     if (i < 0) {
         char allowed[128] = "";
         for (int w = 0; words[w] != NULL; w++)
@@ -288,21 +185,10 @@ static void take_header(parser *ps, const char *name, char *out, size_t cap, boo
     const char *v = lookup(ps, name);
     if (v == NULL)
         return;
-    if ((v[0] == '\0' && empty_ok) || (is_token(v) && strlen(v) < cap))
+    if ((v[0] == '\0' && empty_ok) || (cc_is_token(v) && strlen(v) < cap))
         snprintf(out, cap, "%s", v);
     else
         problem(ps, false, name, "bad header name '%s'", v);
-}
-
-static int header_name_set(cc_header_name *h, const char *name, size_t len)
-{
-    if (len == 0 || len >= sizeof h->http)
-        return -1;
-    memcpy(h->http, name, len);
-    h->http[len] = '\0';
-    if (!is_token(h->http))
-        return -1;
-    return cc_header_to_cgi(h->http, h->cgi, sizeof h->cgi);
 }
 
 static void parse_log_and_enable(parser *ps)
@@ -472,7 +358,7 @@ static void parse_globals(parser *ps)
     if (bypass[0] == '\0')
         memset(&cfg->bypass_header, 0, sizeof cfg->bypass_header);
     else
-        header_name_set(&cfg->bypass_header, bypass, strlen(bypass));
+        cc_header_name_set(&cfg->bypass_header, bypass, strlen(bypass));
     const char *value = lookup(ps, "CGICACHE_BYPASS_VALUE");
     if (value != NULL) {
         if (strlen(value) >= sizeof cfg->bypass_value)
@@ -487,219 +373,6 @@ static void parse_globals(parser *ps)
 }
 
 /* ---- routes ----------------------------------------------------------- */
-
-/* Splits a comma-separated list into items, each passed to add; stops at
- * the first item add refuses.  Returns 0 or -1. */
-static int each_item(const char *list, size_t max, size_t *count,
-                     int (*add)(void *ctx, const char *item, size_t len), void *ctx)
-{
-    *count = 0;
-    for (const char *p = list;;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-        if (len == 0 || *count >= max || add(ctx, p, len) < 0)
-            return -1;
-        (*count)++;
-        if (comma == NULL)
-            return 0;
-        p = comma + 1;
-    }
-}
-
-typedef struct route_build {
-    cc_route *route;
-    size_t n;                 /* items added so far by each_item */
-} route_build;
-
-static int add_method(void *ctx, const char *item, size_t len)
-{
-    char name[16];
-    if (len >= sizeof name)
-        return -1;
-    memcpy(name, item, len);
-    name[len] = '\0';
-    unsigned bit = cc_method_bit(name);
-    if (bit == CC_M_OTHER)
-        return -1;
-    ((route_build *)ctx)->route->methods |= bit;
-    return 0;
-}
-
-static int add_vary(void *ctx, const char *item, size_t len)
-{
-    route_build *rb = ctx;
-    return header_name_set(&rb->route->vary[rb->n++], item, len);
-}
-
-static int copy_name(char *out, const char *item, size_t len, const char *forbidden)
-{
-    if (len >= CC_NAME_MAX)
-        return -1;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)item[i] <= ' ' || strchr(forbidden, item[i]) != NULL)
-            return -1;
-    memcpy(out, item, len);
-    out[len] = '\0';
-    return 0;
-}
-
-static int add_query_name(void *ctx, const char *item, size_t len)
-{
-    route_build *rb = ctx;
-    return copy_name(rb->route->query_names[rb->n++], item, len, "&=#");
-}
-
-static int add_invalidate(void *ctx, const char *item, size_t len)
-{
-    route_build *rb = ctx;
-    char *out = rb->route->invalidates[rb->n++];
-    if (copy_name(out, item, len, "") < 0)
-        return -1;
-    for (size_t i = 0; i < len; i++)
-        if (!isalnum((unsigned char)out[i]) && out[i] != '_')
-            return -1;
-    return 0;
-}
-
-static int add_status(void *ctx, const char *item, size_t len)
-{
-    route_build *rb = ctx;
-    if (len != 3 || !isdigit((unsigned char)item[0]) || !isdigit((unsigned char)item[1]) ||
-        !isdigit((unsigned char)item[2]))
-        return -1;
-    int code = (item[0] - '0') * 100 + (item[1] - '0') * 10 + (item[2] - '0');
-    if (code < 100 || code > 599)
-        return -1;
-    rb->route->statuses[rb->n++] = (uint16_t)code;
-    return 0;
-}
-
-static int list_option(cc_route *r, const char *value, size_t max, size_t *count,
-                       int (*add)(void *, const char *, size_t))
-{
-    route_build rb = {r, 0};
-    return each_item(value, max, count, add, &rb);
-}
-
-static int compare_names(const void *a, const void *b)
-{
-    return strcmp(a, b);
-}
-
-/* Applies one name=value option; returns NULL or what is wrong. */
-static const char *route_option(cc_route *r, const char *name, const char *value)
-{
-    int64_t ms;
-    int i;
-    if (strcmp(name, "ttl") == 0) {
-        if (cc_parse_duration(value, &ms) < 0 || ms == 0)
-            return "ttl= expects a duration above 0, e.g. 300, 30s, 5m";
-        r->ttl_ms = ms;
-    } else if (strcmp(name, "stale") == 0) {
-        if (cc_parse_duration(value, &ms) < 0)
-            return "stale= expects a duration, e.g. 30s";
-        r->stale_ms = ms;
-    } else if (strcmp(name, "vary") == 0) {
-        if (list_option(r, value, CC_MAX_LIST, &r->nvary, add_vary) < 0)
-            return "vary= expects up to 16 header names, comma-separated";
-    } else if (strcmp(name, "query") == 0) {
-        r->nquery = 0;
-        if (strcmp(value, "all") == 0)
-            r->query = CC_QUERY_ALL;
-        else if (strcmp(value, "none") == 0)
-            r->query = CC_QUERY_NONE;
-        else if (list_option(r, value, CC_MAX_LIST, &r->nquery, add_query_name) < 0)
-            return "query= expects all, none or up to 16 parameter names";
-        else {
-            r->query = CC_QUERY_LIST;
-            qsort(r->query_names, r->nquery, sizeof r->query_names[0], compare_names);
-        }
-    } else if (strcmp(name, "status") == 0) {
-        if (list_option(r, value, CC_MAX_STATUSES, &r->nstatuses, add_status) < 0)
-            return "status= expects up to 16 HTTP status codes, e.g. 200,301";
-    } else if (strcmp(name, "compress") == 0) {
-        if ((i = word_index(value, compress_words)) < 0)
-            return "compress= expects smart, all or off";
-        r->compress = (cc_compress_mode)i;
-    } else if (strcmp(name, "lock") == 0) {
-        if ((i = word_index(value, on_off_words)) < 0)
-            return "lock= expects on or off";
-        r->lock = i == 1;
-    } else if (strcmp(name, "cookies") == 0) {
-        if (strcmp(value, "bypass") != 0 && strcmp(value, "ignore") != 0)
-            return "cookies= expects bypass or ignore";
-        r->cookies_ignore = strcmp(value, "ignore") == 0;
-    } else if (strcmp(name, "invalidates") == 0) {
-        if (list_option(r, value, CC_MAX_LIST, &r->ninvalidates, add_invalidate) < 0)
-            return "invalidates= expects up to 16 route names";
-    } else {
-        return "unknown option (known: ttl, stale, vary, query, status, compress, lock, cookies, invalidates)";
-    }
-    return NULL;
-}
-
-static bool looks_like_methods(const char *word)
-{
-    for (const char *c = word; *c != '\0'; c++)
-        if (!isalpha((unsigned char)*c) && *c != ',')
-            return false;
-    return true;
-}
-
-/* Parses "[METHODS] PATTERN [opt=value...]" into r (defaults already in
- * place).  Returns NULL or what is wrong, in msg when it needs detail. */
-static const char *parse_route(cc_route *r, const char *spec, char *msg, size_t msg_len)
-{
-    char *copy = strdup(spec);
-    if (copy == NULL)
-        return "out of memory";
-    const char *why = NULL;
-    char *save = NULL;
-    char *word = strtok_r(copy, " \t", &save);
-    if (word != NULL && looks_like_methods(word)) {
-        size_t n;
-        r->methods = 0;
-        route_build rb = {r, 0};
-        if (each_item(word, 8, &n, add_method, &rb) < 0) {
-            snprintf(msg, msg_len, "bad method list '%s': expected GET,HEAD,POST,PUT,PATCH,DELETE,OPTIONS", word);
-            why = msg;
-        }
-        word = strtok_r(NULL, " \t", &save);
-    }
-    if (why == NULL && (word == NULL || (word[0] != '/' && word[0] != '*'))) {
-        why = "expected [METHODS] /pattern [option=value ...]";
-    }
-    if (why == NULL && (r->pattern = strdup(word)) == NULL)
-        why = "out of memory";
-    if (why == NULL)
-        r->literal_len = cc_route_literal_len(r->pattern);
-    while (why == NULL && (word = strtok_r(NULL, " \t", &save)) != NULL) {
-        char *eq = strchr(word, '=');
-        if (eq == NULL || eq[1] == '\0') {
-            snprintf(msg, msg_len, "bad option '%s': expected name=value", word);
-            why = msg;
-            break;
-        }
-        *eq = '\0';
-        const char *bad = route_option(r, word, eq + 1);
-        if (bad != NULL) {
-            snprintf(msg, msg_len, "%s=%s: %s", word, eq + 1, bad);
-            why = msg;
-        }
-    }
-    free(copy);
-    return why;
-}
-
-static bool valid_route_name(const char *name, size_t len)
-{
-    if (len == 0 || len >= CC_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!isalnum((unsigned char)name[i]) && name[i] != '_')
-            return false;
-    return true;
-}
 
 static void route_defaults(const cc_config *cfg, cc_route *r)
 {
@@ -724,7 +397,7 @@ static void add_route(parser *ps, const char *kv)
     size_t name_len = (size_t)(eq - name);
     char variable[CC_NAME_MAX + 16];
     snprintf(variable, sizeof variable, "%.*s", (int)(eq - kv), kv);
-    if (!valid_route_name(name, name_len)) {
+    if (!cc_route_name_valid(name, name_len)) {
         problem(ps, false, variable, "route names are 1 to 63 of A-Z a-z 0-9 _; route ignored");
         return;
     }
@@ -741,7 +414,7 @@ static void add_route(parser *ps, const char *kv)
     route_defaults(cfg, r);
     memcpy(r->name, name, name_len);
     char msg[200];
-    const char *why = parse_route(r, eq + 1, msg, sizeof msg);
+    const char *why = cc_route_parse(r, eq + 1, msg, sizeof msg);
     if (why != NULL) {
         problem(ps, false, variable, "%s; route ignored", why);
         free(r->pattern);
@@ -813,7 +486,7 @@ static void set_defaults(cc_config *cfg)
     cfg->compress_level = 3;
     cfg->timeout_ms = 50;
     cfg->connect_timeout_ms = 50;
-    header_name_set(&cfg->bypass_header, "X-Cache-Bypass", 14);
+    cc_header_name_set(&cfg->bypass_header, "X-Cache-Bypass", 14);
     snprintf(cfg->status_header, sizeof cfg->status_header, "X-Cache-Status");
     snprintf(cfg->tags_header, sizeof cfg->tags_header, "X-Cache-Tags");
     cfg->log_level = CC_LOG_WARN;

@@ -13,58 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Request method classes, as a bit set. */
-enum {
-    CC_M_GET = 1u << 0,
-    CC_M_HEAD = 1u << 1,
-    CC_M_POST = 1u << 2,
-    CC_M_PUT = 1u << 3,
-    CC_M_PATCH = 1u << 4,
-    CC_M_DELETE = 1u << 5,
-    CC_M_OPTIONS = 1u << 6,
-    CC_M_OTHER = 1u << 7,
-};
-#define CC_M_SAFE (CC_M_GET | CC_M_HEAD)
-#define CC_M_UNSAFE (CC_M_POST | CC_M_PUT | CC_M_PATCH | CC_M_DELETE)
+#include "route.h"
 
-/* Maps "GET", "post" ... to a CC_M_* bit; CC_M_OTHER for anything else. */
-unsigned cc_method_bit(const char *method);
-
-typedef enum { CC_COMPRESS_SMART, CC_COMPRESS_ALL, CC_COMPRESS_OFF } cc_compress_mode;
-typedef enum { CC_QUERY_ALL, CC_QUERY_NONE, CC_QUERY_LIST } cc_query_mode;
 typedef enum { CC_LOG_OFF, CC_LOG_ERROR, CC_LOG_WARN, CC_LOG_INFO, CC_LOG_DEBUG } cc_log_level;
 
-#define CC_NAME_MAX 64      /* route names, header names */
-#define CC_MAX_STATUSES 16
-#define CC_MAX_LIST 16      /* vary headers, query names, invalidated routes */
-
-/* A request header as configured ("X-Lang") and as the CGI parameter that
- * carries it ("HTTP_X_LANG"), computed once so lookups never convert. */
-typedef struct cc_header_name {
-    char http[CC_NAME_MAX];
-    char cgi[CC_NAME_MAX + 5];
-} cc_header_name;
-
-typedef struct cc_route {
-    char name[CC_NAME_MAX];          /* [A-Za-z0-9_]+ from CGICACHE_ROUTE_<name> */
-    unsigned methods;                /* CC_M_* set; default GET|HEAD */
-    char *pattern;                   /* fnmatch(3) glob, no FNM_PATHNAME */
-    size_t literal_len;              /* literal text before the first wildcard */
-    int64_t ttl_ms;                  /* ttl= or CGICACHE_TTL */
-    int64_t stale_ms;                /* stale= or CGICACHE_STALE */
-    cc_query_mode query;             /* query= */
-    size_t nquery;
-    char query_names[CC_MAX_LIST][CC_NAME_MAX]; /* sorted, for CC_QUERY_LIST */
-    size_t nvary;
-    cc_header_name vary[CC_MAX_LIST];
-    size_t nstatuses;
-    uint16_t statuses[CC_MAX_STATUSES]; /* default {200} */
-    cc_compress_mode compress;       /* compress= or CGICACHE_COMPRESS */
-    bool lock;                       /* lock=on|off [on] */
-    bool cookies_ignore;             /* cookies=ignore (default bypass) */
-    size_t ninvalidates;
-    char invalidates[CC_MAX_LIST][CC_NAME_MAX];
-} cc_route;
 
 typedef enum { CC_REDIS_TCP, CC_REDIS_UNIX } cc_redis_kind;
 
@@ -118,13 +70,14 @@ typedef struct cc_config {
 cc_config *cc_config_parse(char *const *envp, const char *file_text, size_t file_len);
 void cc_config_free(cc_config *cfg);
 
+/* The most specific route of cfg for a request (see cc_routes_match). */
+static inline const cc_route *cc_route_match(const cc_config *cfg, unsigned method_bit,
+                                             const char *path, size_t path_len)
+{
+    return cc_routes_match(cfg->routes, cfg->nroutes, method_bit, path, path_len);
+}
+
 /* Looks a route up by name; NULL when there is none. */
 const cc_route *cc_config_route(const cc_config *cfg, const char *name);
-
-/* Units.  Both return 0 on success, -1 on a malformed or overflowing value.
- * Durations: "300" (seconds), "300ms", "30s", "5m", "1h" -> milliseconds.
- * Sizes: "512", "64k", "8M", "1G" (powers of 1024) -> bytes. */
-int cc_parse_duration(const char *text, int64_t *out_ms);
-int cc_parse_size(const char *text, size_t *out_bytes);
 
 #endif

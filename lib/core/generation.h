@@ -20,6 +20,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Folds the values of the route and URL generation keys (NULL when
+ * absent) into the generation an entry records when it is computed.  A
+ * purge writes a new random value into one of them, so every entry
+ * computed before it stops matching, at once, without touching them:
+ * an O(1) purge that a hit checks in the same round trip as its GET. */
+uint64_t cc_key_generation(const char *route_gen, size_t route_len,
+                           const char *url_gen, size_t url_len);
+
 #define CC_GEN_VALUE_LEN 16     /* hex digits of a generation value */
 
 /* Writes CC_GEN_VALUE_LEN random hex digits and a NUL (cc_random_hex). */

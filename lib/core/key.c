@@ -403,24 +403,6 @@ static void put_extras(writer *w, const cc_request *rq)
     }
 }
 
-uint64_t cc_key_generation(const char *route_gen, size_t route_len,
-                           const char *url_gen, size_t url_len)
-{
-    if (route_gen == NULL && url_gen == NULL)
-        return 0;
-    XXH3_state_t st;
-    XXH3_64bits_reset(&st);
-    /* The length first, so ("ab", "") and ("a", "b") differ. */
-    uint64_t lens[2] = {route_gen != NULL ? route_len + 1 : 0, url_gen != NULL ? url_len + 1 : 0};
-    XXH3_64bits_update(&st, lens, sizeof lens);
-    if (route_gen != NULL)
-        XXH3_64bits_update(&st, route_gen, route_len);
-    if (url_gen != NULL)
-        XXH3_64bits_update(&st, url_gen, url_len);
-    uint64_t g = XXH3_64bits_digest(&st);
-    return g != 0 ? g : 1;
-}
-
 int cc_key_build(const cc_config *cfg, const cc_route *route,
                  const cc_request *rq, cc_key *out)
 {

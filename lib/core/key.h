@@ -48,14 +48,6 @@ int cc_key_url_gen(const cc_config *cfg, const cc_route *route, bool https,
                    const char *host, size_t host_len, const char *path,
                    size_t path_len, char *out, size_t cap);
 
-/* Folds the values of the route and URL generation keys (NULL when
- * absent) into the generation an entry records when it is computed.  A
- * purge writes a new random value into one of them, so every entry
- * computed before it stops matching, at once, without touching them:
- * an O(1) purge that a hit checks in the same round trip as its GET. */
-uint64_t cc_key_generation(const char *route_gen, size_t route_len,
-                           const char *url_gen, size_t url_len);
-
 /* Prefix shared by every key of a route: "<prefix>:<route>:" (for purges). */
 int cc_key_route_prefix(const cc_config *cfg, const char *route,
                         char *out, size_t cap);

@@ -8,11 +8,11 @@
 #include "request.h"
 
 #include <stdbool.h>
+#include <ctype.h>
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
-#include "config.h"
 #include "path.h"
 
 /* Compares "NAME=" at the start of kv with name; returns the value or NULL.
@@ -37,6 +37,27 @@ const char *cc_env_get(char *const *envp, const char *name)
             return v;
     }
     return NULL;
+}
+
+bool cc_is_token(const char *s)
+{
+    if (*s == '\0')
+        return false;
+    for (; *s != '\0'; s++)
+        if (!isalnum((unsigned char)*s) && strchr("!#$%&'*+-.^_`|~", *s) == NULL)
+            return false;
+    return true;
+}
+
+int cc_header_name_set(cc_header_name *h, const char *name, size_t len)
+{
+    if (len == 0 || len >= sizeof h->http)
+        return -1;
+    memcpy(h->http, name, len);
+    h->http[len] = '\0';
+    if (!cc_is_token(h->http))
+        return -1;
+    return cc_header_to_cgi(h->http, h->cgi, sizeof h->cgi);
 }
 
 int cc_header_to_cgi(const char *header, char *out, size_t cap)
@@ -213,4 +234,16 @@ void cc_request_copy(cc_request *dst, const cc_request *src)
     }
     memcpy(dst->normbuf, src->normbuf, src->norm_len + 1);
     dst->norm = dst->normbuf;
+}
+
+unsigned cc_method_bit(const char *method)
+{
+    static const struct { const char *name; unsigned bit; } methods[] = {
+        {"GET", CC_M_GET}, {"HEAD", CC_M_HEAD}, {"POST", CC_M_POST}, {"PUT", CC_M_PUT},
+        {"PATCH", CC_M_PATCH}, {"DELETE", CC_M_DELETE}, {"OPTIONS", CC_M_OPTIONS},
+    };
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (strcasecmp(method, methods[i].name) == 0)
+            return methods[i].bit;
+    return CC_M_OTHER;
 }

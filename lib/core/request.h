@@ -12,6 +12,32 @@
 #include <stddef.h>
 
 #define CC_PATH_MAX 2048
+#define CC_NAME_MAX 64      /* route names, header names */
+
+/* Request method classes, as a bit set. */
+enum {
+    CC_M_GET = 1u << 0,
+    CC_M_HEAD = 1u << 1,
+    CC_M_POST = 1u << 2,
+    CC_M_PUT = 1u << 3,
+    CC_M_PATCH = 1u << 4,
+    CC_M_DELETE = 1u << 5,
+    CC_M_OPTIONS = 1u << 6,
+    CC_M_OTHER = 1u << 7,
+};
+#define CC_M_SAFE (CC_M_GET | CC_M_HEAD)
+#define CC_M_UNSAFE (CC_M_POST | CC_M_PUT | CC_M_PATCH | CC_M_DELETE)
+
+/* Maps "GET", "post" ... to a CC_M_* bit; CC_M_OTHER for anything else. */
+unsigned cc_method_bit(const char *method);
+
+/* A request header as configured ("X-Lang") and as the CGI parameter that
+ * carries it ("HTTP_X_LANG"), computed once so lookups never convert. */
+typedef struct cc_header_name {
+    char http[CC_NAME_MAX];
+    char cgi[CC_NAME_MAX + 5];
+} cc_header_name;
+
 
 typedef struct cc_request {
     char *const *envp;
@@ -53,6 +79,13 @@ void cc_request_copy(cc_request *dst, const cc_request *src);
 
 /* The value of parameter name ("HTTP_COOKIE"), or NULL when absent. */
 const char *cc_env_get(char *const *envp, const char *name);
+
+/* Sets h from the header name name[0..len) (an RFC 9110 token, shorter
+ * than CC_NAME_MAX).  Returns 0, or -1 when it is not one. */
+int cc_header_name_set(cc_header_name *h, const char *name, size_t len);
+
+/* Whether s is a non-empty RFC 9110 token. */
+bool cc_is_token(const char *s);
 
 /* "X-Cache-Bypass" -> "HTTP_X_CACHE_BYPASS".  Returns -1 if it does not fit. */
 int cc_header_to_cgi(const char *header, char *out, size_t cap);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "units.h"
 
 static cc_config *parse(char **env) { cc_config *c = cc_config_parse(env, NULL, 0); cr_assert_not_null(c); return c; }
 
