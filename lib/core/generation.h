@@ -11,9 +11,9 @@
  * batch as the entry.  No entry recorded earlier can match a value drawn
  * now; and when the key was made or bumped by someone else in between,
  * the NX fails and the new entry matches nothing either: a wasted store,
- * never an old page.  (A route's generation, which all its URLs share, is
- * made by the lookup itself, see cache.c; only when that is refused does
- * the store try.) */
+ * never an old page.  (So that requests computed side by side agree,
+ * the lookup itself makes a missing route or URL generation, SET NX then
+ * GET, see cache.c; only when that is refused does the store try.) */
 #ifndef CGICACHE_GENERATION_H
 #define CGICACHE_GENERATION_H
 

@@ -126,28 +126,53 @@ static void draw_generation(char *out)
     cc_random_hex(out, CC_GEN_VALUE_LEN / 2);
 }
 
-/* A missing route generation is made at once rather than by the store:
- * every URL of the route folds it in, and URLs computed side by side on a
- * cold route must agree on it (each drawing its own, all stores but the
- * first would match nothing).  It is missing only before a route's first
- * store or after it was lost, so this round trip is rare, and a hit, which
- * needs it present, never pays it.  Returns the GET reply, or NULL. */
-static redisReply *make_route_generation(cc_store *s, const cc_key *key)
+/* Missing generations are made at once rather than by the store: every
+ * URL of a route folds in the route's generation, and every variant of a
+ * URL (its queries, its vary values) the URL's, and requests computed
+ * side by side on a cold route or URL must agree on them (each drawing its
+ * own, all stores but the first would match nothing: on a first deploy,
+ * most of a busy page's variants would be lost).  A generation is missing
+ * only before its first store or after it was lost, so this round trip is
+ * rare, and a hit, which needs both present, never pays it.  SET NX then
+ * GET: whoever made it first, everyone reads the same value.  Fills
+ * made[0] (route) and made[1] (URL) with the GET replies, or NULL. */
+static void make_generations(cc_store *s, const cc_key *key, bool route, bool url,
+                             redisReply *made[2])
 {
-    char value[CC_GEN_VALUE_LEN + 1];
-    draw_generation(value);
-    cc_cmd cmds[2] = {{0}, {0}};
-    cc_cmd_arg(&cmds[0], "SET", (size_t)-1);
-    cc_cmd_arg(&cmds[0], key->route_gen, (size_t)-1);
-    cc_cmd_arg(&cmds[0], value, (size_t)-1);
-    cc_cmd_arg(&cmds[0], "NX", (size_t)-1);
-    cc_cmd_arg(&cmds[1], "GET", (size_t)-1);
-    cc_cmd_arg(&cmds[1], key->route_gen, (size_t)-1);
-    redisReply *replies[2];
-    if (cc_store_run(s, 2, cmds, replies) != 0)
-        return NULL;
-    cc_store_free_replies(1, replies);
-    return replies[1];
+    char values[2][CC_GEN_VALUE_LEN + 1], life[24];
+    const char *names[2] = {key->route_gen, key->url_gen};
+    bool want[2] = {route, url};
+    cc_cmd cmds[4];
+    redisReply *replies[4];
+    size_t n = 0;
+    made[0] = made[1] = NULL;
+    snprintf(life, sizeof life, "%lld", (long long)CC_URL_GEN_LIFE_MS);
+    memset(cmds, 0, sizeof cmds);
+    for (int g = 0; g < 2; g++) {
+        if (!want[g])
+            continue;
+        draw_generation(values[g]);
+        cc_cmd_arg(&cmds[n], "SET", (size_t)-1);
+        cc_cmd_arg(&cmds[n], names[g], (size_t)-1);
+        cc_cmd_arg(&cmds[n], values[g], (size_t)-1);
+        cc_cmd_arg(&cmds[n], "NX", (size_t)-1);
+        if (g == 1) {                 /* URL generations expire (invalidate.h) */
+            cc_cmd_arg(&cmds[n], "PX", (size_t)-1);
+            cc_cmd_arg(&cmds[n], life, (size_t)-1);
+        }
+        n++;
+        cc_cmd_arg(&cmds[n], "GET", (size_t)-1);
+        cc_cmd_arg(&cmds[n], names[g], (size_t)-1);
+        n++;
+    }
+    if (n == 0 || cc_store_run(s, n, cmds, replies) != 0)
+        return;
+    for (size_t i = 0, g = 0; i < n; i += 2) {
+        while (!want[g])
+            g++;
+        freeReplyObject(replies[i]);
+        made[g++] = replies[i + 1];
+    }
 }
 
 int cc_cache_lookup(const cc_config *cfg, cc_key *key, int64_t now_ms, cc_found *out)
@@ -170,14 +195,19 @@ int cc_cache_lookup(const cc_config *cfg, cc_key *key, int64_t now_ms, cc_found 
     const char *rgen = reply_str(reply->element[1], &rlen);
     const char *ugen = reply_str(reply->element[2], &ulen);
     const char *value = reply_str(reply->element[0], &vlen);
-    redisReply *made = rgen == NULL ? make_route_generation(s, key) : NULL;
-    if (made != NULL)
-        rgen = reply_str(made, &rlen);
+    redisReply *made[2] = {NULL, NULL};
+    if (rgen == NULL || ugen == NULL)
+        make_generations(s, key, rgen == NULL, ugen == NULL, made);
+    if (made[0] != NULL)
+        rgen = reply_str(made[0], &rlen);
+    if (made[1] != NULL)
+        ugen = reply_str(made[1], &ulen);
     /* Still missing (refused): the store tries to create it, NX. */
     out->generation = cc_generation_found(rgen, rlen, ugen, ulen, key->route_gen_new,
                                           key->url_gen_new, draw_generation);
-    if (made != NULL)
-        freeReplyObject(made);
+    for (int g = 0; g < 2; g++)
+        if (made[g] != NULL)
+            freeReplyObject(made[g]);
     out->tail_len = vlen < sizeof out->tail ? vlen : sizeof out->tail;
     if (value != NULL)
         memcpy(out->tail, value + vlen - out->tail_len, out->tail_len);
@@ -443,8 +473,8 @@ int cc_cache_bump(const cc_config *cfg, size_t n, const char *const *gen_keys, c
         size_t ndel = 0;
         for (size_t i = 0; i < batch; i++)
             if (replies[i]->type == REDIS_REPLY_ERROR) {
-                cc_debug("purge of %s refused by redis (%s); deleting it instead",
-                         gen_keys[done + i], replies[i]->str);
+                cc_warn("purge of %s refused by redis: %s; deleting it instead",
+                        gen_keys[done + i], replies[i]->str);
                 memset(&dels[ndel], 0, sizeof dels[ndel]);
                 cc_cmd_arg(&dels[ndel], "DEL", (size_t)-1);
                 cc_cmd_arg(&dels[ndel], gen_keys[done + i], (size_t)-1);

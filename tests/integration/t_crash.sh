@@ -50,8 +50,8 @@ if [ "${r% *}" -lt 4000 ]; then ok "the next request does not wait ($r)"; else n
 # A request arriving then, and the next, must not wait out the lock.
 cgi "/cgi/killed?slow=1" >/dev/null &
 holder=$!
-for _ in $(seq 100); do [ -n "$(rcli --scan --pattern '*killed*:lock')" ] && break; sleep 0.05; done
-expect_ne "the holder took the lock" "$(rcli --scan --pattern '*killed*:lock')" ""
+for _ in $(seq 100); do [ -n "$(rcli --scan --pattern '*#lock:*killed*')" ] && break; sleep 0.05; done
+expect_ne "the holder took the lock" "$(rcli --scan --pattern '*#lock:*killed*')" ""
 kill -KILL "$holder"
 wait "$holder" 2>/dev/null
 r=$(cgi_timed "/cgi/killed?slow=1")
