@@ -57,6 +57,8 @@ struct cc_txn {
     bool failed;              /* a write to the client failed */
     bool locked;              /* lock_token holds the key's fill lock */
     bool holdback;            /* may purge: the last bytes wait for the purge */
+    int64_t content_length;   /* the head's Content-Length, or -1 */
+    uint64_t body_out;        /* body bytes the app wrote */
     char lock_token[CC_LOCK_TOKEN_LEN + 1];
     uint64_t generation;      /* the key's generation when looked up */
     int64_t started;          /* monotonic ms at begin */
@@ -443,9 +445,30 @@ static int pass_head_as_is(cc_txn *t, const cc_sink *sink)
     return rc;
 }
 
+/* The Content-Length the app declared, or -1. */
+static int64_t declared_length(const cc_head *head)
+{
+    const cc_header *h = cc_head_find(head, "Content-Length");
+    if (h == NULL || h->value_len == 0 || h->value_len > 15)
+        return -1;
+    int64_t n = 0;
+    for (size_t i = 0; i < h->value_len; i++) {
+        if (h->value[i] < '0' || h->value[i] > '9')
+            return -1;
+        n = n * 10 + (h->value[i] - '0');
+    }
+    return n;
+}
+
+bool cc_engine_output_complete(const cc_txn *t)
+{
+    return t->head_parsed && t->content_length >= 0 && t->body_out >= (uint64_t)t->content_length;
+}
+
 int cc_engine_write(cc_txn *t, const cc_sink *sink, const char *data, size_t len)
 {
     if (t->head_done) {
+        t->body_out += len;
         int rc = emit(t, sink, data, len);
         capture(t, data, len);
         return rc;
@@ -461,10 +484,12 @@ int cc_engine_write(cc_txn *t, const cc_sink *sink, const char *data, size_t len
         return pass_head_as_is(t, sink);
     t->head_parsed = true;
     t->head_done = true;
+    t->content_length = declared_length(&t->head);
     int rc = send_head(t, sink);
     /* What followed the blank line in this write is body. */
     size_t body_off = t->head.head_len - before;
     if (rc == 0 && body_off < len) {
+        t->body_out += len - body_off;
         rc = emit(t, sink, data + body_off, len - body_off);
         capture(t, data + body_off, len - body_off);
     }

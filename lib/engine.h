@@ -57,6 +57,11 @@ extern const cc_sink cc_engine_discard;
  * sees the error it would have seen without cgicache). */
 int cc_engine_write(cc_txn *txn, const cc_sink *sink, const char *data, size_t len);
 
+/* True once the app has written the whole body its head's Content-Length
+ * announced: a server may end the response there (lighttpd then sends a
+ * CGI SIGTERM) before the app has exited. */
+bool cc_engine_output_complete(const cc_txn *txn);
+
 /* The app is done writing (finish, close or abandon): sends any head still
  * held.  Returns 0 or -1 as above. */
 int cc_engine_end_output(cc_txn *txn, const cc_sink *sink);

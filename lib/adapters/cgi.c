@@ -53,6 +53,11 @@ static volatile pid_t program_pid;
  * and was passed on): from then on a signal from the server is not a
  * reason to cut the program short. */
 static volatile sig_atomic_t response_delivered;
+/* The transaction the tee is forwarding: the signal handler asks it
+ * whether the whole Content-Length is out, since a server may SIGTERM
+ * the moment its last byte arrives, before the tee's next statement.  The
+ * engine counts bytes before it sends them, so it never answers late. */
+static cc_txn *volatile teeing;
 static volatile sig_atomic_t deferred_signal;
 
 /* How long a program that has delivered its response may go on after
@@ -103,7 +108,7 @@ static void forward_signal(int sig)
 {
     if (sig == SIGALRM) {
         sig = deferred_signal;
-    } else if (response_delivered) {
+    } else if (response_delivered || (teeing != NULL && cc_engine_output_complete(teeing))) {
         if (deferred_signal == 0) {
             deferred_signal = sig;
             alarm(grace_s);
@@ -168,6 +173,7 @@ __attribute__((noreturn)) static void run_tee(cc_txn *txn, int from_program, cc_
     /* Static, not on the stack (the library keeps its frames small): the
      * tee is a process of its own, with this one thread. */
     static char buf[64 * 1024];
+    teeing = txn;
     for (;;) {
         ssize_t n = read(from_program, buf, sizeof buf);
         if (n > 0) {
@@ -177,6 +183,7 @@ __attribute__((noreturn)) static void run_tee(cc_txn *txn, int from_program, cc_
                 delivered = false;
                 break;
             }
+
         } else if (n == 0 || errno != EINTR) {
             break;
         }
@@ -188,6 +195,7 @@ __attribute__((noreturn)) static void run_tee(cc_txn *txn, int from_program, cc_
         delivered = false;
     /* The server sees the end of the response now, not after the store. */
     response_delivered = delivered;
+    teeing = NULL;
     close(STDOUT_FILENO);
     int status = 0;
     while (waitpid(program_pid, &status, 0) < 0 && errno == EINTR)

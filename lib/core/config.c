@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,88 +120,6 @@ static char **split_file(parser *ps, char *text)
 }
 
 /* ---- global settings -------------------------------------------------- */
-
-static void take_duration(parser *ps, const char *name, int64_t *out, bool zero_ok)
-{
-    const char *v = lookup(ps, name);
-    int64_t ms;
-    if (v == NULL)
-        return;
-    if (cc_parse_duration(v, &ms) < 0)
-        problem(ps, false, name, "bad duration '%s': expected a number with ms, s, m or h", v);
-    else if (ms == 0 && !zero_ok)
-        problem(ps, false, name, "must be more than 0");
-    else
-        *out = ms;
-}
-
-static void take_size(parser *ps, const char *name, size_t *out)
-{
-    const char *v = lookup(ps, name);
-    size_t bytes;
-    if (v == NULL)
-        return;
-    if (cc_parse_size(v, &bytes) < 0)
-        problem(ps, false, name, "bad size '%s': expected a number with k, M or G", v);
-    else
-        *out = bytes;
-}
-
-static const char *const compress_words[] = {"smart", "all", "off", NULL};
-
-static void take_choice(parser *ps, const char *name, const char *const *words, int *out)
-{
-    const char *v = lookup(ps, name);
-    if (v == NULL)
-        return;
-    int i = cc_word_index(v, words);
-    if (i < 0) {
-        char allowed[128] = "";
-        for (int w = 0; words[w] != NULL; w++)
-            snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s",
-                     w ? ", " : "", words[w]);
-        problem(ps, false, name, "bad value '%s': expected one of %s", v, allowed);
-        return;
-    }
-    *out = i;
-}
-
-static void take_int(parser *ps, const char *name, long lo, long hi, int *out)
-{
-    const char *v = lookup(ps, name);
-    if (v == NULL)
-        return;
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi)
-        problem(ps, false, name, "bad number '%s': expected %ld to %ld", v, lo, hi);
-    else
-        *out = (int)n;
-}
-
-/* A header name setting; empty_ok lets "" mean "disabled". */
-static void take_header(parser *ps, const char *name, char *out, size_t cap, bool empty_ok)
-{
-    const char *v = lookup(ps, name);
-    if (v == NULL)
-        return;
-    if ((v[0] == '\0' && empty_ok) || (cc_is_token(v) && strlen(v) < cap))
-        snprintf(out, cap, "%s", v);
-    else
-        problem(ps, false, name, "bad header name '%s'", v);
-}
-
-static void parse_log_and_enable(parser *ps)
-{
-    static const char *const levels[] = {"off", "error", "warn", "info", "debug", NULL};
-    static const char *const enable_words[] = {"0", "1", "off", "on", "false", "true", "no", "yes", NULL};
-    int level = CC_LOG_WARN, enable = 1;
-    take_choice(ps, "CGICACHE_LOG", levels, &level);
-    ps->cfg->log_level = (cc_log_level)level;
-    take_choice(ps, "CGICACHE_ENABLE", enable_words, &enable);
-    ps->cfg->enabled = enable % 2 == 1;
-}
 
 /* Percent-decodes src[0..len) into out; -1 on a bad escape or overflow. */
 static int url_decode(const char *src, size_t len, char *out, size_t cap)
@@ -309,67 +228,257 @@ static const char *parse_redis(const char *url, cc_redis_addr *a)
     return NULL;
 }
 
+/* The global settings: one table from which parsing, the defaults,
+ * `cgicache check`, the unknown-name warning and README's table of
+ * variables are all made (a unit test holds README to it).  A default is
+ * written as a user would write it and parsed like one. */
+#define FIELD(f) offsetof(cc_config, f)
+#define NO_FIELD ((size_t)-1)
+
+static const char *const compress_words[] = {"smart", "all", "off", NULL};
+static const char *const log_words[] = {"off", "error", "warn", "info", "debug", NULL};
+/* Odd indexes are "on": see the ENABLE case below. */
+static const char *const enable_words[] = {"0", "1", "off", "on", "false", "true", "no", "yes", NULL};
+
+const cc_setting cc_settings[] = {
+    {"CGICACHE_LOG", CC_SET_CHOICE, FIELD(log_level), "warn",
+     "`off`, `error`, `warn`, `info`, `debug`, on stderr", log_words, 0, 0},
+    {"CGICACHE_ENABLE", CC_SET_ENABLE, FIELD(enabled), "1", "`0` turns everything off",
+     enable_words, 0, 0},
+    {"CGICACHE_REDIS", CC_SET_REDIS, FIELD(redis), "redis://127.0.0.1:6379/0",
+     "`redis://[:password@]host[:port][/db]` or `unix:/path/redis.sock[?db=N]`; IPv6 as "
+     "`redis://[::1]:6379`",
+     NULL, 0, 0},
+    {"CGICACHE_PREFIX", CC_SET_PREFIX, FIELD(prefix), "cgicache", "key prefix", NULL, 0, 0},
+    {"CGICACHE_TTL", CC_SET_DURATION, FIELD(ttl_ms), "60s", "default TTL", NULL, 0, 0},
+    {"CGICACHE_STALE", CC_SET_DURATION_ZERO, FIELD(stale_ms), "0",
+     "default grace after TTL in which a stale copy is served while one request refreshes",
+     NULL, 0, 0},
+    {"CGICACHE_LOCK_TTL", CC_SET_DURATION, FIELD(lock_ttl_ms), "5s", "stampede lock lifetime",
+     NULL, 0, 0},
+    {"CGICACHE_LOCK_WAIT", CC_SET_DURATION_ZERO, FIELD(lock_wait_ms), NULL,
+     "how long a request waits for another's computation [`= CGICACHE_LOCK_TTL`]", NULL, 0, 0},
+    {"CGICACHE_EARLY_REFRESH", CC_SET_NUMBER, FIELD(early_refresh), "0.2",
+     "XFetch beta for refreshing fresh entries early; `0` disables", NULL, 0, 100},
+    {"CGICACHE_MAX_SIZE", CC_SET_SIZE, FIELD(max_size), "8M", "largest body stored", NULL, 0, 0},
+    {"CGICACHE_COMPRESS", CC_SET_CHOICE, FIELD(compress), "smart",
+     "`smart` (zstd from `CGICACHE_COMPRESS_MIN` bytes, kept only when smaller), `all`, `off`",
+     compress_words, 0, 0},
+    {"CGICACHE_COMPRESS_MIN", CC_SET_SIZE, FIELD(compress_min), "1024",
+     "smallest body `smart` compresses", NULL, 0, 0},
+    {"CGICACHE_COMPRESS_LEVEL", CC_SET_INT, FIELD(compress_level), "3", "zstd level", NULL, -7, 22},
+    {"CGICACHE_TIMEOUT", CC_SET_DURATION, FIELD(timeout_ms), "50ms", "Redis command timeout",
+     NULL, 0, 0},
+    {"CGICACHE_CONNECT_TIMEOUT", CC_SET_DURATION, FIELD(connect_timeout_ms), "50ms",
+     "Redis connect timeout", NULL, 0, 0},
+    {"CGICACHE_BYPASS_HEADER", CC_SET_HEADER_NAME, FIELD(bypass_header), "X-Cache-Bypass",
+     "a request with this header skips the cache: `BYPASS`; empty disables bypassing", NULL, 0, 0},
+    {"CGICACHE_BYPASS_VALUE", CC_SET_SECRET, FIELD(bypass_value), NULL,
+     "when set, only this value of the bypass header bypasses (compared in constant time, "
+     "never logged) [unset]",
+     NULL, 0, 0},
+    {"CGICACHE_STATUS_HEADER", CC_SET_HEADER, FIELD(status_header), "X-Cache-Status",
+     "name of the status header; empty disables it", NULL, 0, 0},
+    {"CGICACHE_TAGS_HEADER", CC_SET_HEADER, FIELD(tags_header), "X-Cache-Tags",
+     "response header naming the entry's tags, stripped before the client sees it", NULL, 0, 0},
+    {"CGICACHE_CONFIG", CC_SET_NONE, NO_FIELD, NULL,
+     "a file of `KEY=VALUE` lines (`#` comments, optional `export `, quotes); the environment "
+     "wins",
+     NULL, 0, 0},
+    {"CGICACHE_LIB", CC_SET_NONE, NO_FIELD, NULL, "for `cgicache run`: the library to preload",
+     NULL, 0, 0},
+};
+const size_t cc_nsettings = sizeof cc_settings / sizeof cc_settings[0];
+
+#define AT(cfg, s, type) ((type *)((char *)(cfg) + (s)->offset))
+
+/* Applies text (a user's value or the default) to s; returns NULL, or what
+ * is wrong with it (in msg when it needs detail). */
+static const char *apply_setting(cc_config *cfg, const cc_setting *s, const char *text, char *msg,
+                                 size_t cap)
+{
+    int64_t ms;
+    size_t bytes;
+    int i;
+    switch (s->kind) {
+    case CC_SET_DURATION:
+    case CC_SET_DURATION_ZERO:
+        if (cc_parse_duration(text, &ms) < 0)
+            return "bad duration: expected a number with ms, s, m or h";
+        if (ms == 0 && s->kind == CC_SET_DURATION)
+            return "must be more than 0";
+        *AT(cfg, s, int64_t) = ms;
+        return NULL;
+    case CC_SET_SIZE:
+        if (cc_parse_size(text, &bytes) < 0)
+            return "bad size: expected a number with k, M or G";
+        *AT(cfg, s, size_t) = bytes;
+        return NULL;
+    case CC_SET_INT: {
+        char *end;
+        errno = 0;
+        long n = strtol(text, &end, 10);
+        if (errno != 0 || end == text || *end != '\0' || n < s->lo || n > s->hi) {
+            snprintf(msg, cap, "bad number: expected %ld to %ld", s->lo, s->hi);
+            return msg;
+        }
+        *AT(cfg, s, int) = (int)n;
+        return NULL;
+    }
+    case CC_SET_NUMBER: {
+        char *end;
+        double v = strtod(text, &end);
+        if (end == text || *end != '\0' || !isfinite(v) || v < (double)s->lo || v > (double)s->hi) {
+            snprintf(msg, cap, "bad value: expected a number from %ld to %ld", s->lo, s->hi);
+            return msg;
+        }
+        *AT(cfg, s, double) = v;
+        return NULL;
+    }
+    case CC_SET_CHOICE:
+    case CC_SET_ENABLE:
+        if ((i = cc_word_index(text, s->words)) < 0) {
+            size_t n = (size_t)snprintf(msg, cap, "bad value: expected one of ");
+            for (int w = 0; s->words[w] != NULL && n < cap; w++)
+                n += (size_t)snprintf(msg + n, cap - n, "%s%s", w ? ", " : "", s->words[w]);
+            return msg;
+        }
+        if (s->kind == CC_SET_ENABLE)
+            *AT(cfg, s, bool) = i % 2 == 1;
+        else
+            *AT(cfg, s, int) = i;      /* the enums follow their words' order */
+        return NULL;
+    case CC_SET_HEADER:
+        if (text[0] != '\0' && (!cc_is_token(text) || strlen(text) >= CC_NAME_MAX))
+            return "bad header name";
+        snprintf(AT(cfg, s, char), CC_NAME_MAX, "%s", text);
+        return NULL;
+    case CC_SET_HEADER_NAME: {
+        cc_header_name *h = AT(cfg, s, cc_header_name);
+        if (text[0] == '\0') {
+            memset(h, 0, sizeof *h);
+            return NULL;
+        }
+        cc_header_name set;
+        if (cc_header_name_set(&set, text, strlen(text)) < 0)
+            return "bad header name";
+        *h = set;
+        return NULL;
+    }
+    case CC_SET_SECRET:
+        if (strlen(text) >= sizeof cfg->bypass_value)
+            return "longer than 255 bytes";
+        snprintf(AT(cfg, s, char), sizeof cfg->bypass_value, "%s", text);
+        cfg->bypass_value_set = true;
+        return NULL;
+    case CC_SET_PREFIX:
+        if (text[0] == '\0' || strlen(text) >= sizeof cfg->prefix || strpbrk(text, " \t\r\n*?[]\\") != NULL)
+            return "bad prefix: 1 to 63 characters, no blanks or *?[]\\";
+        snprintf(cfg->prefix, sizeof cfg->prefix, "%s", text);
+        return NULL;
+    case CC_SET_REDIS: {
+        const char *why = parse_redis(text, &cfg->redis);
+        if (why == NULL)
+            return NULL;
+        snprintf(msg, cap, "bad address: %s; caching is disabled", why);
+        cfg->enabled = false;
+        return msg;
+    }
+    case CC_SET_NONE:
+        return NULL;
+    }
+    return NULL;
+}
+
+/* Every setting: its default, then the user's value if any.  The lock
+ * wait, which has no default of its own, takes the lock's lifetime. */
 static void parse_globals(parser *ps)
 {
-    cc_config *cfg = ps->cfg;
-    int compress = CC_COMPRESS_SMART;
-
-    parse_log_and_enable(ps);
-    const char *url = lookup(ps, "CGICACHE_REDIS");
-    const char *why = parse_redis(url != NULL ? url : "redis://127.0.0.1:6379/0", &cfg->redis);
-    if (why != NULL) {
-        problem(ps, false, "CGICACHE_REDIS", "bad address: %s; caching is disabled", why);
-        cfg->enabled = false;
+    char msg[200];
+    for (size_t i = 0; i < cc_nsettings; i++) {
+        const cc_setting *s = &cc_settings[i];
+        if (s->fallback != NULL)
+            apply_setting(ps->cfg, s, s->fallback, msg, sizeof msg);
+        if (s->offset == FIELD(lock_wait_ms))
+            ps->cfg->lock_wait_ms = ps->cfg->lock_ttl_ms;
+        const char *v = lookup(ps, s->name);
+        const char *why = v != NULL ? apply_setting(ps->cfg, s, v, msg, sizeof msg) : NULL;
+        if (why != NULL)
+            problem(ps, false, s->name, "'%s': %s", s->kind == CC_SET_SECRET ? "..." : v, why);
     }
-    const char *prefix = lookup(ps, "CGICACHE_PREFIX");
-    if (prefix != NULL) {
-        if (prefix[0] == '\0' || strlen(prefix) >= sizeof cfg->prefix ||
-            strpbrk(prefix, " \t\r\n*?[]\\") != NULL)
-            problem(ps, false, "CGICACHE_PREFIX", "bad prefix '%s': 1 to 63 characters, no blanks or *?[]\\", prefix);
-        else
-            snprintf(cfg->prefix, sizeof cfg->prefix, "%s", prefix);
-    }
-    take_duration(ps, "CGICACHE_TTL", &cfg->ttl_ms, false);
-    take_duration(ps, "CGICACHE_STALE", &cfg->stale_ms, true);
-    take_duration(ps, "CGICACHE_LOCK_TTL", &cfg->lock_ttl_ms, false);
-    cfg->lock_wait_ms = cfg->lock_ttl_ms;
-    take_duration(ps, "CGICACHE_LOCK_WAIT", &cfg->lock_wait_ms, true);
-    take_duration(ps, "CGICACHE_TIMEOUT", &cfg->timeout_ms, false);
-    take_duration(ps, "CGICACHE_CONNECT_TIMEOUT", &cfg->connect_timeout_ms, false);
-    take_size(ps, "CGICACHE_MAX_SIZE", &cfg->max_size);
-    take_size(ps, "CGICACHE_COMPRESS_MIN", &cfg->compress_min);
-    take_choice(ps, "CGICACHE_COMPRESS", compress_words, &compress);
-    cfg->compress = (cc_compress_mode)compress;
-    take_int(ps, "CGICACHE_COMPRESS_LEVEL", -7, 22, &cfg->compress_level);
+}
 
-    const char *early = lookup(ps, "CGICACHE_EARLY_REFRESH");
-    if (early != NULL) {
-        char *end;
-        double beta = strtod(early, &end);
-        if (end == early || *end != '\0' || !isfinite(beta) || beta < 0 || beta > 100)
-            problem(ps, false, "CGICACHE_EARLY_REFRESH", "bad value '%s': expected a number from 0 to 100", early);
-        else
-            cfg->early_refresh = beta;
-    }
-
-    char bypass[CC_NAME_MAX];
-    snprintf(bypass, sizeof bypass, "%s", cfg->bypass_header.http);
-    take_header(ps, "CGICACHE_BYPASS_HEADER", bypass, sizeof bypass, true);
-    if (bypass[0] == '\0')
-        memset(&cfg->bypass_header, 0, sizeof cfg->bypass_header);
-    else
-        cc_header_name_set(&cfg->bypass_header, bypass, strlen(bypass));
-    const char *value = lookup(ps, "CGICACHE_BYPASS_VALUE");
-    if (value != NULL) {
-        if (strlen(value) >= sizeof cfg->bypass_value)
-            problem(ps, false, "CGICACHE_BYPASS_VALUE", "longer than %zu bytes", sizeof cfg->bypass_value - 1);
-        else {
-            snprintf(cfg->bypass_value, sizeof cfg->bypass_value, "%s", value);
-            cfg->bypass_value_set = true;
+static void format_duration(int64_t ms, char *out, size_t cap)
+{
+    static const struct { int64_t ms; const char *unit; } units[] = {
+        {3600000, "h"}, {60000, "m"}, {1000, "s"},
+    };
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (ms != 0 && ms % units[i].ms == 0) {
+            snprintf(out, cap, "%lld%s", (long long)(ms / units[i].ms), units[i].unit);
+            return;
         }
+    snprintf(out, cap, ms == 0 ? "0" : "%lldms", (long long)ms);
+}
+
+static void format_size(size_t bytes, char *out, size_t cap)
+{
+    static const struct { size_t unit; const char *name; } units[] = {
+        {1024 * 1024 * 1024, "G"}, {1024 * 1024, "M"}, {1024, "k"},
+    };
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (bytes != 0 && bytes % units[i].unit == 0 && bytes / units[i].unit < 1024) {
+            snprintf(out, cap, "%zu%s", bytes / units[i].unit, units[i].name);
+            return;
+        }
+    snprintf(out, cap, "%zu", bytes);
+}
+
+void cc_setting_format(const cc_config *cfg, const cc_setting *s, char *out, size_t cap)
+{
+    char *base = (char *)cfg;
+    switch (s->kind) {
+    case CC_SET_DURATION:
+    case CC_SET_DURATION_ZERO:
+        format_duration(*(const int64_t *)(base + s->offset), out, cap);
+        return;
+    case CC_SET_SIZE:
+        format_size(*(const size_t *)(base + s->offset), out, cap);
+        return;
+    case CC_SET_INT:
+        snprintf(out, cap, "%d", *(const int *)(base + s->offset));
+        return;
+    case CC_SET_NUMBER:
+        snprintf(out, cap, "%g", *(const double *)(base + s->offset));
+        return;
+    case CC_SET_CHOICE:
+        snprintf(out, cap, "%s", s->words[*(const int *)(base + s->offset)]);
+        return;
+    case CC_SET_ENABLE:
+        snprintf(out, cap, "%s", cfg->enabled ? "1" : "0");
+        return;
+    case CC_SET_HEADER:
+    case CC_SET_PREFIX:
+        snprintf(out, cap, "%s", base + s->offset);
+        return;
+    case CC_SET_HEADER_NAME:
+        snprintf(out, cap, "%s", ((const cc_header_name *)(base + s->offset))->http);
+        return;
+    case CC_SET_SECRET:
+        snprintf(out, cap, "%s", cfg->bypass_value_set ? "(set)" : "");
+        return;
+    case CC_SET_REDIS:
+        if (cfg->redis.kind == CC_REDIS_UNIX)
+            snprintf(out, cap, "unix:%s?db=%d%s", cfg->redis.path, cfg->redis.db,
+                     cfg->redis.password[0] ? " (password set)" : "");
+        else
+            snprintf(out, cap, "redis://%s%s:%d/%d", cfg->redis.password[0] ? "(password)@" : "",
+                     cfg->redis.host, cfg->redis.port, cfg->redis.db);
+        return;
+    case CC_SET_NONE:
+        snprintf(out, cap, "%s", "");
+        return;
     }
-    take_header(ps, "CGICACHE_STATUS_HEADER", cfg->status_header, sizeof cfg->status_header, true);
-    take_header(ps, "CGICACHE_TAGS_HEADER", cfg->tags_header, sizeof cfg->tags_header, true);
 }
 
 /* ---- routes ----------------------------------------------------------- */
@@ -450,46 +559,20 @@ static void check_invalidates(parser *ps)
 /* Warns about CGICACHE_* names that mean nothing: usually a typo. */
 static void check_unknown(parser *ps, char *const *list)
 {
-    static const char *const known[] = {
-        "REDIS", "TTL", "PREFIX", "BYPASS_HEADER", "BYPASS_VALUE", "COMPRESS",
-        "COMPRESS_MIN", "COMPRESS_LEVEL", "LOCK_TTL", "LOCK_WAIT", "STALE",
-        "EARLY_REFRESH", "MAX_SIZE", "TIMEOUT", "CONNECT_TIMEOUT", "STATUS_HEADER",
-        "TAGS_HEADER", "LOG", "ENABLE", "CONFIG", "LIB", NULL,
-    };
     for (char *const *e = list; e != NULL && *e != NULL; e++) {
         const char *kv = *e, *eq = strchr(kv, '=');
         if (strncmp(kv, "CGICACHE_", 9) != 0 || eq == NULL || strncmp(kv, ROUTE_PREFIX, ROUTE_PREFIX_LEN) == 0)
             continue;
-        size_t len = (size_t)(eq - kv - 9);
+        size_t len = (size_t)(eq - kv);
         bool found = false;
-        for (size_t i = 0; known[i] != NULL && !found; i++)
-            found = strlen(known[i]) == len && memcmp(known[i], kv + 9, len) == 0;
+        for (size_t i = 0; i < cc_nsettings && !found; i++)
+            found = strlen(cc_settings[i].name) == len && memcmp(cc_settings[i].name, kv, len) == 0;
         if (!found) {
             char variable[CC_NAME_MAX + 16];
-            snprintf(variable, sizeof variable, "%.*s", (int)(eq - kv), kv);
+            snprintf(variable, sizeof variable, "%.*s", (int)len, kv);
             problem(ps, true, variable, "unknown variable; ignored");
         }
     }
-}
-
-static void set_defaults(cc_config *cfg)
-{
-    cfg->enabled = true;
-    snprintf(cfg->prefix, sizeof cfg->prefix, "cgicache");
-    cfg->ttl_ms = 60000;
-    cfg->lock_ttl_ms = 5000;
-    cfg->lock_wait_ms = 5000;
-    cfg->early_refresh = 0.2;
-    cfg->max_size = 8 * 1024 * 1024;
-    cfg->compress = CC_COMPRESS_SMART;
-    cfg->compress_min = 1024;
-    cfg->compress_level = 3;
-    cfg->timeout_ms = 50;
-    cfg->connect_timeout_ms = 50;
-    cc_header_name_set(&cfg->bypass_header, "X-Cache-Bypass", 14);
-    snprintf(cfg->status_header, sizeof cfg->status_header, "X-Cache-Status");
-    snprintf(cfg->tags_header, sizeof cfg->tags_header, "X-Cache-Tags");
-    cfg->log_level = CC_LOG_WARN;
 }
 
 cc_config *cc_config_parse(char *const *envp, const char *file_text, size_t file_len)
@@ -497,7 +580,6 @@ cc_config *cc_config_parse(char *const *envp, const char *file_text, size_t file
     cc_config *cfg = calloc(1, sizeof *cfg);
     if (cfg == NULL)
         return NULL;
-    set_defaults(cfg);
     source src = {envp, NULL};
     parser ps = {cfg, &src, 0};
     char *text = NULL;

@@ -64,6 +64,42 @@ typedef struct cc_config {
     cc_problem *problems;
 } cc_config;
 
+/* What kind of value a global setting takes. */
+typedef enum {
+    CC_SET_DURATION,         /* above 0 */
+    CC_SET_DURATION_ZERO,    /* 0 or more */
+    CC_SET_SIZE,
+    CC_SET_INT,              /* lo to hi */
+    CC_SET_NUMBER,           /* a double, lo to hi */
+    CC_SET_CHOICE,           /* one of words, kept as its index */
+    CC_SET_ENABLE,           /* one of words; odd indexes mean on */
+    CC_SET_HEADER,           /* a header name; empty disables */
+    CC_SET_HEADER_NAME,      /* a request header (cc_header_name); empty disables */
+    CC_SET_SECRET,           /* never shown */
+    CC_SET_PREFIX,
+    CC_SET_REDIS,
+    CC_SET_NONE,             /* read by someone else (the loader, the tool) */
+} cc_setting_kind;
+
+/* One global setting: parsing, the defaults, `cgicache check`, the
+ * unknown-name warning and README's table all come from cc_settings. */
+typedef struct cc_setting {
+    const char *name;        /* "CGICACHE_TTL" */
+    cc_setting_kind kind;
+    size_t offset;           /* of its field in cc_config */
+    const char *fallback;    /* the default, as a user writes it; NULL: none */
+    const char *doc;         /* one line for README and the tool */
+    const char *const *words;
+    long lo, hi;
+} cc_setting;
+
+extern const cc_setting cc_settings[];
+extern const size_t cc_nsettings;
+
+/* Writes the value cfg has for s the way a user would write it ("60s",
+ * "8M", "smart"; a secret shows as "(set)"). */
+void cc_setting_format(const cc_config *cfg, const cc_setting *s, char *out, size_t cap);
+
 /* Parses envp (NAME=VALUE strings, NULL-terminated) and, when not NULL, the
  * text of the CGICACHE_CONFIG file (KEY=VALUE lines, '#' comments, blank
  * lines; the environment wins).  Returns NULL only when out of memory. */

@@ -13,13 +13,12 @@
 # apps are counted by a per-request side effect (gitweb's git runs through
 # a counting wrapper, the Lua app appends to a file).
 #
-# Known to fail until the library catches up: cgit as plain CGI (cgit
-# exports its own write(), not usable before its main(); the CGI adapter
-# calls it and cgit dies of SIGSEGV), the fossil walk (lighttpd sends
-# SIGTERM to a CGI once its stdout ends, the tee forwards it, and fossil,
-# still closing its database, dies unstored) and Lua (lfcgi's libfcgi is
-# loaded privately; fcgi.c looks up fcgi_stdio's _fcgi_sF in the global
-# scope, finds none, and takes every FCGI_Accept request for not ours).
+# What each needed of the library: cgit exports its own write(), not
+# usable before its main() (the library must reach libc itself); lighttpd
+# sends SIGTERM once it has the whole response (at Content-Length or the
+# end of the output) while fossil is still closing its database (the tee
+# holds it); Lua loads libfcgi privately (fcgi_stdio's _fcgi_sF is found
+# there too).
 . "$(dirname "$0")/lib.sh"
 
 start_redis
