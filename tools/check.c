@@ -35,23 +35,19 @@ static void print_methods(FILE *out, unsigned methods)
     fprintf(out, "%-16s", line);
 }
 
+/* Every global setting as it is in force, from the library's own table:
+ * the names and values a user would write. */
 static void print_settings(FILE *out, const cc_config *cfg)
 {
-    const cc_redis_addr *r = &cfg->redis;
-    fprintf(out, "enabled        %s\n", cfg->enabled ? "yes" : "no");
-    if (r->kind == CC_REDIS_UNIX)
-        fprintf(out, "redis          unix:%s db %d%s\n", r->path, r->db, r->password[0] ? " (password set)" : "");
-    else
-        fprintf(out, "redis          %s:%d db %d%s\n", r->host, r->port, r->db, r->password[0] ? " (password set)" : "");
-    fprintf(out, "prefix         %s\n", cfg->prefix);
-    fprintf(out, "ttl            %lld ms   stale %lld ms\n", (long long)cfg->ttl_ms, (long long)cfg->stale_ms);
-    fprintf(out, "lock           ttl %lld ms, wait %lld ms\n", (long long)cfg->lock_ttl_ms, (long long)cfg->lock_wait_ms);
-    fprintf(out, "early refresh  %g\n", cfg->early_refresh);
-    fprintf(out, "compress       %s above %zu bytes, level %d\n", compress_name(cfg->compress), cfg->compress_min, cfg->compress_level);
-    fprintf(out, "max size       %zu bytes\n", cfg->max_size);
-    fprintf(out, "timeouts       command %lld ms, connect %lld ms\n", (long long)cfg->timeout_ms, (long long)cfg->connect_timeout_ms);
-    fprintf(out, "bypass header  %s%s\n", cfg->bypass_header.http, cfg->bypass_value_set ? " (with a secret value)" : "");
-    fprintf(out, "status header  %s\n", cfg->status_header[0] ? cfg->status_header : "(off)");
+    fprintf(out, "%-26s %s\n", "enabled", cfg->enabled ? "yes" : "no");
+    for (size_t i = 0; i < cc_nsettings; i++) {
+        const cc_setting *s = &cc_settings[i];
+        char value[512];
+        if (s->kind == CC_SET_NONE)
+            continue;
+        cc_setting_format(cfg, s, value, sizeof value);
+        fprintf(out, "%-26s %s\n", s->name, value[0] != '\0' ? value : "(none)");
+    }
 }
 
 static void print_routes(FILE *out, const cc_config *cfg)

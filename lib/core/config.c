@@ -241,46 +241,46 @@ static const char *const log_words[] = {"off", "error", "warn", "info", "debug",
 static const char *const enable_words[] = {"0", "1", "off", "on", "false", "true", "no", "yes", NULL};
 
 const cc_setting cc_settings[] = {
-    {"CGICACHE_LOG", CC_SET_CHOICE, FIELD(log_level), "warn",
-     "`off`, `error`, `warn`, `info`, `debug`, on stderr", log_words, 0, 0},
-    {"CGICACHE_ENABLE", CC_SET_ENABLE, FIELD(enabled), "1", "`0` turns everything off",
-     enable_words, 0, 0},
     {"CGICACHE_REDIS", CC_SET_REDIS, FIELD(redis), "redis://127.0.0.1:6379/0",
      "`redis://[:password@]host[:port][/db]` or `unix:/path/redis.sock[?db=N]`; IPv6 as "
      "`redis://[::1]:6379`",
      NULL, 0, 0},
-    {"CGICACHE_PREFIX", CC_SET_PREFIX, FIELD(prefix), "cgicache", "key prefix", NULL, 0, 0},
     {"CGICACHE_TTL", CC_SET_DURATION, FIELD(ttl_ms), "60s", "default TTL", NULL, 0, 0},
-    {"CGICACHE_STALE", CC_SET_DURATION_ZERO, FIELD(stale_ms), "0",
-     "default grace after TTL in which a stale copy is served while one request refreshes",
-     NULL, 0, 0},
-    {"CGICACHE_LOCK_TTL", CC_SET_DURATION, FIELD(lock_ttl_ms), "5s", "stampede lock lifetime",
-     NULL, 0, 0},
-    {"CGICACHE_LOCK_WAIT", CC_SET_DURATION_ZERO, FIELD(lock_wait_ms), NULL,
-     "how long a request waits for another's computation [`= CGICACHE_LOCK_TTL`]", NULL, 0, 0},
-    {"CGICACHE_EARLY_REFRESH", CC_SET_NUMBER, FIELD(early_refresh), "0.2",
-     "XFetch beta for refreshing fresh entries early; `0` disables", NULL, 0, 100},
-    {"CGICACHE_MAX_SIZE", CC_SET_SIZE, FIELD(max_size), "8M", "largest body stored", NULL, 0, 0},
-    {"CGICACHE_COMPRESS", CC_SET_CHOICE, FIELD(compress), "smart",
-     "`smart` (zstd from `CGICACHE_COMPRESS_MIN` bytes, kept only when smaller), `all`, `off`",
-     compress_words, 0, 0},
-    {"CGICACHE_COMPRESS_MIN", CC_SET_SIZE, FIELD(compress_min), "1024",
-     "smallest body `smart` compresses", NULL, 0, 0},
-    {"CGICACHE_COMPRESS_LEVEL", CC_SET_INT, FIELD(compress_level), "3", "zstd level", NULL, -7, 22},
-    {"CGICACHE_TIMEOUT", CC_SET_DURATION, FIELD(timeout_ms), "50ms", "Redis command timeout",
-     NULL, 0, 0},
-    {"CGICACHE_CONNECT_TIMEOUT", CC_SET_DURATION, FIELD(connect_timeout_ms), "50ms",
-     "Redis connect timeout", NULL, 0, 0},
+    {"CGICACHE_PREFIX", CC_SET_PREFIX, FIELD(prefix), "cgicache", "key prefix", NULL, 0, 0},
     {"CGICACHE_BYPASS_HEADER", CC_SET_HEADER_NAME, FIELD(bypass_header), "X-Cache-Bypass",
      "a request with this header skips the cache: `BYPASS`; empty disables bypassing", NULL, 0, 0},
     {"CGICACHE_BYPASS_VALUE", CC_SET_SECRET, FIELD(bypass_value), NULL,
      "when set, only this value of the bypass header bypasses (compared in constant time, "
      "never logged) [unset]",
      NULL, 0, 0},
+    {"CGICACHE_COMPRESS", CC_SET_CHOICE, FIELD(compress), "smart",
+     "`smart` (zstd from `CGICACHE_COMPRESS_MIN` bytes, kept only when smaller), `all`, `off`",
+     compress_words, 0, 0},
+    {"CGICACHE_COMPRESS_MIN", CC_SET_SIZE, FIELD(compress_min), "1024",
+     "smallest body `smart` compresses", NULL, 0, 0},
+    {"CGICACHE_COMPRESS_LEVEL", CC_SET_INT, FIELD(compress_level), "3", "zstd level", NULL, -7, 22},
+    {"CGICACHE_LOCK_TTL", CC_SET_DURATION, FIELD(lock_ttl_ms), "5s", "stampede lock lifetime",
+     NULL, 0, 0},
+    {"CGICACHE_LOCK_WAIT", CC_SET_DURATION_ZERO, FIELD(lock_wait_ms), NULL,
+     "how long a request waits for another's computation [`= CGICACHE_LOCK_TTL`]", NULL, 0, 0},
+    {"CGICACHE_STALE", CC_SET_DURATION_ZERO, FIELD(stale_ms), "0",
+     "default grace after TTL in which a stale copy is served while one request refreshes",
+     NULL, 0, 0},
+    {"CGICACHE_EARLY_REFRESH", CC_SET_NUMBER, FIELD(early_refresh), "0.2",
+     "XFetch beta for refreshing fresh entries early; `0` disables", NULL, 0, 100},
+    {"CGICACHE_MAX_SIZE", CC_SET_SIZE, FIELD(max_size), "8M", "largest body stored", NULL, 0, 0},
+    {"CGICACHE_TIMEOUT", CC_SET_DURATION, FIELD(timeout_ms), "50ms", "Redis command timeout",
+     NULL, 0, 0},
+    {"CGICACHE_CONNECT_TIMEOUT", CC_SET_DURATION, FIELD(connect_timeout_ms), "50ms",
+     "Redis connect timeout", NULL, 0, 0},
     {"CGICACHE_STATUS_HEADER", CC_SET_HEADER, FIELD(status_header), "X-Cache-Status",
      "name of the status header; empty disables it", NULL, 0, 0},
     {"CGICACHE_TAGS_HEADER", CC_SET_HEADER, FIELD(tags_header), "X-Cache-Tags",
      "response header naming the entry's tags, stripped before the client sees it", NULL, 0, 0},
+    {"CGICACHE_LOG", CC_SET_CHOICE, FIELD(log_level), "warn",
+     "`off`, `error`, `warn`, `info`, `debug`, on stderr", log_words, 0, 0},
+    {"CGICACHE_ENABLE", CC_SET_ENABLE, FIELD(enabled), "1", "`0` turns everything off",
+     enable_words, 0, 0},
     {"CGICACHE_CONFIG", CC_SET_NONE, NO_FIELD, NULL,
      "a file of `KEY=VALUE` lines (`#` comments, optional `export `, quotes); the environment "
      "wins",
@@ -344,7 +344,7 @@ static const char *apply_setting(cc_config *cfg, const cc_setting *s, const char
             return msg;
         }
         if (s->kind == CC_SET_ENABLE)
-            *AT(cfg, s, bool) = i % 2 == 1;
+            *AT(cfg, s, bool) &= i % 2 == 1;  /* a bad CGICACHE_REDIS stays off */
         else
             *AT(cfg, s, int) = i;      /* the enums follow their words' order */
         return NULL;
@@ -395,6 +395,7 @@ static const char *apply_setting(cc_config *cfg, const cc_setting *s, const char
 static void parse_globals(parser *ps)
 {
     char msg[200];
+    ps->cfg->enabled = true;
     for (size_t i = 0; i < cc_nsettings; i++) {
         const cc_setting *s = &cc_settings[i];
         if (s->fallback != NULL)
