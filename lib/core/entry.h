@@ -26,7 +26,7 @@ typedef struct cc_entry {
     int64_t ttl_ms;             /* fresh for ttl_ms after stored_at_ms */
     int64_t stale_ms;           /* then servable stale for stale_ms */
     uint32_t compute_ms;        /* how long the app took to answer */
-    uint64_t generation;        /* the route's purge generation when stored */
+    uint64_t generation;        /* folded from the route and URL generations it was computed under */
     const char *key;            /* the full canonical key */
     size_t key_len;
     const char *head;           /* stored head form (see http.h) */
