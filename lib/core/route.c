@@ -62,6 +62,15 @@ const cc_route *cc_routes_match(const cc_route *routes, size_t nroutes, unsigned
 
 /* ---- the route grammar ------------------------------------------------ */
 
+/* strdup(), but with this library's malloc: libc's strdup allocates with
+ * whatever malloc the process has, and our free must not meet that. */
+static char *copy_text(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *c = malloc(n);
+    return c != NULL ? memcpy(c, s, n) : NULL;
+}
+
 static const char *const compress_words[] = {"smart", "all", "off", NULL};
 static const char *const on_off_words[] = {"off", "on", NULL};
 
@@ -227,7 +236,7 @@ static bool looks_like_methods(const char *word)
  * place).  Returns NULL or what is wrong, in msg when it needs detail. */
 const char *cc_route_parse(cc_route *r, const char *spec, char *msg, size_t msg_len)
 {
-    char *copy = strdup(spec);
+    char *copy = copy_text(spec);
     if (copy == NULL)
         return "out of memory";
     const char *why = NULL;
@@ -246,7 +255,7 @@ const char *cc_route_parse(cc_route *r, const char *spec, char *msg, size_t msg_
     if (why == NULL && (word == NULL || (word[0] != '/' && word[0] != '*'))) {
         why = "expected [METHODS] /pattern [option=value ...]";
     }
-    if (why == NULL && (r->pattern = strdup(word)) == NULL)
+    if (why == NULL && (r->pattern = copy_text(word)) == NULL)
         why = "out of memory";
     if (why == NULL)
         r->literal_len = cc_route_literal_len(r->pattern);

@@ -11,6 +11,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -173,18 +174,24 @@ static int open_socket(const cc_redis_addr *a, int64_t deadline)
         snprintf(sun.sun_path, sizeof sun.sun_path, "%s", a->path);
         return connect_addr(AF_UNIX, (struct sockaddr *)&sun, sizeof sun, deadline);
     }
+    /* A numeric address is read here, not by getaddrinfo: that allocates
+     * with the process's malloc (the app's, perhaps unusable before its
+     * main, and a CGI is answered before main).  A name goes to the
+     * resolver, which may also block beyond our deadline: addresses are
+     * what README recommends. */
+    struct sockaddr_in in4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)a->port)};
+    struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)a->port)};
+    if (inet_pton(AF_INET, a->host, &in4.sin_addr) == 1)
+        return connect_addr(AF_INET, (struct sockaddr *)&in4, sizeof in4, deadline);
+    if (inet_pton(AF_INET6, a->host, &in6.sin6_addr) == 1)
+        return connect_addr(AF_INET6, (struct sockaddr *)&in6, sizeof in6, deadline);
     char port[16];
     snprintf(port, sizeof port, "%d", a->port);
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV | AI_NUMERICHOST};
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *res = NULL;
-    /* A numeric address needs no resolver; a name may block in getaddrinfo
-     * beyond our deadline, which is why addresses are recommended. */
     if (getaddrinfo(a->host, port, &hints, &res) != 0) {
-        hints.ai_flags = AI_NUMERICSERV;
-        if (getaddrinfo(a->host, port, &hints, &res) != 0) {
-            errno = EHOSTUNREACH;
-            return -1;
-        }
+        errno = EHOSTUNREACH;
+        return -1;
     }
     int fd = -1;
     for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next)

@@ -1,11 +1,9 @@
 /* libc.c -- the libc the library calls: hidden definitions of the system
  * calls the library makes, each forwarding to libc.so.6's own.
  *
- * See libc.h for why.  The functions are found with dlsym on a handle of
- * the already loaded libc.so.6 (RTLD_NOLOAD: never a second copy), which
- * searches libc and nothing before it; if that fails (a libc not named
- * libc.so.6), dlsym(RTLD_NEXT) searches the objects loaded after this
- * library, which never includes the program.  All are resolved at once,
+ * See libc.h for why.  The functions are found with dlsym(RTLD_NEXT),
+ * which searches the objects loaded after this library (libc among them)
+ * and never the program.  All are resolved at once,
  * by the library's first constructor, so a wrapper's cost is one load and
  * an indirect call.  Resolution is idempotent: two threads racing to do
  * it store the same pointers. */
@@ -47,16 +45,13 @@ __attribute__((constructor(101))) void cc_libc_init(void)
 {
     if (__atomic_load_n(&resolved, __ATOMIC_ACQUIRE))
         return;
-    void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
-    for (int i = 0; i < LIBC_COUNT; i++) {
-        void *fn = libc != NULL ? dlsym(libc, names[i]) : NULL;
-        if (fn == NULL)
-            fn = dlsym(RTLD_NEXT, names[i]);
-        __atomic_store_n(&slots[i], fn, __ATOMIC_RELAXED);
-    }
-    /* NOLOAD took a reference to a library that never unloads anyway. */
-    if (libc != NULL)
-        dlclose(libc);
+    /* RTLD_NEXT: the objects loaded after this library, libc among
+     * them, and never the program (it comes first).  dlopen("libc.so.6",
+     * RTLD_NOLOAD) would name libc exactly, but the loader allocates for
+     * it with the process's malloc -- the app's, perhaps not usable
+     * before its main. */
+    for (int i = 0; i < LIBC_COUNT; i++)
+        __atomic_store_n(&slots[i], dlsym(RTLD_NEXT, names[i]), __ATOMIC_RELAXED);
     __atomic_store_n(&resolved, 1, __ATOMIC_RELEASE);
 }
 

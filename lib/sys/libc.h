@@ -6,16 +6,18 @@
  * after its main() ran; the CGI tee and the logger, which write from the
  * constructor, crashed in it.  So the system calls the library (and the
  * hiredis and zstd code linked into it) makes are defined a second time
- * inside the library, hidden (lib/libc.c): the static linker binds every
- * call in libcgicache.so to those, and they call the functions libc.so.6
- * itself defines, looked up once in libc's own handle.  No call site
+ * inside the library, hidden (lib/sys/libc.c): the static linker binds
+ * every call in libcgicache.so to those, and they call the functions the
+ * objects after the library define (libc), looked up once.  No call site
  * changes; a module written tomorrow gets libc's write() without knowing.
  *
- * malloc and friends are deliberately not among them: an app that
- * replaces the allocator (jemalloc, tcmalloc, a debugging malloc) means
- * every allocation in the process, glibc's own included, to be its own;
- * and memory glibc allocates for us (getaddrinfo) is freed with the
- * process's free.  Calling around the app's malloc would split the heap.
+ * malloc and friends likewise (lib/sys/alloc.c): apps define their own
+ * (pools, debugging allocators), some usable only after main, and a CGI
+ * is answered before main.  The library's heap is glibc's, kept apart:
+ * what it allocates it frees, it never frees what libc allocated for it,
+ * and it asks libc for nothing that libc would allocate with the app's
+ * malloc and it would free (no strdup; a numeric Redis address is read
+ * without getaddrinfo).
  * Pure functions (memcpy, strlen, snprintf ...) are left alone: an app's
  * version of those has the same meaning or the app is already broken. */
 #ifndef CGICACHE_LIBC_H
