@@ -53,6 +53,10 @@ for q in 'x=1;page=9' 'page=1;page=9' 'x=1&y=2;page=9'; do
     r=$(get "$PERL/q/list")
     case "$r" in *page=9*) not_ok "?$q planted page 9 under no page" ;; *) ok "?$q planted nothing under no page" ;; esac
 done
+# The C app reads QUERY_STRING as sent: each ';' spelling is its own page.
+get "$CAPP/q/semi?x=1;page=9&echo=QUERY_STRING" >/dev/null
+r=$(get "$CAPP/q/semi?x=1;page=8&echo=QUERY_STRING")
+expect_contains "C app: ?x=1;page=8 is not served ?x=1;page=9's page" "$r" "page=8"
 # Names as apps fold them: case, PHP's '.' and ' ' for '_', escapes.
 for q in 'PAGE=7' 'Page=7' 'pag%65=7' 'page%00x=7'; do
     get "$PERL/q/fold?$q" >/dev/null
@@ -76,6 +80,10 @@ done
 for p in '/pu%62/x' '/%70ub/x'; do
     not_cached "$p (escaped letters)" "$PERL$p"
 done
+# The same paths to the C app: not cached either, whatever it dispatches on.
+for p in '/pub/..%2Fprivate/me' '/pub/%2e%2e/private/me' '/pub//x' '/pub/a;x.css' '/pub/a%5Cb' '/pu%62/x'; do
+    not_cached "C app: $p" "$CAPP$p"
+done
 # A plain path is still cached, and its escaped non-ASCII spellings purge alike.
 get "$PERL/pub/caf%C3%A9" >/dev/null
 expect_eq "an escaped non-ASCII path is cached" "$(st "$(get "$PERL/pub/caf%C3%A9")")" HIT
@@ -89,6 +97,7 @@ for h in 'X-Forwarded-Https: on' 'X-Forwarded-Protocol: https' 'Front-End-Https:
     var=HTTP_$(printf '%s' "$name" | tr 'a-z-' 'A-Z_')
     r=$(get "$CAPP/fw?echo=$var" -H "$h")
     expect_eq "$name bypasses" "$(st "$r")" BYPASS
+    expect_eq "$name bypasses (Perl app)" "$(st "$(get "$PERL/fw" -H "$h")")" BYPASS
 done
 r=$(get "$CAPP/fw?echo=HTTP_X_SCHEME")
 case "$r" in *"=https"*) not_ok "a forwarded scheme reached another client" ;; *) ok "no forwarded scheme reached another client" ;; esac
