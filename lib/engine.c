@@ -45,7 +45,8 @@ typedef struct bumps {
 } bumps;
 
 struct cc_txn {
-    const cc_config *cfg;
+    const cc_config *cfg;     /* engine.cfg */
+    cc_engine engine;         /* where its Redis connection comes from */
     const cc_route *route;    /* the request's route; NULL for a purge-only follow */
     const char *status;       /* X-Cache-Status value; NULL: inject nothing */
     const char *fwd;          /* RFC 9211 Cache-Status detail */
@@ -125,6 +126,18 @@ const cc_config *cc_engine_config(void)
     return cfg != NULL ? cfg : &disabled_config;
 }
 
+/* The connection for this step of t: the engine's store, asked once. */
+static cc_store *store_of(const cc_txn *t)
+{
+    return t->engine.store(t->engine.ctx, t->cfg);
+}
+
+static cc_store *thread_store(void *ctx, const cc_config *cfg)
+{
+    (void)ctx;
+    return cc_store_for_thread(cfg);
+}
+
 /* ---- answers from the cache ---------------------------------------------- */
 
 /* Appends the status header line ("X-Cache-Status: HIT\r\n") unless the
@@ -181,14 +194,14 @@ static bool refresh_due(const cc_txn *t, const cc_entry *e, int64_t now)
  * refresh when it is stale or due early and this request wins the lock
  * (with lock=off every such request refreshes).  Returns false when the
  * hit could not be built (out of memory): the app answers instead. */
-static bool serve_found(cc_txn *t, cc_found *f, cc_buf *hit, bool *refresh)
+static bool serve_found(cc_txn *t, cc_store *s, cc_found *f, cc_buf *hit, bool *refresh)
 {
     int64_t now = cc_now_ms();
     bool stale = f->state == CC_FOUND_STALE;
     *refresh = false;
     /* Only a GET can refresh: a HEAD's answer has no body to store. */
     if (t->store && (stale || refresh_due(t, &f->entry, now)))
-        *refresh = !t->route->lock || cc_cache_lock(t->cfg, &t->key, t->lock_token, NULL);
+        *refresh = !t->route->lock || cc_cache_lock(s, t->cfg, &t->key, t->lock_token, NULL);
     t->status = stale ? "STALE" : "HIT";
     build_hit(hit, t, &f->entry, now, t->status, "");
     cc_cache_found_free(f);
@@ -233,13 +246,15 @@ static void classify(cc_txn *t, cc_req_class cls)
     }
 }
 
-static cc_txn *new_txn(const cc_config *cfg, const cc_route *route, const cc_request *rq)
+static cc_txn *new_txn(const cc_engine *e, const cc_route *route, const cc_request *rq)
 {
+    const cc_config *cfg = e->cfg;
     cc_txn *t = malloc(sizeof *t);
     if (t == NULL)
         return NULL;
     memset(t, 0, offsetof(cc_txn, rq));
     t->cfg = cfg;
+    t->engine = *e;
     t->route = route;
     cc_request_copy(&t->rq, rq);
     t->started = cc_mono_ms();
@@ -263,20 +278,21 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
         t->store = false;         /* too long to key: answered, never stored */
         return CC_ACT_RUN;
     }
-    if (cc_pending_count() > 0 && cc_pending_retry(t->cfg) > 0 && cc_pending_covers(&t->key)) {
+    cc_store *s = store_of(t);
+    if (cc_pending_count() > 0 && cc_pending_retry(s) > 0 && cc_pending_covers(&t->key)) {
         /* A purge of this entry has not reached Redis yet: what Redis
          * holds for it may be the page the purge removes. */
         t->store = false;
         return CC_ACT_RUN;
     }
-    if (cc_cache_lookup(t->cfg, &t->key, cc_now_ms(), &found) != 0) {
+    if (cc_cache_lookup(s, t->cfg, &t->key, cc_now_ms(), &found) != 0) {
         /* Redis unreachable: the app answers, and Cache-Status does not
          * promise a store the open breaker will refuse. */
         t->store = false;
         return CC_ACT_RUN;
     }
     t->generation = found.generation;
-    if (found.state != CC_FOUND_NONE && serve_found(t, &found, hit, &refresh)) {
+    if (found.state != CC_FOUND_NONE && serve_found(t, s, &found, hit, &refresh)) {
         if (!refresh)
             return CC_ACT_SERVE;
         t->background = true;
@@ -287,12 +303,12 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
     cc_cache_found_free(&found);
     if (!t->route->lock || !t->store || t->locked)
         return CC_ACT_RUN;        /* t->locked: serve_found took it */
-    if (cc_cache_lock(t->cfg, &t->key, t->lock_token, &found)) {
+    if (cc_cache_lock(s, t->cfg, &t->key, t->lock_token, &found)) {
         t->locked = true;
         return CC_ACT_RUN;
     }
     /* Another worker is computing this key: wait for its fill. */
-    if (cc_cache_wait_fill(t->cfg, &t->key, &found) == 0) {
+    if (cc_cache_wait_fill(s, t->cfg, &t->key, &found) == 0) {
         t->status = "HIT";
         build_hit(hit, t, &found.entry, cc_now_ms(), t->status, "; fwd=uri-miss; collapsed");
         cc_cache_found_free(&found);
@@ -320,7 +336,13 @@ static cc_stat stat_of(const char *status)
 
 cc_action cc_engine_begin(char *const *envp, cc_txn **txn, cc_buf *hit)
 {
-    const cc_config *cfg = cc_engine_config();
+    const cc_engine e = {cc_engine_config(), thread_store, NULL};
+    return cc_engine_begin_with(&e, envp, txn, hit);
+}
+
+cc_action cc_engine_begin_with(const cc_engine *e, char *const *envp, cc_txn **txn, cc_buf *hit)
+{
+    const cc_config *cfg = e->cfg;
     *txn = NULL;
     if (!cfg->enabled || cfg->nroutes == 0)
         return CC_ACT_PASS;
@@ -335,10 +357,10 @@ cc_action cc_engine_begin(char *const *envp, cc_txn **txn, cc_buf *hit)
             cc_route_match(cfg, CC_M_GET, rq.norm, rq.norm_len) == NULL)
             return CC_ACT_PASS;
         cc_request_details(&rq);
-        return (*txn = new_txn(cfg, NULL, &rq)) != NULL ? CC_ACT_RUN : CC_ACT_PASS;
+        return (*txn = new_txn(e, NULL, &rq)) != NULL ? CC_ACT_RUN : CC_ACT_PASS;
     }
     cc_request_details(&rq);
-    cc_txn *t = new_txn(cfg, route, &rq);
+    cc_txn *t = new_txn(e, route, &rq);
     if (t == NULL)
         return CC_ACT_PASS;
     classify(t, cc_policy_request(cfg, route, &t->rq));
@@ -576,7 +598,7 @@ static void invalidate(cc_txn *t)
         keys[i] = t->bumps->keys[i];
         cc_debug("purging generation %s", keys[i]);
     }
-    if (cc_cache_bump(t->cfg, t->bumps->n, keys, t->bumps->url) != 0)
+    if (cc_cache_bump(store_of(t), t->bumps->n, keys, t->bumps->url) != 0)
         for (size_t i = 0; i < t->bumps->n; i++)
             cc_pending_add(keys[i], t->bumps->url[i]);
     t->bumps->n = 0;
@@ -597,12 +619,14 @@ void cc_engine_finish(cc_txn *t, bool completed)
 {
     if (t == NULL)
         return;
+    cc_store *s = NULL;
     if (t->route != NULL && (t->store || t->locked)) {
+        s = store_of(t);
         char *value;
         size_t len = 0;
         int64_t life = encode_response(t, completed, &value, &len);
         const cc_header *tags = value != NULL ? cc_head_find(&t->head, t->cfg->tags_header) : NULL;
-        int stored = cc_cache_store(t->cfg, &t->key, value, len, life,
+        int stored = cc_cache_store(s, t->cfg, &t->key, value, len, life,
                                     tags != NULL ? tags->value : NULL,
                                     tags != NULL ? tags->value_len : 0,
                                     t->locked ? t->lock_token : NULL);
@@ -616,11 +640,11 @@ void cc_engine_finish(cc_txn *t, bool completed)
             cc_debug("%s: store sent", t->key.full);
         free(value);
     }
-    const cc_config *cfg = t->cfg;
-    cc_engine_forget(t);
     /* The client has its response: a good moment to retry purges that
      * could not be delivered before. */
-    cc_pending_retry(cfg);
+    if (cc_pending_count() > 0)
+        cc_pending_retry(s != NULL ? s : store_of(t));
+    cc_engine_forget(t);
 }
 
 void cc_engine_settle(int64_t max_ms)
@@ -629,7 +653,8 @@ void cc_engine_settle(int64_t max_ms)
     const cc_config *cfg = cc_engine_config();
     int64_t deadline = cc_mono_ms() + max_ms;
     size_t left;
-    while ((left = cc_pending_retry(cfg)) > 0 && cc_mono_ms() < deadline) {
+    while ((left = cc_pending_retry(cc_store_for_thread(cfg))) > 0 &&
+           cc_mono_ms() < deadline) {
         /* The breaker answers at once while Redis is down: wait a while
          * (poll, one of the calls libc.c reaches libc for). */
         poll(NULL, 0, 200);
