@@ -37,6 +37,36 @@
 #include "stats.h"
 #include "store.h"
 
+/* What the cache did with a request, and each outcome's three faces: the
+ * status header's value, its RFC 9211 Cache-Status, and the counter it
+ * adds to.  A response the app gives says why it went forward (fwd=); one
+ * from the cache says "hit; ttl=N" and its detail after that. */
+typedef enum {
+    CC_OUT_NONE,              /* followed only to purge: untouched, uncounted */
+    CC_OUT_MISS,
+    CC_OUT_HIT,
+    CC_OUT_STALE,
+    CC_OUT_COLLAPSED,         /* another worker's fill, waited for */
+    CC_OUT_NO_CACHE,
+    CC_OUT_METHOD,            /* an unsafe method */
+    CC_OUT_BYPASS,
+} cc_outcome;
+
+static const struct outcome {
+    const char *header;       /* X-Cache-Status value */
+    const char *fwd;          /* Cache-Status fwd= of the app's response */
+    const char *detail;       /* Cache-Status after "hit; ttl=N" */
+    cc_stat stat;
+} outcomes[] = {
+    [CC_OUT_MISS] = {"MISS", "uri-miss", NULL, CC_STAT_MISS},
+    [CC_OUT_HIT] = {"HIT", "uri-miss", "", CC_STAT_HIT},
+    [CC_OUT_STALE] = {"STALE", "uri-miss", "", CC_STAT_STALE},
+    [CC_OUT_COLLAPSED] = {"HIT", NULL, "; fwd=uri-miss; collapsed", CC_STAT_HIT},
+    [CC_OUT_NO_CACHE] = {"NO_CACHE", "request", NULL, CC_STAT_NO_CACHE},
+    [CC_OUT_METHOD] = {"BYPASS", "method", NULL, CC_STAT_BYPASS},
+    [CC_OUT_BYPASS] = {"BYPASS", "bypass", NULL, CC_STAT_BYPASS},
+};
+
 /* The generation keys a finished request bumps. */
 typedef struct bumps {
     size_t n;
@@ -48,8 +78,7 @@ struct cc_txn {
     const cc_config *cfg;     /* engine.cfg */
     cc_engine engine;         /* where its Redis connection comes from */
     const cc_route *route;    /* the request's route; NULL for a purge-only follow */
-    const char *status;       /* X-Cache-Status value; NULL: inject nothing */
-    const char *fwd;          /* RFC 9211 Cache-Status detail */
+    cc_outcome outcome;       /* CC_OUT_NONE: inject nothing */
     bool cacheable;           /* may be answered from the cache */
     bool store;               /* keep a copy and store it at finish */
     bool background;          /* a refresh: nobody reads the output */
@@ -155,9 +184,9 @@ static void append_status_line(cc_buf *b, const cc_config *cfg, const char *stat
 /* The response a stored entry gives: its head, status lines, Age, and the
  * body unless the request is a HEAD.  RFC 9211 ttl goes negative once the
  * entry is stale. */
-static void build_hit(cc_buf *out, const cc_txn *t, const cc_entry *e, int64_t now,
-                      const char *status, const char *detail)
+static void build_hit(cc_buf *out, const cc_txn *t, const cc_entry *e, int64_t now)
 {
+    const char *status = outcomes[t->outcome].header, *detail = outcomes[t->outcome].detail;
     int64_t age = (now - e->stored_at_ms) / 1000;
     int64_t left = e->stored_at_ms + e->ttl_ms - now;
     left = left >= 0 ? left / 1000 : -((-left + 999) / 1000);
@@ -202,8 +231,8 @@ static bool serve_found(cc_txn *t, cc_store *s, cc_found *f, cc_buf *hit, bool *
     /* Only a GET can refresh: a HEAD's answer has no body to store. */
     if (t->store && (stale || refresh_due(t, &f->entry, now)))
         *refresh = !t->route->lock || cc_cache_lock(s, t->cfg, &t->key, t->lock_token, NULL);
-    t->status = stale ? "STALE" : "HIT";
-    build_hit(hit, t, &f->entry, now, t->status, "");
+    t->outcome = stale ? CC_OUT_STALE : CC_OUT_HIT;
+    build_hit(hit, t, &f->entry, now);
     cc_cache_found_free(f);
     /* Set before a failure too: a lock taken for the refresh is then the
      * miss's, released by its store, not left to wait out its TTL. */
@@ -222,17 +251,14 @@ static void classify(cc_txn *t, cc_req_class cls)
     switch (cls) {
     case CC_REQ_CACHEABLE:
         t->cacheable = true;
-        t->status = "MISS";
-        t->fwd = "uri-miss";
+        t->outcome = CC_OUT_MISS;
         t->store = t->rq.method_bit == CC_M_GET;  /* a HEAD's answer has no body */
         break;
     case CC_REQ_NO_CACHE:
-        t->status = "NO_CACHE";
-        t->fwd = "request";
+        t->outcome = CC_OUT_NO_CACHE;
         break;
     case CC_REQ_UNSAFE:
-        t->status = "BYPASS";
-        t->fwd = "method";
+        t->outcome = CC_OUT_METHOD;
         break;
     case CC_REQ_AMBIGUOUS:
         cc_debug("%s: request could be read two ways (repeated parameters or a path "
@@ -240,8 +266,7 @@ static void classify(cc_txn *t, cc_req_class cls)
         /* fall through */
     case CC_REQ_BYPASS:
     case CC_REQ_PRIVATE:
-        t->status = "BYPASS";
-        t->fwd = "bypass";
+        t->outcome = CC_OUT_BYPASS;
         break;
     }
 }
@@ -309,29 +334,17 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
     }
     /* Another worker is computing this key: wait for its fill. */
     if (cc_cache_wait_fill(s, t->cfg, &t->key, &found) == 0) {
-        t->status = "HIT";
-        build_hit(hit, t, &found.entry, cc_now_ms(), t->status, "; fwd=uri-miss; collapsed");
+        t->outcome = CC_OUT_COLLAPSED;
+        build_hit(hit, t, &found.entry, cc_now_ms());
         cc_cache_found_free(&found);
         cc_stats_count(t->cfg, t->route, CC_STAT_COLLAPSED);
         if (!hit->failed)
             return CC_ACT_SERVE;
-        t->status = "MISS";
+        t->outcome = CC_OUT_MISS;
         cc_buf_free(hit);
     }
     t->store = false;             /* as nginx: a timed-out waiter does not store */
     return CC_ACT_RUN;
-}
-
-static cc_stat stat_of(const char *status)
-{
-    static const struct { const char *status; cc_stat stat; } map[] = {
-        {"HIT", CC_STAT_HIT}, {"STALE", CC_STAT_STALE}, {"MISS", CC_STAT_MISS},
-        {"BYPASS", CC_STAT_BYPASS}, {"NO_CACHE", CC_STAT_NO_CACHE},
-    };
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(status, map[i].status) == 0)
-            return map[i].stat;
-    return CC_STAT_MISS;
 }
 
 cc_action cc_engine_begin(char *const *envp, cc_txn **txn, cc_buf *hit)
@@ -367,7 +380,7 @@ cc_action cc_engine_begin_with(const cc_engine *e, char *const *envp, cc_txn **t
     cc_action action = CC_ACT_RUN;
     if (t->cacheable)
         action = begin_cacheable(t, txn, hit);
-    cc_stats_count(cfg, route, stat_of(t->status));
+    cc_stats_count(cfg, route, outcomes[t->outcome].stat);
     if (action == CC_ACT_SERVE) {
         if (*txn == NULL)
             free(t);
@@ -430,15 +443,15 @@ static void capture(cc_txn *t, const char *data, size_t len)
 static int send_head(cc_txn *t, const cc_sink *sink)
 {
     const cc_config *cfg = t->cfg;
-    if (t->status == NULL)        /* followed for a purge only: untouched */
+    if (t->outcome == CC_OUT_NONE)    /* followed for a purge only: untouched */
         return emit(t, sink, t->held.data, t->head.head_len);
     bool storable = t->store &&
                     cc_policy_response_ttl(cfg, t->route, &t->head, 0, cc_now_ms(), NULL) > 0;
     if (!storable)
         t->store = false;
     cc_buf extra = {0}, out = {0};
-    append_status_line(&extra, cfg, t->status);
-    cc_buf_appendf(&extra, "Cache-Status: cgicache; fwd=%s%s\r\n", t->fwd,
+    append_status_line(&extra, cfg, outcomes[t->outcome].header);
+    cc_buf_appendf(&extra, "Cache-Status: cgicache; fwd=%s%s\r\n", outcomes[t->outcome].fwd,
                    storable ? "; stored" : "");
     cc_head_inject(&out, &t->head, cfg->tags_header, extra.data, extra.len);
     int rc;
