@@ -54,7 +54,8 @@ typedef enum {
 
 static const struct outcome {
     const char *header;       /* X-Cache-Status value */
-    const char *fwd;          /* Cache-Status fwd= of the app's response */
+    const char *fwd;          /* Cache-Status fwd= of the app's response (a
+                               * refresh's, discarded, for HIT and STALE) */
     const char *detail;       /* Cache-Status after "hit; ttl=N" */
     cc_stat stat;
 } outcomes[] = {
@@ -238,6 +239,7 @@ static bool serve_found(cc_txn *t, cc_store *s, cc_found *f, cc_buf *hit, bool *
      * miss's, released by its store, not left to wait out its TTL. */
     t->locked = *refresh && t->route->lock;
     if (hit->failed) {
+        t->outcome = CC_OUT_MISS;     /* the app answers: said and counted so */
         cc_buf_free(hit);
         return false;
     }

@@ -598,6 +598,8 @@ Test(engine, out_of_memory_serving_a_stale_entry_releases_its_lock)
     cr_assert_not_null(o.txn);
     cr_assert_eq(count_keys("*#lock:*"), 1, "the refresh lock was taken");
     app(&o, NULL, "fresh");
+    cr_assert(has(&o.out, "X-Cache-Status: MISS\r\n"), "%.*s", (int)o.out.len, o.out.data);
+    cr_assert(has(&o.out, "Cache-Status: cgicache; fwd=uri-miss; stored\r\n"));
     cr_assert_eq(count_keys("*#lock:*"), 0, "and released by the store, not left to its ttl");
     done(&o);
     begin(&o, "GET", "/slow");
