@@ -54,15 +54,15 @@ typedef enum {
 
 static const struct outcome {
     const char *header;       /* X-Cache-Status value */
-    const char *fwd;          /* Cache-Status fwd= of the app's response (a
-                               * refresh's, discarded, for HIT and STALE) */
+    const char *fwd;          /* Cache-Status fwd= of the app's response (for
+                               * HIT and STALE, a refresh's, discarded) */
     const char *detail;       /* Cache-Status after "hit; ttl=N" */
     cc_stat stat;
 } outcomes[] = {
     [CC_OUT_MISS] = {"MISS", "uri-miss", NULL, CC_STAT_MISS},
     [CC_OUT_HIT] = {"HIT", "uri-miss", "", CC_STAT_HIT},
     [CC_OUT_STALE] = {"STALE", "uri-miss", "", CC_STAT_STALE},
-    [CC_OUT_COLLAPSED] = {"HIT", NULL, "; fwd=uri-miss; collapsed", CC_STAT_HIT},
+    [CC_OUT_COLLAPSED] = {"HIT", "uri-miss", "; fwd=uri-miss; collapsed", CC_STAT_HIT},
     [CC_OUT_NO_CACHE] = {"NO_CACHE", "request", NULL, CC_STAT_NO_CACHE},
     [CC_OUT_METHOD] = {"BYPASS", "method", NULL, CC_STAT_BYPASS},
     [CC_OUT_BYPASS] = {"BYPASS", "bypass", NULL, CC_STAT_BYPASS},
