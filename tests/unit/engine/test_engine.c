@@ -658,3 +658,34 @@ Test(engine, unreachable_redis_answers_uncached)
     cr_assert(ends_with(&o.out, "no cache"));
     done(&o);
 }
+
+static long long counter(const char *route, const char *name)
+{
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "*#stats:%s", route);
+    char *key = one_key(pattern);
+    redisReply *r = R("HGET %s %s", key, name);
+    free(key);
+    return r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
+}
+
+Test(engine, each_outcome_adds_to_its_counter)
+{
+    setup(NULL);
+    fill("/page?h=1", "counted");                 /* miss, store */
+    outcome o;
+    begin(&o, "GET", "/page?h=1");                /* hit */
+    cr_assert_eq(o.action, CC_ACT_SERVE);
+    done(&o);
+    begin(&o, "POST", "/form");                   /* bypass */
+    app(&o, NULL, "posted");
+    done(&o);
+    /* The counts ride along with a lookup, at most once a second. */
+    sleep_ms(1050);
+    begin(&o, "GET", "/page?h=1");
+    done(&o);
+    cr_assert_eq(counter("page", "miss"), 1);
+    cr_assert_eq(counter("page", "hit"), 1);
+    cr_assert_eq(counter("page", "store"), 1);
+    cr_assert_eq(counter("form", "bypass"), 1);
+}
