@@ -37,6 +37,37 @@
 #include "stats.h"
 #include "store.h"
 
+/* What the cache did with a request, and each outcome's three faces: the
+ * status header's value, its RFC 9211 Cache-Status, and the counter it
+ * adds to.  A response the app gives says why it went forward (fwd=); one
+ * from the cache says "hit; ttl=N" and its detail after that. */
+typedef enum {
+    CC_OUT_NONE,              /* followed only to purge: untouched, uncounted */
+    CC_OUT_MISS,
+    CC_OUT_HIT,
+    CC_OUT_STALE,
+    CC_OUT_COLLAPSED,         /* another worker's fill, waited for */
+    CC_OUT_NO_CACHE,
+    CC_OUT_METHOD,            /* an unsafe method */
+    CC_OUT_BYPASS,
+} cc_outcome;
+
+static const struct outcome {
+    const char *header;       /* X-Cache-Status value */
+    const char *fwd;          /* Cache-Status fwd= of the app's response (for
+                               * HIT and STALE, a refresh's, discarded) */
+    const char *detail;       /* Cache-Status after "hit; ttl=N" */
+    cc_stat stat;
+} outcomes[] = {
+    [CC_OUT_MISS] = {"MISS", "uri-miss", NULL, CC_STAT_MISS},
+    [CC_OUT_HIT] = {"HIT", "uri-miss", "", CC_STAT_HIT},
+    [CC_OUT_STALE] = {"STALE", "uri-miss", "", CC_STAT_STALE},
+    [CC_OUT_COLLAPSED] = {"HIT", "uri-miss", "; fwd=uri-miss; collapsed", CC_STAT_HIT},
+    [CC_OUT_NO_CACHE] = {"NO_CACHE", "request", NULL, CC_STAT_NO_CACHE},
+    [CC_OUT_METHOD] = {"BYPASS", "method", NULL, CC_STAT_BYPASS},
+    [CC_OUT_BYPASS] = {"BYPASS", "bypass", NULL, CC_STAT_BYPASS},
+};
+
 /* The generation keys a finished request bumps. */
 typedef struct bumps {
     size_t n;
@@ -45,10 +76,10 @@ typedef struct bumps {
 } bumps;
 
 struct cc_txn {
-    const cc_config *cfg;
+    const cc_config *cfg;     /* engine.cfg */
+    cc_engine engine;         /* where its Redis connection comes from */
     const cc_route *route;    /* the request's route; NULL for a purge-only follow */
-    const char *status;       /* X-Cache-Status value; NULL: inject nothing */
-    const char *fwd;          /* RFC 9211 Cache-Status detail */
+    cc_outcome outcome;       /* CC_OUT_NONE: inject nothing */
     bool cacheable;           /* may be answered from the cache */
     bool store;               /* keep a copy and store it at finish */
     bool background;          /* a refresh: nobody reads the output */
@@ -127,6 +158,18 @@ const cc_config *cc_engine_config(void)
     return cfg != NULL ? cfg : &disabled_config;
 }
 
+/* The connection for this step of t: the engine's store, asked once. */
+static cc_store *store_of(const cc_txn *t)
+{
+    return t->engine.store(t->engine.ctx, t->cfg);
+}
+
+static cc_store *thread_store(void *ctx, const cc_config *cfg)
+{
+    (void)ctx;
+    return cc_store_for_thread(cfg);
+}
+
 /* ---- answers from the cache ---------------------------------------------- */
 
 /* Appends the status header line ("X-Cache-Status: HIT\r\n") unless the
@@ -144,9 +187,9 @@ static void append_status_line(cc_buf *b, const cc_config *cfg, const char *stat
 /* The response a stored entry gives: its head, status lines, Age, and the
  * body unless the request is a HEAD.  RFC 9211 ttl goes negative once the
  * entry is stale. */
-static void build_hit(cc_buf *out, const cc_txn *t, const cc_entry *e, int64_t now,
-                      const char *status, const char *detail)
+static void build_hit(cc_buf *out, const cc_txn *t, const cc_entry *e, int64_t now)
 {
+    const char *status = outcomes[t->outcome].header, *detail = outcomes[t->outcome].detail;
     int64_t age = (now - e->stored_at_ms) / 1000;
     int64_t left = e->stored_at_ms + e->ttl_ms - now;
     left = left >= 0 ? left / 1000 : -((-left + 999) / 1000);
@@ -183,21 +226,22 @@ static bool refresh_due(const cc_txn *t, const cc_entry *e, int64_t now)
  * refresh when it is stale or due early and this request wins the lock
  * (with lock=off every such request refreshes).  Returns false when the
  * hit could not be built (out of memory): the app answers instead. */
-static bool serve_found(cc_txn *t, cc_found *f, cc_buf *hit, bool *refresh)
+static bool serve_found(cc_txn *t, cc_store *s, cc_found *f, cc_buf *hit, bool *refresh)
 {
     int64_t now = cc_now_ms();
     bool stale = f->state == CC_FOUND_STALE;
     *refresh = false;
     /* Only a GET can refresh: a HEAD's answer has no body to store. */
     if (t->store && (stale || refresh_due(t, &f->entry, now)))
-        *refresh = !t->route->lock || cc_cache_lock(t->cfg, &t->key, t->lock_token, NULL);
-    t->status = stale ? "STALE" : "HIT";
-    build_hit(hit, t, &f->entry, now, t->status, "");
+        *refresh = !t->route->lock || cc_cache_lock(s, t->cfg, &t->key, t->lock_token, NULL);
+    t->outcome = stale ? CC_OUT_STALE : CC_OUT_HIT;
+    build_hit(hit, t, &f->entry, now);
     cc_cache_found_free(f);
     /* Set before a failure too: a lock taken for the refresh is then the
      * miss's, released by its store, not left to wait out its TTL. */
     t->locked = *refresh && t->route->lock;
     if (hit->failed) {
+        t->outcome = CC_OUT_MISS;     /* the app answers: said and counted so */
         cc_buf_free(hit);
         return false;
     }
@@ -211,17 +255,14 @@ static void classify(cc_txn *t, cc_req_class cls)
     switch (cls) {
     case CC_REQ_CACHEABLE:
         t->cacheable = true;
-        t->status = "MISS";
-        t->fwd = "uri-miss";
+        t->outcome = CC_OUT_MISS;
         t->store = t->rq.method_bit == CC_M_GET;  /* a HEAD's answer has no body */
         break;
     case CC_REQ_NO_CACHE:
-        t->status = "NO_CACHE";
-        t->fwd = "request";
+        t->outcome = CC_OUT_NO_CACHE;
         break;
     case CC_REQ_UNSAFE:
-        t->status = "BYPASS";
-        t->fwd = "method";
+        t->outcome = CC_OUT_METHOD;
         break;
     case CC_REQ_AMBIGUOUS:
         cc_debug("%s: request could be read two ways (repeated parameters or a path "
@@ -229,19 +270,20 @@ static void classify(cc_txn *t, cc_req_class cls)
         /* fall through */
     case CC_REQ_BYPASS:
     case CC_REQ_PRIVATE:
-        t->status = "BYPASS";
-        t->fwd = "bypass";
+        t->outcome = CC_OUT_BYPASS;
         break;
     }
 }
 
-static cc_txn *new_txn(const cc_config *cfg, const cc_route *route, const cc_request *rq)
+static cc_txn *new_txn(const cc_engine *e, const cc_route *route, const cc_request *rq)
 {
+    const cc_config *cfg = e->cfg;
     cc_txn *t = malloc(sizeof *t);
     if (t == NULL)
         return NULL;
     memset(t, 0, offsetof(cc_txn, rq));
     t->cfg = cfg;
+    t->engine = *e;
     t->route = route;
     cc_request_copy(&t->rq, rq);
     t->started = cc_mono_ms();
@@ -265,20 +307,21 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
         t->store = false;         /* too long to key: answered, never stored */
         return CC_ACT_RUN;
     }
-    if (cc_pending_count() > 0 && cc_pending_retry(t->cfg) > 0 && cc_pending_covers(&t->key)) {
+    cc_store *s = store_of(t);
+    if (cc_pending_count() > 0 && cc_pending_retry(s) > 0 && cc_pending_covers(&t->key)) {
         /* A purge of this entry has not reached Redis yet: what Redis
          * holds for it may be the page the purge removes. */
         t->store = false;
         return CC_ACT_RUN;
     }
-    if (cc_cache_lookup(t->cfg, &t->key, cc_now_ms(), &found) != 0) {
+    if (cc_cache_lookup(s, t->cfg, &t->key, cc_now_ms(), &found) != 0) {
         /* Redis unreachable: the app answers, and Cache-Status does not
          * promise a store the open breaker will refuse. */
         t->store = false;
         return CC_ACT_RUN;
     }
     t->generation = found.generation;
-    if (found.state != CC_FOUND_NONE && serve_found(t, &found, hit, &refresh)) {
+    if (found.state != CC_FOUND_NONE && serve_found(t, s, &found, hit, &refresh)) {
         if (!refresh)
             return CC_ACT_SERVE;
         t->background = true;
@@ -289,40 +332,34 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
     cc_cache_found_free(&found);
     if (!t->route->lock || !t->store || t->locked)
         return CC_ACT_RUN;        /* t->locked: serve_found took it */
-    if (cc_cache_lock(t->cfg, &t->key, t->lock_token, &found)) {
+    if (cc_cache_lock(s, t->cfg, &t->key, t->lock_token, &found)) {
         t->locked = true;
         return CC_ACT_RUN;
     }
     /* Another worker is computing this key: wait for its fill. */
-    if (cc_cache_wait_fill(t->cfg, &t->key, &found) == 0) {
-        t->status = "HIT";
-        build_hit(hit, t, &found.entry, cc_now_ms(), t->status, "; fwd=uri-miss; collapsed");
+    if (cc_cache_wait_fill(s, t->cfg, &t->key, &found) == 0) {
+        t->outcome = CC_OUT_COLLAPSED;
+        build_hit(hit, t, &found.entry, cc_now_ms());
         cc_cache_found_free(&found);
         cc_stats_count(t->cfg, t->route, CC_STAT_COLLAPSED);
         if (!hit->failed)
             return CC_ACT_SERVE;
-        t->status = "MISS";
+        t->outcome = CC_OUT_MISS;
         cc_buf_free(hit);
     }
     t->store = false;             /* as nginx: a timed-out waiter does not store */
     return CC_ACT_RUN;
 }
 
-static cc_stat stat_of(const char *status)
-{
-    static const struct { const char *status; cc_stat stat; } map[] = {
-        {"HIT", CC_STAT_HIT}, {"STALE", CC_STAT_STALE}, {"MISS", CC_STAT_MISS},
-        {"BYPASS", CC_STAT_BYPASS}, {"NO_CACHE", CC_STAT_NO_CACHE},
-    };
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(status, map[i].status) == 0)
-            return map[i].stat;
-    return CC_STAT_MISS;
-}
-
 cc_action cc_engine_begin(char *const *envp, cc_txn **txn, cc_buf *hit)
 {
-    const cc_config *cfg = cc_engine_config();
+    const cc_engine e = {cc_engine_config(), thread_store, NULL};
+    return cc_engine_begin_with(&e, envp, txn, hit);
+}
+
+cc_action cc_engine_begin_with(const cc_engine *e, char *const *envp, cc_txn **txn, cc_buf *hit)
+{
+    const cc_config *cfg = e->cfg;
     *txn = NULL;
     if (!cfg->enabled || cfg->nroutes == 0)
         return CC_ACT_PASS;
@@ -337,17 +374,17 @@ cc_action cc_engine_begin(char *const *envp, cc_txn **txn, cc_buf *hit)
             cc_route_match(cfg, CC_M_GET, rq.norm, rq.norm_len) == NULL)
             return CC_ACT_PASS;
         cc_request_details(&rq);
-        return (*txn = new_txn(cfg, NULL, &rq)) != NULL ? CC_ACT_RUN : CC_ACT_PASS;
+        return (*txn = new_txn(e, NULL, &rq)) != NULL ? CC_ACT_RUN : CC_ACT_PASS;
     }
     cc_request_details(&rq);
-    cc_txn *t = new_txn(cfg, route, &rq);
+    cc_txn *t = new_txn(e, route, &rq);
     if (t == NULL)
         return CC_ACT_PASS;
     classify(t, cc_policy_request(cfg, route, &t->rq));
     cc_action action = CC_ACT_RUN;
     if (t->cacheable)
         action = begin_cacheable(t, txn, hit);
-    cc_stats_count(cfg, route, stat_of(t->status));
+    cc_stats_count(cfg, route, outcomes[t->outcome].stat);
     if (action == CC_ACT_SERVE) {
         if (*txn == NULL)
             free(t);
@@ -410,15 +447,15 @@ static void capture(cc_txn *t, const char *data, size_t len)
 static int send_head(cc_txn *t, const cc_sink *sink)
 {
     const cc_config *cfg = t->cfg;
-    if (t->status == NULL)        /* followed for a purge only: untouched */
+    if (t->outcome == CC_OUT_NONE)    /* followed for a purge only: untouched */
         return emit(t, sink, t->held.data, t->head.head_len);
     bool storable = t->store &&
                     cc_policy_response_ttl(cfg, t->route, &t->head, 0, cc_now_ms(), NULL) > 0;
     if (!storable)
         t->store = false;
     cc_buf extra = {0}, out = {0};
-    append_status_line(&extra, cfg, t->status);
-    cc_buf_appendf(&extra, "Cache-Status: cgicache; fwd=%s%s\r\n", t->fwd,
+    append_status_line(&extra, cfg, outcomes[t->outcome].header);
+    cc_buf_appendf(&extra, "Cache-Status: cgicache; fwd=%s%s\r\n", outcomes[t->outcome].fwd,
                    storable ? "; stored" : "");
     cc_head_inject(&out, &t->head, cfg->tags_header, extra.data, extra.len);
     int rc;
@@ -601,7 +638,7 @@ static void invalidate(cc_txn *t)
         keys[i] = t->bumps->keys[i];
         cc_debug("purging generation %s", keys[i]);
     }
-    if (cc_cache_bump(t->cfg, t->bumps->n, keys, t->bumps->url) != 0)
+    if (cc_cache_bump(store_of(t), t->bumps->n, keys, t->bumps->url) != 0)
         for (size_t i = 0; i < t->bumps->n; i++)
             cc_pending_add(keys[i], t->bumps->url[i]);
     t->bumps->n = 0;
@@ -622,12 +659,14 @@ void cc_engine_finish(cc_txn *t, bool completed)
 {
     if (t == NULL)
         return;
+    cc_store *s = NULL;
     if (t->route != NULL && (t->store || t->locked)) {
+        s = store_of(t);
         char *value;
         size_t len = 0;
         int64_t life = encode_response(t, completed, &value, &len);
         const cc_header *tags = value != NULL ? cc_head_find(&t->head, t->cfg->tags_header) : NULL;
-        int stored = cc_cache_store(t->cfg, &t->key, value, len, life,
+        int stored = cc_cache_store(s, t->cfg, &t->key, value, len, life,
                                     tags != NULL ? tags->value : NULL,
                                     tags != NULL ? tags->value_len : 0,
                                     t->locked ? t->lock_token : NULL);
@@ -641,11 +680,11 @@ void cc_engine_finish(cc_txn *t, bool completed)
             cc_debug("%s: store sent", t->key.full);
         free(value);
     }
-    const cc_config *cfg = t->cfg;
-    cc_engine_forget(t);
     /* The client has its response: a good moment to retry purges that
      * could not be delivered before. */
-    cc_pending_retry(cfg);
+    if (cc_pending_count() > 0)
+        cc_pending_retry(s != NULL ? s : store_of(t));
+    cc_engine_forget(t);
 }
 
 void cc_engine_settle(int64_t max_ms)
@@ -654,7 +693,8 @@ void cc_engine_settle(int64_t max_ms)
     const cc_config *cfg = cc_engine_config();
     int64_t deadline = cc_mono_ms() + max_ms;
     size_t left;
-    while ((left = cc_pending_retry(cfg)) > 0 && cc_mono_ms() < deadline) {
+    while ((left = cc_pending_retry(cc_store_for_thread(cfg))) > 0 &&
+           cc_mono_ms() < deadline) {
         /* The breaker answers at once while Redis is down: wait a while
          * (poll, one of the calls libc.c reaches libc for). */
         poll(NULL, 0, 200);

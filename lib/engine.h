@@ -29,6 +29,21 @@ typedef struct cc_sink {
 
 typedef struct cc_txn cc_txn;
 
+typedef struct cc_store cc_store;
+
+/* What the engine works with: a configuration, and where a request gets
+ * its Redis connection.  store is asked on the request's thread, once at
+ * each step that talks to Redis (begin, the end of output, finish), and
+ * returns NULL when Redis cannot be reached now; every cache operation of
+ * that step runs on what it gave.  The process's engine (cc_engine_begin)
+ * is the configuration cc_engine_init read with the calling thread's own
+ * connection (cc_store_for_thread); a test gives a store of its own. */
+typedef struct cc_engine {
+    const cc_config *cfg;
+    cc_store *(*store)(void *ctx, const cc_config *cfg);
+    void *ctx;
+} cc_engine;
+
 /* Reads the configuration from envp once per process (idempotent), logs
  * its problems once, and sets the log level.  Returns the config (never
  * NULL; a disabled one when memory ran out). */
@@ -46,6 +61,9 @@ const cc_config *cc_engine_config(void);
  * engine can store the new copy.  No client waits for it.  When envp will
  * not outlive that run, the caller gives a copy with cc_engine_rebind. */
 cc_action cc_engine_begin(char *const *envp, cc_txn **txn, cc_buf *hit);
+
+/* The same with the engine e (copied into the transaction). */
+cc_action cc_engine_begin_with(const cc_engine *e, char *const *envp, cc_txn **txn, cc_buf *hit);
 
 /* Points txn at another copy of its request's params (same contents). */
 void cc_engine_rebind(cc_txn *txn, char *const *envp);

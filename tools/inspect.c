@@ -171,7 +171,7 @@ int cmd_inspect(int argc, char **argv)
         int64_t now = cc_now_ms();
         if (s == NULL) {
             fprintf(stderr, "cgicache inspect: redis unreachable\n");
-        } else if (cc_cache_lookup(cfg, key, now, &found) != 0) {
+        } else if (cc_cache_lookup(s, cfg, key, now, &found) != 0) {
             fprintf(stderr, "cgicache inspect: redis error\n");
         } else if (found.state == CC_FOUND_NONE) {
             printf(json ? ", \"entry\": null" : "entry      none (absent, expired, purged or unreadable)\n");

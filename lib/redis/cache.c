@@ -175,10 +175,9 @@ static void make_generations(cc_store *s, const cc_key *key, bool route, bool ur
     }
 }
 
-int cc_cache_lookup(const cc_config *cfg, cc_key *key, int64_t now_ms, cc_found *out)
+int cc_cache_lookup(cc_store *s, const cc_config *cfg, cc_key *key, int64_t now_ms, cc_found *out)
 {
     memset(out, 0, sizeof *out);
-    cc_store *s = cc_store_for_thread(cfg);
     cc_cmd mget = {0};
     cc_cmd_arg(&mget, "MGET", (size_t)-1);
     cc_cmd_arg(&mget, key->redis, key->redis_len);
@@ -218,10 +217,10 @@ int cc_cache_lookup(const cc_config *cfg, cc_key *key, int64_t now_ms, cc_found 
     return 0;
 }
 
-bool cc_cache_lock(const cc_config *cfg, const cc_key *key, char *token, const cc_found *seen)
+bool cc_cache_lock(cc_store *s, const cc_config *cfg, const cc_key *key, char *token,
+                   const cc_found *seen)
 {
     char lock[CC_KEY_HASH_OVER + 16], px[24];
-    cc_store *s = cc_store_for_thread(cfg);
     if (s == NULL || derived(cfg, key, CC_KS_LOCK, lock, sizeof lock) < 0)
         return false;
     cc_random_hex(token, CC_LOCK_TOKEN_LEN / 2);
@@ -260,18 +259,19 @@ bool cc_cache_lock(const cc_config *cfg, const cc_key *key, char *token, const c
 
 /* The key's lock: held (by a live holder, when liveness is asked),
  * released, or its holder dead. */
-static cc_holder_state lock_state(const cc_config *cfg, const cc_key *key, bool liveness)
+static cc_holder_state lock_state(cc_store *s, const cc_config *cfg, const cc_key *key,
+                                  bool liveness)
 {
     char lock[CC_KEY_HASH_OVER + 16];
     if (derived(cfg, key, CC_KS_LOCK, lock, sizeof lock) < 0)
         return CC_HOLDER_RELEASED;
-    return cc_holder_check(cc_store_for_thread(cfg), lock, liveness);
+    return cc_holder_check(s, lock, liveness);
 }
 
 /* How often a waiter checks that the holder is still alive. */
 #define HOLDER_CHECK_MS 500
 
-int cc_cache_wait_fill(const cc_config *cfg, cc_key *key, cc_found *out)
+int cc_cache_wait_fill(cc_store *s, const cc_config *cfg, cc_key *key, cc_found *out)
 {
     char channel[CC_KEY_HASH_OVER + 16];
     int64_t deadline = cc_mono_ms() + cfg->lock_wait_ms;
@@ -291,7 +291,7 @@ int cc_cache_wait_fill(const cc_config *cfg, cc_key *key, cc_found *out)
         freeReplyObject(reply);
         /* Subscribed first, then looked: a fill in between is not missed. */
         for (int round = 0;; round++) {
-            if (cc_cache_lookup(cfg, key, cc_now_ms(), out) == 0 && out->state == CC_FOUND_FRESH) {
+            if (cc_cache_lookup(s, cfg, key, cc_now_ms(), out) == 0 && out->state == CC_FOUND_FRESH) {
                 rc = 0;
                 break;
             }
@@ -304,7 +304,8 @@ int cc_cache_wait_fill(const cc_config *cfg, cc_key *key, cc_found *out)
              * checks that the holder lives: one that died (killed, crashed)
              * will never publish.  The first look only asks whether the
              * lock is still there: most fills land within a slice. */
-            for (bool liveness = false; (holder = lock_state(cfg, key, liveness)) == CC_HOLDER_ALIVE;
+            for (bool liveness = false;
+                 (holder = lock_state(s, cfg, key, liveness)) == CC_HOLDER_ALIVE;
                  liveness = true) {
                 int64_t left = deadline - cc_mono_ms();
                 if (left <= 0)
@@ -389,13 +390,12 @@ static size_t generation_commands(const cc_key *key, const char *life, cc_cmd *c
     return n;
 }
 
-int cc_cache_store(const cc_config *cfg, const cc_key *key, const char *value, size_t len,
-                   int64_t px_ms, const char *tags, size_t tags_len, const char *token)
+int cc_cache_store(cc_store *s, const cc_config *cfg, const cc_key *key, const char *value,
+                   size_t len, int64_t px_ms, const char *tags, size_t tags_len, const char *token)
 {
     cc_cmd cmds[3 + 1 + 3 * TAGS_MAX];
     char names[TAGS_MAX][CC_NAME_MAX * 2 + 8];
     char px[24], life[24], lock[CC_KEY_HASH_OVER + 16], channel[CC_KEY_HASH_OVER + 16];
-    cc_store *s = cc_store_for_thread(cfg);
     if (s == NULL)
         return -1;
     memset(cmds, 0, sizeof cmds);
@@ -436,13 +436,12 @@ int cc_cache_store(const cc_config *cfg, const cc_key *key, const char *value, s
     return value != NULL ? 1 : 0;
 }
 
-int cc_cache_bump(const cc_config *cfg, size_t n, const char *const *gen_keys, const bool *url)
+int cc_cache_bump(cc_store *s, size_t n, const char *const *gen_keys, const bool *url)
 {
     enum { BATCH = 32 };
     char values[BATCH][24], life[24];
     cc_cmd cmds[BATCH];
     redisReply *replies[BATCH];
-    cc_store *s = cc_store_for_thread(cfg);
     snprintf(life, sizeof life, "%lld", (long long)CC_URL_GEN_LIFE_MS);
     if (s == NULL && n > 0) {
         cc_warn("purge of %zu generation(s) not delivered: redis unreachable", n);

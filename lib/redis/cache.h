@@ -4,7 +4,11 @@
  * which keys an entry, its lock, its fill channel, its generations and its
  * tags live under, and which commands go together in one pipelined batch.
  * Everything fails soft: an error is "not found", "not locked", "not
- * stored", and the app answers as if there were no cache. */
+ * stored", and the app answers as if there were no cache.
+ *
+ * Each operation is given the connection it runs on (s, as hiredis is
+ * given its redisContext); NULL, a Redis that cannot be reached now,
+ * fails it as any connection error would.  Nothing here picks one. */
 #ifndef CGICACHE_CACHE_H
 #define CGICACHE_CACHE_H
 
@@ -14,6 +18,7 @@
 #include "config.h"
 #include "entry.h"
 #include "key.h"
+#include "store.h"
 
 typedef enum { CC_FOUND_NONE, CC_FOUND_FRESH, CC_FOUND_STALE } cc_found_state;
 
@@ -31,7 +36,7 @@ typedef struct cc_found {
  * *out filled; NONE when absent, unreadable, for another key or purged),
  * or -1 when Redis could not answer.  A generation key found missing
  * gets a value drawn into key, for the store to create (generation.h). */
-int cc_cache_lookup(const cc_config *cfg, cc_key *key, int64_t now_ms, cc_found *out);
+int cc_cache_lookup(cc_store *s, const cc_config *cfg, cc_key *key, int64_t now_ms, cc_found *out);
 void cc_cache_found_free(cc_found *f);
 
 #define CC_LOCK_TOKEN_LEN 32
@@ -42,13 +47,15 @@ void cc_cache_found_free(cc_found *f);
  * lookup saw (one script call), so a request that looked just before
  * another's fill does not compute the page again; a refresh of a stored
  * entry passes NULL. */
-bool cc_cache_lock(const cc_config *cfg, const cc_key *key, char *token, const cc_found *seen);
+bool cc_cache_lock(cc_store *s, const cc_config *cfg, const cc_key *key, char *token, const cc_found *seen);
 
 /* Waits up to CGICACHE_LOCK_WAIT for the lock holder to fill the key,
- * woken by the holder's publish, not by polling.  Returns 0 with a FRESH
+ * woken by the holder's publish, not by polling (on a connection of its
+ * own, opened from cfg: a subscribed one runs no commands; its lookups
+ * and lock checks go on s).  Returns 0 with a FRESH
  * *out when the entry landed, or -1 (nothing filled in time, or the
  * holder ended without storing). */
-int cc_cache_wait_fill(const cc_config *cfg, cc_key *key, cc_found *out);
+int cc_cache_wait_fill(cc_store *s, const cc_config *cfg, cc_key *key, cc_found *out);
 
 /* One write, not waited for: stores value (unless NULL) for px ms, with
  * the generation keys its lookup found missing (SET NX, before it) and
@@ -58,13 +65,13 @@ int cc_cache_wait_fill(const cc_config *cfg, cc_key *key, cc_found *out);
  * and wakes the waiters.  Returns 1 sent to be stored, 0 nothing to
  * store, -1 it could not be sent.  Redis refusing it (out of memory) is
  * logged when the reply is read, with the next command. */
-int cc_cache_store(const cc_config *cfg, const cc_key *key, const char *value, size_t len,
-                   int64_t px, const char *tags, size_t tags_len, const char *token);
+int cc_cache_store(cc_store *s, const cc_config *cfg, const cc_key *key, const char *value,
+                   size_t len, int64_t px, const char *tags, size_t tags_len, const char *token);
 
 /* One round trip, waited for: gives each generation key a new random
  * value (url ones expire after CC_URL_GEN_LIFE_MS).  Returns 0 when Redis
  * took every one, -1 when it could not be reached or refused any (the
  * caller keeps them for retry: bumping again is harmless). */
-int cc_cache_bump(const cc_config *cfg, size_t n, const char *const *gen_keys, const bool *url);
+int cc_cache_bump(cc_store *s, size_t n, const char *const *gen_keys, const bool *url);
 
 #endif

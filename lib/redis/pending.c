@@ -92,7 +92,7 @@ bool cc_pending_covers(const cc_key *key)
     return covered;
 }
 
-size_t cc_pending_retry(const cc_config *cfg)
+size_t cc_pending_retry(cc_store *s)
 {
     if (cc_pending_count() == 0)
         return 0;
@@ -114,7 +114,7 @@ size_t cc_pending_retry(const cc_config *cfg)
         names[i] = copy[i].name;
         url[i] = copy[i].url;
     }
-    if (cc_cache_bump(cfg, n, names, url) != 0) {
+    if (cc_cache_bump(s, n, names, url) != 0) {
         free(copy);
         return n;
     }

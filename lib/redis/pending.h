@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "key.h"
+#include "store.h"
 
 #define CC_PENDING_MAX 256
 
@@ -33,9 +34,9 @@ size_t cc_pending_count(void);
  * generation is pending). */
 bool cc_pending_covers(const cc_key *key);
 
-/* Tries to deliver every pending purge (one round trip, at most every
- * 200 ms per process); those Redis took are forgotten.  Returns how many
- * are still pending. */
-size_t cc_pending_retry(const cc_config *cfg);
+/* Tries to deliver every pending purge on s (one round trip, at most
+ * every 200 ms per process); those Redis took are forgotten.  Returns how
+ * many are still pending. */
+size_t cc_pending_retry(cc_store *s);
 
 #endif
