@@ -83,9 +83,12 @@ static int build_request(fake_request *f, const char *url, const char *method)
 
 static const char *class_name(cc_req_class c)
 {
-    static const char *const names[] = {"cacheable", "bypass (header)", "bypass (private)",
-                                        "no-cache (client)", "bypass (unsafe)"};
-    return names[c];
+    static const char *const names[] = {
+        [CC_REQ_CACHEABLE] = "cacheable",         [CC_REQ_BYPASS] = "bypass (header)",
+        [CC_REQ_PRIVATE] = "bypass (private)",    [CC_REQ_NO_CACHE] = "no-cache (client)",
+        [CC_REQ_UNSAFE] = "bypass (unsafe)",      [CC_REQ_AMBIGUOUS] = "bypass (ambiguous)",
+    };
+    return (size_t)c < sizeof names / sizeof names[0] && names[c] != NULL ? names[c] : "unknown";
 }
 
 static void print_entry(const cc_entry *e, const char *state, int json, int64_t now)
