@@ -158,7 +158,7 @@ void json_array_end(json_writer *j)
     close_container(j, false);
 }
 
-void json_key(json_writer *j, const char *key)
+void json_key_n(json_writer *j, const char *key, size_t len)
 {
     if (j->misuse)
         return;
@@ -170,9 +170,14 @@ void json_key(json_writer *j, const char *key)
     if (!j->empty[d])
         fputs(", ", j->out);
     j->empty[d] = false;
-    string_out(j->out, key, strlen(key));
+    string_out(j->out, key, len);
     fputs(": ", j->out);
     j->keyed = true;
+}
+
+void json_key(json_writer *j, const char *key)
+{
+    json_key_n(j, key, key != NULL ? strlen(key) : 0);
 }
 
 void json_string_n(json_writer *j, const char *s, size_t len)

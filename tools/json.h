@@ -35,6 +35,7 @@ void json_array_end(json_writer *j);
 
 /* A member's name, escaped as any string; its value comes next. */
 void json_key(json_writer *j, const char *key);
+void json_key_n(json_writer *j, const char *key, size_t len);
 
 /* A string from any bytes: NULL is null; see json.c for the escaping. */
 void json_string(json_writer *j, const char *s);

@@ -106,9 +106,11 @@ Test(json, keys_are_escaped_too)
     json_object_begin(&c.j);
     json_key(&c.j, "k\"\x01\xff");
     json_int(&c.j, 1);
+    json_key_n(&c.j, "a\0b\\c", 3);           /* counted: a NUL is a byte like any */
+    json_int(&c.j, 2);
     json_object_end(&c.j);
     cr_assert_eq(finish(&c), 0);
-    cr_assert_str_eq(c.text, "{\"k\\\"\\u0001\\ufffd\": 1}\n");
+    cr_assert_str_eq(c.text, "{\"k\\\"\\u0001\\ufffd\": 1, \"a\\u0000b\": 2}\n");
     free(c.text);
 }
 
