@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "json.h"
 #include "program.h"
 #include "store.h"
 #include "tool.h"
@@ -138,14 +139,6 @@ static const char *kind_name(prog_kind k)
     return k == PROG_LIBFCGI ? "libfcgi" : k == PROG_CGI ? "cgi" : "none";
 }
 
-static void json_string(const char *str)
-{
-    putchar('"');
-    for (const char *c = str; *c != '\0'; c++)
-        printf((*c == '"' || *c == '\\') ? "\\%c" : ((unsigned char)*c < 0x20 ? "?" : "%c"), *c);
-    putchar('"');
-}
-
 int cmd_check(int argc, char **argv)
 {
     if (wants_help(argc, argv)) {
@@ -205,33 +198,58 @@ int cmd_check(int argc, char **argv)
     int program_ok = pv.kind != PROG_NONE;
     int status = errors > 0 || (cfg->enabled && !reachable) || !program_ok ? EXIT_PROBLEM : EXIT_OK;
     if (json) {
-        printf("{\"ok\": %s, \"enabled\": %s, \"redis_reachable\": %s, \"program_reachable\": %s, ",
-               status == EXIT_OK ? "true" : "false", cfg->enabled ? "true" : "false",
-               reachable ? "true" : "false", program == NULL || pv.preload_reaches ? "true" : "false");
+        json_writer j;
+        json_begin(&j, stdout);
+        json_object_begin(&j);
+        json_key(&j, "ok");
+        json_bool(&j, status == EXIT_OK);
+        json_key(&j, "enabled");
+        json_bool(&j, cfg->enabled);
+        json_key(&j, "redis_reachable");
+        json_bool(&j, reachable);
+        json_key(&j, "program_reachable");
+        json_bool(&j, program == NULL || pv.preload_reaches);
         if (program != NULL) {
-            printf("\"program\": {\"path\": ");
-            json_string(pv.path[0] ? pv.path : program[0]);
-            printf(", \"verdict\": \"%s\", \"cached\": %s, \"why\": ", kind_name(pv.kind), program_ok ? "true" : "false");
-            json_string(pv.why);
-            printf("}, ");
+            json_key(&j, "program");
+            json_object_begin(&j);
+            json_key(&j, "path");
+            json_string(&j, pv.path[0] ? pv.path : program[0]);
+            json_key(&j, "verdict");
+            json_string(&j, kind_name(pv.kind));
+            json_key(&j, "cached");
+            json_bool(&j, program_ok);
+            json_key(&j, "why");
+            json_string(&j, pv.why);
+            json_object_end(&j);
         }
-        if (policy[0] != '\0')
-            printf("\"maxmemory_policy\": \"%s\", \"maxmemory_policy_safe\": %s, ", policy,
-                   risk == NULL ? "true" : "false");
-        else
-            printf("\"maxmemory_policy\": null, ");
-        printf("\"routes\": [");
+        json_key(&j, "maxmemory_policy");
+        json_string(&j, policy[0] != '\0' ? policy : NULL);
+        if (policy[0] != '\0') {
+            json_key(&j, "maxmemory_policy_safe");
+            json_bool(&j, risk == NULL);
+        }
+        json_key(&j, "routes");
+        json_array_begin(&j);
         for (size_t i = 0; i < cfg->nroutes; i++)
-            printf("%s\"%s\"", i ? ", " : "", cfg->routes[i].name);
-        printf("], \"problems\": [");
+            json_string(&j, cfg->routes[i].name);
+        json_array_end(&j);
+        json_key(&j, "problems");
+        json_array_begin(&j);
         for (size_t i = 0; i < cfg->nproblems; i++) {
             const cc_problem *p = &cfg->problems[i];
-            printf("%s{\"variable\": \"%s\", \"warning\": %s, \"message\": ", i ? ", " : "", p->variable,
-                   p->warning ? "true" : "false");
-            json_string(p->message);
-            printf("}");
+            json_object_begin(&j);
+            json_key(&j, "variable");
+            json_string(&j, p->variable);
+            json_key(&j, "warning");
+            json_bool(&j, p->warning);
+            json_key(&j, "message");
+            json_string(&j, p->message);
+            json_object_end(&j);
         }
-        printf("]}\n");
+        json_array_end(&j);
+        json_object_end(&j);
+        if (json_end(&j) != 0)
+            status = EXIT_PROBLEM;
         fclose(out);
     }
     cc_config_free(cfg);

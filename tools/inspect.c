@@ -14,6 +14,7 @@
 #include "cache.h"
 #include "clock.h"
 #include "entry.h"
+#include "json.h"
 #include "key.h"
 #include "policy.h"
 #include "request.h"
@@ -83,21 +84,40 @@ static int build_request(fake_request *f, const char *url, const char *method)
 
 static const char *class_name(cc_req_class c)
 {
-    static const char *const names[] = {"cacheable", "bypass (header)", "bypass (private)",
-                                        "no-cache (client)", "bypass (unsafe)"};
-    return names[c];
+    static const char *const names[] = {
+        [CC_REQ_CACHEABLE] = "cacheable",         [CC_REQ_BYPASS] = "bypass (header)",
+        [CC_REQ_PRIVATE] = "bypass (private)",    [CC_REQ_NO_CACHE] = "no-cache (client)",
+        [CC_REQ_UNSAFE] = "bypass (unsafe)",      [CC_REQ_AMBIGUOUS] = "bypass (ambiguous)",
+    };
+    return (size_t)c < sizeof names / sizeof names[0] && names[c] != NULL ? names[c] : "unknown";
 }
 
-static void print_entry(const cc_entry *e, const char *state, int json, int64_t now)
+static void print_entry(const cc_entry *e, const char *state, json_writer *j, int64_t now)
 {
     long long age = (long long)(now - e->stored_at_ms);
     long long left = (long long)(e->stored_at_ms + e->ttl_ms - now);
-    if (json) {
-        printf(", \"entry\": {\"state\": \"%s\", \"status\": %u, \"age_ms\": %lld, \"ttl_left_ms\": %lld, "
-               "\"stale_ms\": %lld, \"compute_ms\": %u, \"raw_bytes\": %zu, \"stored_bytes\": %zu, "
-               "\"compressed\": %s}",
-               state, e->status, age, left, (long long)e->stale_ms, e->compute_ms, e->body_len,
-               e->stored_body_len, (e->flags & CC_ENTRY_COMPRESSED) ? "true" : "false");
+    if (j != NULL) {
+        json_key(j, "entry");
+        json_object_begin(j);
+        json_key(j, "state");
+        json_string(j, state);
+        json_key(j, "status");
+        json_uint(j, e->status);
+        json_key(j, "age_ms");
+        json_int(j, age);
+        json_key(j, "ttl_left_ms");
+        json_int(j, left);
+        json_key(j, "stale_ms");
+        json_int(j, (long long)e->stale_ms);
+        json_key(j, "compute_ms");
+        json_uint(j, e->compute_ms);
+        json_key(j, "raw_bytes");
+        json_uint(j, e->body_len);
+        json_key(j, "stored_bytes");
+        json_uint(j, e->stored_body_len);
+        json_key(j, "compressed");
+        json_bool(j, (e->flags & CC_ENTRY_COMPRESSED) != 0);
+        json_object_end(j);
         return;
     }
     printf("entry      %s, status %u\n", state, e->status);
@@ -154,18 +174,36 @@ int cmd_inspect(int argc, char **argv)
     const cc_route *route = NULL;
     if (key != NULL && cc_request_init(&rq, f.env) == 0)
         route = cc_route_match(cfg, rq.method_bit, rq.norm, rq.norm_len);
+    json_writer out, *j = json ? &out : NULL;
+    if (j != NULL) {
+        json_begin(j, stdout);
+        json_object_begin(j);
+        json_key(j, "route");
+        json_string(j, route != NULL ? route->name : NULL);
+    }
     if (route == NULL) {
-        printf(json ? "{\"route\": null}\n" : "route      (none: passes through uncached)\n");
+        if (j == NULL)
+            printf("route      (none: passes through uncached)\n");
     } else if (cc_key_build(cfg, route, &rq, key) != 0) {
-        printf(json ? "{\"route\": \"%s\", \"key\": null}\n" : "route      %s\nkey        (too long: never cached)\n", route->name);
+        if (j != NULL) {
+            json_key(j, "key");
+            json_null(j);
+        } else {
+            printf("route      %s\nkey        (too long: never cached)\n", route->name);
+        }
     } else {
         cc_req_class cls = cc_policy_request(cfg, route, &rq);
-        if (json)
-            printf("{\"route\": \"%s\", \"class\": \"%s\", \"key\": \"%s\", \"redis_key\": \"%s\"",
-                   route->name, class_name(cls), key->full, key->redis);
-        else
+        if (j != NULL) {
+            json_key(j, "class");
+            json_string(j, class_name(cls));
+            json_key(j, "key");
+            json_string_n(j, key->full, key->full_len);
+            json_key(j, "redis_key");
+            json_string_n(j, key->redis, key->redis_len);
+        } else {
             printf("route      %s\nrequest    %s\nkey        %s\nredis key  %s\n", route->name,
                    class_name(cls), key->full, key->redis);
+        }
         cc_found found = {0};
         cc_store *s = tool_store(cfg);
         int64_t now = cc_now_ms();
@@ -174,16 +212,24 @@ int cmd_inspect(int argc, char **argv)
         } else if (cc_cache_lookup(s, cfg, key, now, &found) != 0) {
             fprintf(stderr, "cgicache inspect: redis error\n");
         } else if (found.state == CC_FOUND_NONE) {
-            printf(json ? ", \"entry\": null" : "entry      none (absent, expired, purged or unreadable)\n");
+            if (j != NULL) {
+                json_key(j, "entry");
+                json_null(j);
+            } else {
+                printf("entry      none (absent, expired, purged or unreadable)\n");
+            }
         } else {
-            print_entry(&found.entry, found.state == CC_FOUND_FRESH ? "fresh" : "stale", json, now);
+            print_entry(&found.entry, found.state == CC_FOUND_FRESH ? "fresh" : "stale", j, now);
             rc = EXIT_OK;
         }
         if (found.state != CC_FOUND_NONE)
             cc_cache_found_free(&found);
-        if (json)
-            printf("}\n");
         cc_store_close(s);
+    }
+    if (j != NULL) {
+        json_object_end(j);
+        if (json_end(j) != 0)
+            rc = EXIT_PROBLEM;
     }
     free(key);
     for (size_t i = 0; i < f.n; i++)

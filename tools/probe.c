@@ -21,6 +21,7 @@
 
 #include "clock.h"
 #include "http.h"
+#include "json.h"
 #include "tool.h"
 
 enum { BEGIN_REQUEST = 1, END_REQUEST = 3, PARAMS = 4, STDIN = 5, STDOUT = 6, STDERR = 7 };
@@ -199,52 +200,48 @@ static int exchange(const char *where, const probe_request *pr, cc_buf *out, con
     return rc;
 }
 
-static void json_string(const char *s, size_t n)
-{
-    putchar('"');
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
-static void report(const cc_config *cfg, const cc_buf *resp, int64_t ms, int json)
+/* Prints the answer; -1 when the JSON document could not be written. */
+static int report(const cc_config *cfg, const cc_buf *resp, int64_t ms, int json)
 {
     cc_head h;
     cc_head_result r = cc_head_parse(resp->data != NULL ? resp->data : "", resp->len, &h);
     const cc_header *st = cfg->status_header[0] && r == CC_HEAD_OK ? cc_head_find(&h, cfg->status_header) : NULL;
     size_t body = r == CC_HEAD_OK ? resp->len - h.head_len : 0;
     if (json) {
-        printf("{\"status\": %d, \"cache\": ", r == CC_HEAD_OK ? h.status : 0);
+        json_writer j;
+        json_begin(&j, stdout);
+        json_object_begin(&j);
+        json_key(&j, "status");
+        json_int(&j, r == CC_HEAD_OK ? h.status : 0);
+        json_key(&j, "cache");
         if (st != NULL)
-            json_string(st->value, st->value_len);
+            json_string_n(&j, st->value, st->value_len);
         else
-            printf("null");
-        printf(", \"body_bytes\": %zu, \"ms\": %lld, \"headers\": {", body, (long long)ms);
+            json_null(&j);
+        json_key(&j, "body_bytes");
+        json_uint(&j, body);
+        json_key(&j, "ms");
+        json_int(&j, (long long)ms);
+        json_key(&j, "headers");
+        json_object_begin(&j);
         for (size_t i = 0; r == CC_HEAD_OK && i < h.nheaders; i++) {
-            printf("%s", i ? ", " : "");
-            json_string(h.headers[i].name, h.headers[i].name_len);
-            printf(": ");
-            json_string(h.headers[i].value, h.headers[i].value_len);
+            json_key_n(&j, h.headers[i].name, h.headers[i].name_len);
+            json_string_n(&j, h.headers[i].value, h.headers[i].value_len);
         }
-        printf("}}\n");
-        return;
+        json_object_end(&j);
+        json_object_end(&j);
+        return json_end(&j);
     }
     if (r != CC_HEAD_OK) {
         printf("malformed response head (%zu bytes)\n", resp->len);
-        return;
+        return 0;
     }
     printf("status     %d\ncache      %.*s\ntime       %lld ms\nbody       %zu bytes\n", h.status,
            st != NULL ? (int)st->value_len : 1, st != NULL ? st->value : "-", (long long)ms, body);
     for (size_t i = 0; i < h.nheaders; i++)
         printf("  %.*s: %.*s\n", (int)h.headers[i].name_len, h.headers[i].name,
                (int)h.headers[i].value_len, h.headers[i].value);
+    return 0;
 }
 
 /* The body of a response (after the head), or the whole when no head. */
@@ -314,7 +311,8 @@ int cmd_probe(int argc, char **argv)
         fprintf(stderr, "cgicache probe: %s: %s\n", where, why);
         rc = EXIT_PROBLEM;
     } else if (!compare) {
-        report(cfg, &first, cc_mono_ms() - t0, json);
+        if (report(cfg, &first, cc_mono_ms() - t0, json) != 0)
+            rc = EXIT_PROBLEM;
     } else if (exchange(where, &bypassed, &second, &why) != 0) {
         fprintf(stderr, "cgicache probe: %s: %s (bypassed request)\n", where, why);
         rc = EXIT_PROBLEM;
@@ -322,12 +320,23 @@ int cmd_probe(int argc, char **argv)
         size_t a_len, b_len;
         const char *a = body_of(&first, &a_len), *b = body_of(&second, &b_len);
         int same = a_len == b_len && memcmp(a, b, a_len) == 0;
-        if (json)
-            printf("{\"identical\": %s, \"body_bytes\": %zu, \"bypassed_body_bytes\": %zu}\n",
-                   same ? "true" : "false", a_len, b_len);
-        else
-            printf("bodies %s (%zu and %zu bytes)\n", same ? "identical" : "DIFFER", a_len, b_len);
         rc = same ? EXIT_OK : EXIT_PROBLEM;
+        if (json) {
+            json_writer j;
+            json_begin(&j, stdout);
+            json_object_begin(&j);
+            json_key(&j, "identical");
+            json_bool(&j, same);
+            json_key(&j, "body_bytes");
+            json_uint(&j, a_len);
+            json_key(&j, "bypassed_body_bytes");
+            json_uint(&j, b_len);
+            json_object_end(&j);
+            if (json_end(&j) != 0)
+                rc = EXIT_PROBLEM;
+        } else {
+            printf("bodies %s (%zu and %zu bytes)\n", same ? "identical" : "DIFFER", a_len, b_len);
+        }
     }
     cc_buf_free(&first);
     cc_buf_free(&second);

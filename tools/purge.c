@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "invalidate.h"
+#include "json.h"
 #include "key.h"
 #include "keyspace.h"
 #include "random.h"
@@ -359,9 +360,17 @@ int cmd_purge(int argc, char **argv)
     else
         rc = purge_all(&p);
     int ok = rc == 0 && !p.failed;
-    if (json)
-        printf("{\"ok\": %s, \"removed\": %ld}\n", ok ? "true" : "false", p.removed);
-    else if (ok)
+    if (json) {
+        json_writer j;
+        json_begin(&j, stdout);
+        json_object_begin(&j);
+        json_key(&j, "ok");
+        json_bool(&j, ok);
+        json_key(&j, "removed");
+        json_int(&j, p.removed);
+        json_object_end(&j);
+        ok = json_end(&j) == 0 && ok;
+    } else if (ok)
         printf("%ld entr%s removed\n", p.removed, p.removed == 1 ? "y" : "ies");
     cc_store_close(p.store);
     cc_config_free(cfg);

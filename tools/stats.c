@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "json.h"
 #include "stats.h"
 #include "store.h"
 #include "tool.h"
@@ -61,16 +62,22 @@ static int reset_route(cc_store *s, const cc_config *cfg, const char *route)
     return 0;
 }
 
-static void print_row(const char *route, const long long counts[CC_STAT_KINDS], int json, int first)
+static void print_row(const char *route, const long long counts[CC_STAT_KINDS], json_writer *j)
 {
     long long served = counts[CC_STAT_HIT] + counts[CC_STAT_STALE];
     long long lookups = served + counts[CC_STAT_MISS];
     double ratio = lookups > 0 ? (double)served / (double)lookups : 0;
-    if (json) {
-        printf("%s\n  {\"route\": \"%s\"", first ? "" : ",", route);
-        for (int k = 0; k < CC_STAT_KINDS; k++)
-            printf(", \"%s\": %lld", cc_stat_names[k], counts[k]);
-        printf(", \"hit_ratio\": %.4f}", ratio);
+    if (j != NULL) {
+        json_object_begin(j);
+        json_key(j, "route");
+        json_string(j, route);
+        for (int k = 0; k < CC_STAT_KINDS; k++) {
+            json_key(j, cc_stat_names[k]);
+            json_int(j, counts[k]);
+        }
+        json_key(j, "hit_ratio");
+        json_fixed(j, ratio, 4);
+        json_object_end(j);
         return;
     }
     printf("%-20s", route);
@@ -114,8 +121,15 @@ int cmd_stats(int argc, char **argv)
             printf(" %10s", cc_stat_names[k]);
         printf(" %9s\n", "hit ratio");
     }
-    if (json && !reset)
-        printf("[");
+    json_writer out, *j = json ? &out : NULL;
+    if (j != NULL) {
+        json_begin(j, stdout);
+        if (reset)
+            json_object_begin(j);
+        else
+            json_array_begin(j);
+    }
+    size_t done = 0;
     for (size_t i = 0; i < cfg->nroutes; i++) {
         long long counts[CC_STAT_KINDS], since;
         const char *name = cfg->routes[i].name;
@@ -125,12 +139,24 @@ int cmd_stats(int argc, char **argv)
             break;
         }
         if (!reset)
-            print_row(name, counts, json, i == 0);
+            print_row(name, counts, j);
+        done++;
     }
-    if (json && !reset)
-        printf("\n]\n");
-    if (reset && rc == EXIT_OK)
+    if (j != NULL) {
+        if (reset) {
+            json_key(j, "ok");
+            json_bool(j, rc == EXIT_OK);
+            json_key(j, "reset");
+            json_uint(j, done);
+            json_object_end(j);
+        } else {
+            json_array_end(j);
+        }
+        if (json_end(j) != 0)
+            rc = EXIT_PROBLEM;
+    } else if (reset && rc == EXIT_OK) {
         printf("counters reset for %zu route(s)\n", cfg->nroutes);
+    }
     cc_store_close(s);
     cc_config_free(cfg);
     return rc;
