@@ -489,12 +489,6 @@ void cc_store_close(cc_store *s)
         free_store(s);
 }
 
-void cc_store_drop(cc_store *s)
-{
-    if (s != NULL)
-        disconnect(s);
-}
-
 int cc_store_run(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **replies)
 {
     if (s == NULL || ensure_connected(s) < 0)

@@ -63,10 +63,6 @@ redisReply *cc_store_command(cc_store *s, const cc_cmd *cmd);
  * connection is dropped). */
 redisReply *cc_store_next_push(cc_store *s, int timeout_ms);
 
-/* Drops this thread's connection (after SUBSCRIBE, a connection is not
- * reusable for commands). */
-void cc_store_drop(cc_store *s);
-
 /* Same as cc_store_for_thread, but a connection of its own that the
  * caller owns: for subscribing.  Free with cc_store_close. */
 cc_store *cc_store_open(const cc_config *cfg);
