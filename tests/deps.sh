@@ -5,6 +5,8 @@ set -eu
 PKGS="gcc make pkg-config libfcgi-dev libfcgi-bin libhiredis-dev libzstd-dev
 libxxhash-dev libcriterion-dev redis-server spawn-fcgi nginx curl
 libfcgi-perl python3 lighttpd fcgiwrap wrk valgrind zlib1g-dev clang libclang-rt-14-dev"
+# make lint and make format-check.
+PKGS="$PKGS cppcheck clang-format-16"
 # The compatibility suite (t_compat.sh): real apps, as Debian ships them.
 PKGS="$PKGS git gitweb libcgi-fast-perl cgit php-cgi php-fpm fossil lua5.1 lua-wsapi-fcgi"
 missing=""

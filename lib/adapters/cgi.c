@@ -42,8 +42,6 @@
 #include "request.h"
 #include "store.h"
 
-extern char **environ;
-
 /* How long a CGI process, its response sent, keeps retrying a purge that
  * Redis could not take: no worker lives on to retry it later. */
 #define CC_CGI_SETTLE_MS 5000

@@ -49,6 +49,8 @@
 #include "log.h"
 
 #define EXPORT __attribute__((visibility("default")))
+/* The printf family, wrapped: the format is the app's, checked as one. */
+#define PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
 
 extern char **environ;
 
@@ -210,7 +212,7 @@ static void refresh_end(refresh *rf)
     free(rf);
 }
 
-static int vformat_followed(followed *f, const char *fmt, va_list ap)
+PRINTF_LIKE(2, 0) static int vformat_followed(followed *f, const char *fmt, va_list ap)
 {
     char small[1024];
     va_list again;
@@ -418,14 +420,17 @@ EXPORT int FCGI_Accept(void)
     for (;;) {
         refresh *rf;
         int rc = CALL_REAL(FCGI_Accept);
+        if (rc < 0)
+            return rc;
         /* In CGI mode (no FastCGI socket) fcgx_stream is NULL: not ours. */
-        if (rc < 0 || !answered_from_cache(fcgi_stdout_stream(), environ, &rf))
+        FCGI_FILE *out = fcgi_stdout();
+        if (out == NULL || !answered_from_cache(out->fcgx_stream, environ, &rf))
             return rc;
         CALL_REAL_VOID(FCGI_Finish);
         if (rf != NULL) {
             /* stdin, stdout, stderr; the real FCGI_Finish resets them
              * and environ again. */
-            FCGI_FILE *files = fcgi_stdout() - 1;
+            FCGI_FILE *files = out - 1;
             files[0].fcgx_stream = &rf->in;
             files[1].fcgx_stream = &rf->out;
             files[2].fcgx_stream = &rf->err;
@@ -469,7 +474,7 @@ EXPORT int FCGX_PutS(const char *str, FCGX_Stream *stream)
     return write_followed(f, str, n) == 0 ? (int)n : -1;
 }
 
-EXPORT int FCGX_VFPrintF(FCGX_Stream *stream, const char *format, va_list arg)
+PRINTF_LIKE(2, 0) EXPORT int FCGX_VFPrintF(FCGX_Stream *stream, const char *format, va_list arg)
 {
     followed *f = observed(stream);
     if (f == NULL)
@@ -477,7 +482,7 @@ EXPORT int FCGX_VFPrintF(FCGX_Stream *stream, const char *format, va_list arg)
     return vformat_followed(f, format, arg);
 }
 
-EXPORT int FCGX_FPrintF(FCGX_Stream *stream, const char *format, ...)
+PRINTF_LIKE(2, 3) EXPORT int FCGX_FPrintF(FCGX_Stream *stream, const char *format, ...)
 {
     va_list ap;
     va_start(ap, format);
@@ -507,7 +512,7 @@ static followed *observed_file(FCGI_FILE *fp)
     return fp != NULL && fp->stdio_stream == NULL ? observed(fp->fcgx_stream) : NULL;
 }
 
-EXPORT int FCGI_vfprintf(FCGI_FILE *fp, const char *format, va_list ap)
+PRINTF_LIKE(2, 0) EXPORT int FCGI_vfprintf(FCGI_FILE *fp, const char *format, va_list ap)
 {
     followed *f = observed_file(fp);
     if (f == NULL)
@@ -515,7 +520,7 @@ EXPORT int FCGI_vfprintf(FCGI_FILE *fp, const char *format, va_list ap)
     return vformat_followed(f, format, ap);
 }
 
-EXPORT int FCGI_fprintf(FCGI_FILE *fp, const char *format, ...)
+PRINTF_LIKE(2, 3) EXPORT int FCGI_fprintf(FCGI_FILE *fp, const char *format, ...)
 {
     va_list ap;
     va_start(ap, format);
@@ -524,12 +529,12 @@ EXPORT int FCGI_fprintf(FCGI_FILE *fp, const char *format, ...)
     return n;
 }
 
-EXPORT int FCGI_vprintf(const char *format, va_list ap)
+PRINTF_LIKE(1, 0) EXPORT int FCGI_vprintf(const char *format, va_list ap)
 {
     return FCGI_vfprintf(fcgi_stdout(), format, ap);
 }
 
-EXPORT int FCGI_printf(const char *format, ...)
+PRINTF_LIKE(1, 2) EXPORT int FCGI_printf(const char *format, ...)
 {
     va_list ap;
     va_start(ap, format);

@@ -26,8 +26,6 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-extern char *program_invocation_short_name;
-
 static int checked;
 
 static void check_once(int fd)

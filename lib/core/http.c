@@ -295,7 +295,8 @@ void cc_buf_append_str(cc_buf *b, const char *s)
 void cc_buf_append_int(cc_buf *b, long long v)
 {
     char digits[CC_DECIMAL_MAX];
-    cc_buf_append(b, digits, cc_decimal(digits, v));
+    size_t n = cc_decimal(digits, v);
+    cc_buf_append(b, digits, n);
 }
 
 void cc_buf_appendf(cc_buf *b, const char *fmt, ...)

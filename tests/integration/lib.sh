@@ -19,13 +19,22 @@ PASSED=0
 FAILED=0
 
 # The preload list for apps: the sanitizer runtime first when the library
-# under test is the sanitized build.
+# under test is the ASan build.  The TSan build needs no runtime in front:
+# the threaded apps it is tested with are built with ThreadSanitizer, which
+# puts it first; preloaded, it would also watch the shells and spawn-fcgi
+# in between and report their signal handlers.
 preload_value() {
     case "$CC_LIB" in
     *asan*) echo "$(cc -print-file-name=libasan.so):$(cc -print-file-name=libubsan.so):$CC_LIB" ;;
     *) echo "$CC_LIB" ;;
     esac
 }
+
+# Where the threaded apps are: under ThreadSanitizer, copies built with it.
+case "$CC_LIB" in
+*tsan*) THREADED_APPS=$TOP/build/tsan ;;
+*) THREADED_APPS=$TOP/build ;;
+esac
 
 stop_all() {
     local pid

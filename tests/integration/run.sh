@@ -23,6 +23,7 @@ asan_dir=$(mktemp -d /tmp/cgicache-asan.XXXXXX)
 case "$CC_LIB" in
 *asan*) export ASAN_OPTIONS="detect_leaks=0:log_path=$asan_dir/asan:abort_on_error=0"
         export UBSAN_OPTIONS="print_stacktrace=1:log_path=$asan_dir/ubsan" ;;
+*tsan*) export TSAN_OPTIONS="log_path=$asan_dir/tsan:second_deadlock_stack=1" ;;
 esac
 for t in "${tests[@]}"; do
     echo "# $t ($(basename "$CC_LIB"))"

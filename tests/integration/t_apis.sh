@@ -25,7 +25,7 @@ check_api stdio
 expect_contains "stdio: every stdio call captured" "$(body_of "$(fcgi stdio GET /api/stdio)")" "stdio ok
 written"
 
-start_app threaded 1 "$TOP/build/examples/threaded_app" "${ROUTE[@]}"
+start_app threaded 1 "$THREADED_APPS/examples/threaded_app" "${ROUTE[@]}"
 check_api threaded
 pids=()
 for i in $(seq 16); do fcgi threaded GET "/slow/$((i % 4))" >"$TMP/t.$i" & pids+=($!); done

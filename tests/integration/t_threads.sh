@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 start_redis
-APP=$TOP/build/tests/threads
+APP=$THREADED_APPS/tests/threads
 ROUTES=(CGICACHE_ROUTE_page='GET /page/* ttl=60' CGICACHE_ROUTE_stale='GET /stale/* ttl=2 stale=60'
     CGICACHE_ROUTE_fork='GET /fork/* ttl=60' CGICACHE_TIMEOUT=500ms CGICACHE_CONNECT_TIMEOUT=500ms)
 
