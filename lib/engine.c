@@ -145,8 +145,8 @@ const cc_config *cc_engine_init(char *const *envp)
     const cc_config *expected = NULL;
     if (!atomic_compare_exchange_strong(&current_config, &expected, cfg)) {
         /* Another thread got there first; its config stands. */
-        if (cfg != &disabled_config)
-            cc_config_free((cc_config *)cfg);
+        if (parsed != NULL)
+            cc_config_free(parsed);
         return expected;
     }
     return cfg;

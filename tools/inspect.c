@@ -174,7 +174,7 @@ int cmd_inspect(int argc, char **argv)
     const cc_route *route = NULL;
     if (key != NULL && cc_request_init(&rq, f.env) == 0)
         route = cc_route_match(cfg, rq.method_bit, rq.norm, rq.norm_len);
-    json_writer out, *j = json ? &out : NULL;
+    json_writer out = {0}, *j = json ? &out : NULL;
     if (j != NULL) {
         json_begin(j, stdout);
         json_object_begin(j);

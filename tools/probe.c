@@ -104,7 +104,8 @@ static int build_params(const probe_request *pr, cc_buf *b)
     size_t path_len = q != NULL ? (size_t)(q - path) : strlen(path);
     char name_only[256];
     snprintf(name_only, sizeof name_only, "%.*s", (int)strcspn(host, ":/"), host);
-    const char *port = memchr(host, ':', host_len) != NULL ? memchr(host, ':', host_len) + 1 : (https ? "443" : "80");
+    const char *colon = memchr(host, ':', host_len);
+    const char *port = colon != NULL ? colon + 1 : (https ? "443" : "80");
     param(b, "REQUEST_METHOD", pr->method, strlen(pr->method));
     param(b, "REQUEST_URI", path, strlen(path));
     param(b, "SCRIPT_NAME", path, path_len);

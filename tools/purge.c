@@ -153,6 +153,8 @@ static int entry_key(purge *p, const char *key, size_t len, void *ctx)
 
 static int purge_route(purge *p, const char *name)
 {
+    if (name == NULL)
+        return -1;
     char prefix[2 * CC_NAME_MAX + 8], gen[CC_GEN_KEY_MAX], pattern[4 * CC_NAME_MAX + 16];
     if (cc_config_route(p->cfg, name) == NULL)
         fprintf(stderr, "cgicache purge: warning: no route '%s' is configured here\n", name);
@@ -179,6 +181,8 @@ static int url_variant(purge *p, const char *key, size_t len, void *ctx)
 
 static int purge_url(purge *p, const char *url)
 {
+    if (url == NULL)
+        return -1;
     bool https = strncasecmp(url, "https://", 8) == 0;
     if (!https && strncasecmp(url, "http://", 7) != 0) {
         fprintf(stderr, "cgicache purge: --url wants http://host/path or https://host/path\n");
@@ -226,6 +230,8 @@ static int purge_url(purge *p, const char *url)
 
 static int purge_tag(purge *p, const char *tag)
 {
+    if (tag == NULL)
+        return -1;
     char set[3 * CC_NAME_MAX];
     if (cc_keyspace_key(p->cfg, CC_KS_TAG, tag, strlen(tag), set, sizeof set) != 0) {
         fprintf(stderr, "cgicache purge: tag too long\n");
@@ -338,7 +344,7 @@ int cmd_purge(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (what == NULL) {
+    if (what == NULL || (strcmp(what, "--all") != 0 && arg == NULL)) {
         fprintf(stderr, "cgicache purge: say what to purge: --route, --url, --tag or --all\n");
         return EXIT_USAGE;
     }

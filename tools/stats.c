@@ -121,7 +121,7 @@ int cmd_stats(int argc, char **argv)
             printf(" %10s", cc_stat_names[k]);
         printf(" %9s\n", "hit ratio");
     }
-    json_writer out, *j = json ? &out : NULL;
+    json_writer out = {0}, *j = json ? &out : NULL;
     if (j != NULL) {
         json_begin(j, stdout);
         if (reset)

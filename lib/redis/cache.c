@@ -142,6 +142,7 @@ static void make_generations(cc_store *s, const cc_key *key, bool route, bool ur
     char values[2][CC_GEN_VALUE_LEN + 1], life[24];
     const char *names[2] = {key->route_gen, key->url_gen};
     bool want[2] = {route, url};
+    int which[2] = {0, 0};    /* the generation each SET+GET pair makes */
     cc_cmd cmds[4];
     redisReply *replies[4];
     size_t n = 0;
@@ -152,6 +153,7 @@ static void make_generations(cc_store *s, const cc_key *key, bool route, bool ur
         if (!want[g])
             continue;
         draw_generation(values[g]);
+        which[n / 2] = g;
         cc_cmd_arg(&cmds[n], "SET", (size_t)-1);
         cc_cmd_arg(&cmds[n], names[g], (size_t)-1);
         cc_cmd_arg(&cmds[n], values[g], (size_t)-1);
@@ -167,11 +169,9 @@ static void make_generations(cc_store *s, const cc_key *key, bool route, bool ur
     }
     if (n == 0 || cc_store_run(s, n, cmds, replies) != 0)
         return;
-    for (size_t i = 0, g = 0; i < n; i += 2) {
-        while (!want[g])
-            g++;
+    for (size_t i = 0; i < n; i += 2) {
         freeReplyObject(replies[i]);
-        made[g++] = replies[i + 1];
+        made[which[i / 2]] = replies[i + 1];
     }
 }
 

@@ -65,7 +65,7 @@ size_t cc_stats_take(const cc_config *cfg, cc_cmd *cmds, size_t max, cc_stats_fl
     if (max > CC_STATS_BATCH)
         max = CC_STATS_BATCH;
     for (size_t r = 0; r < cfg->nroutes && n < max; r++) {
-        for (int k = 0; k < CC_STAT_KINDS && n < max; k++) {
+        for (size_t k = 0; k < CC_STAT_KINDS && n < max; k++) {
             uint64_t v = atomic_exchange_explicit(&c[r * CC_STAT_KINDS + k], 0, memory_order_relaxed);
             if (v == 0)
                 continue;

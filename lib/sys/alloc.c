@@ -12,6 +12,7 @@
  * Under AddressSanitizer the library keeps the process's malloc, which
  * is ASan's: its checks are worth more there than this guarantee. */
 #include <stddef.h>
+#include <stdlib.h>
 
 #if !defined(__SANITIZE_ADDRESS__)
 
