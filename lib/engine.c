@@ -266,7 +266,8 @@ static void classify(cc_txn *t, cc_req_class cls)
         break;
     case CC_REQ_AMBIGUOUS:
         cc_debug("%s: request could be read two ways (repeated parameters or a path "
-                 "not in normal form); not cached", t->route->name);
+                 "not in normal form); not cached",
+                 t->route->name);
         /* fall through */
     case CC_REQ_BYPASS:
     case CC_REQ_PRIVATE:
@@ -693,13 +694,12 @@ void cc_engine_settle(int64_t max_ms)
     const cc_config *cfg = cc_engine_config();
     int64_t deadline = cc_mono_ms() + max_ms;
     size_t left;
-    while ((left = cc_pending_retry(cc_store_for_thread(cfg))) > 0 &&
-           cc_mono_ms() < deadline) {
+    while ((left = cc_pending_retry(cc_store_for_thread(cfg))) > 0 && cc_mono_ms() < deadline) {
         /* The breaker answers at once while Redis is down: wait a while
          * (poll, one of the calls libc.c reaches libc for). */
         poll(NULL, 0, 200);
     }
     if (left > 0)
-        cc_error("%zu purge(s) lost: redis did not take them within %lld ms of the response",
-                 left, (long long)max_ms);
+        cc_error("%zu purge(s) lost: redis did not take them within %lld ms of the response", left,
+                 (long long)max_ms);
 }

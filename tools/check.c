@@ -53,17 +53,22 @@ static void print_settings(FILE *out, const cc_config *cfg)
 
 static void print_routes(FILE *out, const cc_config *cfg)
 {
-    fprintf(out, "\n%-16s %-16s %-24s %-10s %-10s %s\n", "route", "methods", "pattern", "ttl", "stale", "options");
+    fprintf(out, "\n%-16s %-16s %-24s %-10s %-10s %s\n", "route", "methods", "pattern", "ttl",
+            "stale", "options");
     for (size_t i = 0; i < cfg->nroutes; i++) {
         const cc_route *rt = &cfg->routes[i];
         fprintf(out, "%-16s ", rt->name);
         print_methods(out, rt->methods);
-        fprintf(out, " %-24s %-10lld %-10lld", rt->pattern, (long long)rt->ttl_ms, (long long)rt->stale_ms);
-        fprintf(out, " query=%s", rt->query == CC_QUERY_ALL ? "all" : rt->query == CC_QUERY_NONE ? "none" : "list");
+        fprintf(out, " %-24s %-10lld %-10lld", rt->pattern, (long long)rt->ttl_ms,
+                (long long)rt->stale_ms);
+        fprintf(out, " query=%s",
+                rt->query == CC_QUERY_ALL    ? "all"
+                : rt->query == CC_QUERY_NONE ? "none"
+                                             : "list");
         for (size_t v = 0; v < rt->nvary; v++)
             fprintf(out, "%s%s", v ? "," : " vary=", rt->vary[v].http);
-        fprintf(out, " compress=%s lock=%s cookies=%s", compress_name(rt->compress), rt->lock ? "on" : "off",
-               rt->cookies_ignore ? "ignore" : "bypass");
+        fprintf(out, " compress=%s lock=%s cookies=%s", compress_name(rt->compress),
+                rt->lock ? "on" : "off", rt->cookies_ignore ? "ignore" : "bypass");
         for (size_t v = 0; v < rt->ninvalidates; v++)
             fprintf(out, "%s%s", v ? "," : " invalidates=", rt->invalidates[v]);
         fprintf(out, "\n");
@@ -95,7 +100,8 @@ static void memory_policy(FILE *out, cc_store *s, char *policy, size_t cap)
     redisReply *reply = cc_store_command(s, &cmd);
     const char *limit = NULL;
     policy[0] = '\0';
-    for (size_t i = 0; reply != NULL && reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements; i += 2) {
+    for (size_t i = 0; reply != NULL && reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements;
+         i += 2) {
         const redisReply *name = reply->element[i], *value = reply->element[i + 1];
         if (name->type != REDIS_REPLY_STRING || value->type != REDIS_REPLY_STRING)
             continue;
@@ -109,7 +115,8 @@ static void memory_policy(FILE *out, cc_store *s, char *policy, size_t cap)
                 reply != NULL && reply->type == REDIS_REPLY_ERROR ? ": " : "",
                 reply != NULL && reply->type == REDIS_REPLY_ERROR ? reply->str : "");
     else
-        fprintf(out, "memory         maxmemory %s%s, maxmemory-policy %s\n", limit != NULL ? limit : "?",
+        fprintf(out, "memory         maxmemory %s%s, maxmemory-policy %s\n",
+                limit != NULL ? limit : "?",
                 limit != NULL && strcmp(limit, "0") == 0 ? " (no limit)" : "", policy);
     if (reply != NULL)
         freeReplyObject(reply);
@@ -125,7 +132,8 @@ static int ping(FILE *out, const cc_config *cfg, char *policy, size_t cap)
     cc_cmd_arg(&cmd, "PING", (size_t)-1);
     redisReply *reply = s != NULL ? cc_store_command(s, &cmd) : NULL;
     int ok = reply != NULL && reply->type == REDIS_REPLY_STATUS;
-    fprintf(out, "\nredis          %s\n", ok ? "PONG" : "unreachable (requests will be answered by the app, uncached)");
+    fprintf(out, "\nredis          %s\n",
+            ok ? "PONG" : "unreachable (requests will be answered by the app, uncached)");
     if (ok)
         memory_policy(out, s, policy, cap);
     if (reply != NULL)
@@ -181,7 +189,8 @@ int cmd_check(int argc, char **argv)
     for (size_t i = 0; i < cfg->nproblems; i++) {
         const cc_problem *p = &cfg->problems[i];
         if (!json)
-            fprintf(stderr, "%s: %s: %s\n", p->warning ? "warning" : "error", p->variable, p->message);
+            fprintf(stderr, "%s: %s: %s\n", p->warning ? "warning" : "error", p->variable,
+                    p->message);
         errors += !p->warning;
     }
     char policy[64];

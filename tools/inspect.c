@@ -85,9 +85,9 @@ static int build_request(fake_request *f, const char *url, const char *method)
 static const char *class_name(cc_req_class c)
 {
     static const char *const names[] = {
-        [CC_REQ_CACHEABLE] = "cacheable",         [CC_REQ_BYPASS] = "bypass (header)",
-        [CC_REQ_PRIVATE] = "bypass (private)",    [CC_REQ_NO_CACHE] = "no-cache (client)",
-        [CC_REQ_UNSAFE] = "bypass (unsafe)",      [CC_REQ_AMBIGUOUS] = "bypass (ambiguous)",
+        [CC_REQ_CACHEABLE] = "cacheable",      [CC_REQ_BYPASS] = "bypass (header)",
+        [CC_REQ_PRIVATE] = "bypass (private)", [CC_REQ_NO_CACHE] = "no-cache (client)",
+        [CC_REQ_UNSAFE] = "bypass (unsafe)",   [CC_REQ_AMBIGUOUS] = "bypass (ambiguous)",
     };
     return (size_t)c < sizeof names / sizeof names[0] && names[c] != NULL ? names[c] : "unknown";
 }
@@ -121,7 +121,8 @@ static void print_entry(const cc_entry *e, const char *state, json_writer *j, in
         return;
     }
     printf("entry      %s, status %u\n", state, e->status);
-    printf("age        %lld ms, ttl left %lld ms, stale window %lld ms\n", age, left, (long long)e->stale_ms);
+    printf("age        %lld ms, ttl left %lld ms, stale window %lld ms\n", age, left,
+           (long long)e->stale_ms);
     printf("compute    %u ms\n", e->compute_ms);
     printf("body       %zu bytes, %zu stored%s\n", e->body_len, e->stored_body_len,
            (e->flags & CC_ENTRY_COMPRESSED) ? " (zstd)" : "");
@@ -152,7 +153,8 @@ int cmd_inspect(int argc, char **argv)
             method = argv[++i];
         else if (strcmp(argv[i], "-H") == 0 && i + 1 < argc) {
             if (add_header(&f, argv[++i]) != 0) {
-                fprintf(stderr, "cgicache inspect: bad header '%s' (want 'Name: value')\n", argv[i]);
+                fprintf(stderr, "cgicache inspect: bad header '%s' (want 'Name: value')\n",
+                        argv[i]);
                 return EXIT_USAGE;
             }
         } else if (strcmp(argv[i], "--json") == 0)

@@ -93,8 +93,8 @@ static void string_out(FILE *out, const char *str, size_t len)
     for (size_t i = 0; i < len;) {
         /* A run that needs no escape goes out in one write. */
         size_t run = i;
-        for (size_t n; run < len && s[run] >= 0x20 && s[run] != '"' && s[run] != '\\' && s[run] != 0x7F &&
-                       (n = utf8_len(s + run, len - run)) > 0;)
+        for (size_t n; run < len && s[run] >= 0x20 && s[run] != '"' && s[run] != '\\' &&
+                       s[run] != 0x7F && (n = utf8_len(s + run, len - run)) > 0;)
             run += n;
         fwrite(s + i, 1, run - i, out);
         i = run;

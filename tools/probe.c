@@ -65,7 +65,8 @@ static int connect_to(const char *where)
 
 static void record(cc_buf *out, int type, const void *data, size_t len)
 {
-    unsigned char h[8] = {1, (unsigned char)type, 0, 1, (unsigned char)(len >> 8), (unsigned char)len, 0, 0};
+    unsigned char h[8] =
+        {1, (unsigned char)type, 0, 1, (unsigned char)(len >> 8), (unsigned char)len, 0, 0};
     cc_buf_append(out, h, sizeof h);
     cc_buf_append(out, data, len);
 }
@@ -131,7 +132,9 @@ static int build_params(const probe_request *pr, cc_buf *b)
             continue;
         snprintf(cgi, sizeof cgi, "HTTP_");
         for (size_t c = 0; name[c] != '\0' && c + 6 < sizeof cgi; c++)
-            cgi[5 + c] = name[c] == '-' ? '_' : (char)(name[c] >= 'a' && name[c] <= 'z' ? name[c] - 32 : name[c]);
+            cgi[5 + c] = name[c] == '-'
+                             ? '_'
+                             : (char)(name[c] >= 'a' && name[c] <= 'z' ? name[c] - 32 : name[c]);
         cgi[5 + strlen(name) < sizeof cgi ? 5 + strlen(name) : sizeof cgi - 1] = '\0';
         param(b, cgi, v, strlen(v));
     }
@@ -165,7 +168,8 @@ static int exchange(const char *where, const probe_request *pr, cc_buf *out, con
     unsigned char begin[8] = {0, 1, 0, 0, 0, 0, 0, 0};   /* responder, no keep-alive */
     record(&req, BEGIN_REQUEST, begin, sizeof begin);
     for (size_t off = 0; off < params.len; off += 65535)
-        record(&req, PARAMS, params.data + off, params.len - off > 65535 ? 65535 : params.len - off);
+        record(&req, PARAMS, params.data + off,
+               params.len - off > 65535 ? 65535 : params.len - off);
     record(&req, PARAMS, "", 0);
     record(&req, STDIN, "", 0);
     cc_buf_free(&params);
@@ -206,7 +210,9 @@ static int report(const cc_config *cfg, const cc_buf *resp, int64_t ms, int json
 {
     cc_head h;
     cc_head_result r = cc_head_parse(resp->data != NULL ? resp->data : "", resp->len, &h);
-    const cc_header *st = cfg->status_header[0] && r == CC_HEAD_OK ? cc_head_find(&h, cfg->status_header) : NULL;
+    const cc_header *st = cfg->status_header[0] && r == CC_HEAD_OK
+                              ? cc_head_find(&h, cfg->status_header)
+                              : NULL;
     size_t body = r == CC_HEAD_OK ? resp->len - h.head_len : 0;
     if (json) {
         json_writer j;
@@ -249,14 +255,16 @@ static int report(const cc_config *cfg, const cc_buf *resp, int64_t ms, int json
 static const char *body_of(const cc_buf *b, size_t *len)
 {
     cc_head h;
-    size_t off = b->data != NULL && cc_head_parse(b->data, b->len, &h) == CC_HEAD_OK ? h.head_len : 0;
+    size_t off = b->data != NULL && cc_head_parse(b->data, b->len, &h) == CC_HEAD_OK ? h.head_len
+                                                                                     : 0;
     *len = b->len - off;
     return b->data != NULL ? b->data + off : "";
 }
 
 static void help(void)
 {
-    printf("usage: cgicache probe SOCKET URL [-X METHOD] [-H 'Name: value']... [--bypass] [--compare] [--json]\n\n"
+    printf("usage: cgicache probe SOCKET URL [-X METHOD] [-H 'Name: value']... [--bypass] "
+           "[--compare] [--json]\n\n"
            "Sends one FastCGI request to SOCKET (a unix socket path or host:port) as a web\n"
            "server would, and prints the status, the cache status, the headers, the body\n"
            "size and the time.  --bypass adds the bypass header (CGICACHE_BYPASS_HEADER,\n"

@@ -38,7 +38,8 @@ typedef struct {
     size_t len;
 } file_map;
 
-static void say(prog_verdict *v, prog_kind kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(prog_verdict *v, prog_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void say(prog_verdict *v, prog_kind kind, const char *fmt, ...)
 {
     va_list ap;
@@ -64,8 +65,10 @@ static int resolve(const char *name, char *out, size_t cap)
     }
     const char *path = getenv("PATH");
     char dirs[4096];
-    snprintf(dirs, sizeof dirs, "%s:/usr/local/sbin:/usr/sbin:/sbin", path != NULL ? path : "/usr/bin:/bin");
-    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d != NULL; d = strtok_r(NULL, ":", &save)) {
+    snprintf(dirs, sizeof dirs, "%s:/usr/local/sbin:/usr/sbin:/sbin",
+             path != NULL ? path : "/usr/bin:/bin");
+    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d != NULL;
+         d = strtok_r(NULL, ":", &save)) {
         snprintf(out, cap, "%s/%s", d, name);
         if (access(out, X_OK) == 0)
             return 0;
@@ -123,7 +126,8 @@ static uint64_t vaddr_to_off(const file_map *m, const Elf64_Ehdr *eh, uint64_t v
 {
     for (int i = 0; i < eh->e_phnum; i++) {
         const Elf64_Phdr *ph = at(m, eh->e_phoff + (uint64_t)i * eh->e_phentsize, sizeof *ph);
-        if (ph != NULL && ph->p_type == PT_LOAD && vaddr >= ph->p_vaddr && vaddr < ph->p_vaddr + ph->p_filesz)
+        if (ph != NULL && ph->p_type == PT_LOAD && vaddr >= ph->p_vaddr &&
+            vaddr < ph->p_vaddr + ph->p_filesz)
             return vaddr - ph->p_vaddr + ph->p_offset;
     }
     return UINT64_MAX;
@@ -133,8 +137,8 @@ static elf_facts elf_read(const file_map *m)
 {
     elf_facts f = {0};
     const Elf64_Ehdr *eh = at(m, 0, sizeof *eh);
-    if (eh == NULL || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
-        eh->e_phentsize < sizeof(Elf64_Phdr))
+    if (eh == NULL || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
+        eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_phentsize < sizeof(Elf64_Phdr))
         return f;
     f.elf64 = 1;
     const Elf64_Phdr *dyn = NULL;
@@ -178,7 +182,8 @@ static int reachable(const char *path, const file_map *m, const elf_facts *ef, p
         return -1;
     }
     if (st.st_mode & (S_ISUID | S_ISGID)) {
-        snprintf(v->loader, sizeof v->loader, "setuid/setgid; the loader ignores LD_PRELOAD for it");
+        snprintf(v->loader, sizeof v->loader,
+                 "setuid/setgid; the loader ignores LD_PRELOAD for it");
         say(v, PROG_NONE, "not cached: LD_PRELOAD cannot reach a setuid/setgid program");
         return -1;
     }
@@ -189,8 +194,9 @@ static int reachable(const char *path, const file_map *m, const elf_facts *ef, p
     }
     if (!ef->dynamic) {
         snprintf(v->loader, sizeof v->loader, "statically linked; LD_PRELOAD cannot reach it");
-        say(v, PROG_NONE, "not cached: a statically linked program never loads libcgicache "
-                          "(use a dynamic build, or cache in the web server)");
+        say(v, PROG_NONE,
+            "not cached: a statically linked program never loads libcgicache "
+            "(use a dynamic build, or cache in the web server)");
         return -1;
     }
     snprintf(v->loader, sizeof v->loader, "dynamically linked; LD_PRELOAD reaches it");
@@ -213,12 +219,15 @@ static int interpreter_reaches(const file_map *m, prog_verdict *iv, int depth)
     for (size_t i = 2; i < m->len && m->data[i] != '\n' && n + 1 < sizeof line; i++)
         line[n++] = (char)m->data[i];
     line[n] = '\0';
-    char *save = NULL, *interp = strtok_r(line, " \t\r", &save), *arg = strtok_r(NULL, " \t\r", &save);
+    char *save = NULL, *interp = strtok_r(line, " \t\r", &save),
+         *arg = strtok_r(NULL, " \t\r", &save);
     if (interp != NULL && strcmp(base(interp), "env") == 0 && arg != NULL)
         interp = arg;
     if (interp == NULL || depth > 4 || resolve(interp, iv->path, sizeof iv->path) != 0) {
-        snprintf(iv->loader, sizeof iv->loader, "its interpreter %.1024s is not found", interp != NULL ? interp : "");
-        say(iv, PROG_NONE, "not cached: the script's interpreter %.400s is not found", interp != NULL ? interp : "");
+        snprintf(iv->loader, sizeof iv->loader, "its interpreter %.1024s is not found",
+                 interp != NULL ? interp : "");
+        say(iv, PROG_NONE, "not cached: the script's interpreter %.400s is not found",
+            interp != NULL ? interp : "");
         return -1;
     }
     file_map im;
@@ -229,14 +238,15 @@ static int interpreter_reaches(const file_map *m, prog_verdict *iv, int depth)
         snprintf(first, sizeof first, "%s", iv->path);
         rc = interpreter_reaches(&im, iv, depth + 1);
         if (rc == 0)
-            snprintf(iv->path, sizeof iv->path, "%s", first);   /* name the one the script names */
+            snprintf(iv->path, sizeof iv->path, "%s", first); /* name the one the script names */
     } else {
         elf_facts ef = elf_read(&im);
         rc = reachable(iv->path, &im, &ef, iv);
         if (rc != 0) {
             char facts[sizeof iv->loader];
             snprintf(facts, sizeof facts, "%s", iv->loader);
-            snprintf(iv->loader, sizeof iv->loader, "its interpreter %.1024s is %.150s", iv->path, facts);
+            snprintf(iv->loader, sizeof iv->loader, "its interpreter %.1024s is %.150s", iv->path,
+                     facts);
         }
     }
     unmap_file(&im);
@@ -256,13 +266,15 @@ static int has_arg(char *const *argv, int argc, const char *arg)
 static int script_says(const file_map *s, int fastcgi, prog_verdict *v)
 {
     if (contains(s, "CGI::Fast") || contains(s, "use FCGI") || contains(s, "FCGI::Request")) {
-        say(v, PROG_LIBFCGI, "cached: a Perl FastCGI script (Perl's FCGI module is libfcgi), "
-                             "as a FastCGI server and as CGI alike");
+        say(v, PROG_LIBFCGI,
+            "cached: a Perl FastCGI script (Perl's FCGI module is libfcgi), "
+            "as a FastCGI server and as CGI alike");
         return 1;
     }
     if (contains(s, "flup")) {
         say(v, fastcgi ? PROG_NONE : PROG_CGI,
-            "%s: it serves FastCGI with flup, Python's own FastCGI code, which cgicache does not see%s",
+            "%s: it serves FastCGI with flup, Python's own FastCGI code, which cgicache does not "
+            "see%s",
             fastcgi ? "not cached" : "cached only when a web server runs it as CGI",
             fastcgi ? " (run it as CGI, or cache in the web server)" : "");
         return 1;
@@ -285,7 +297,8 @@ static void judge(char *const *argv, int argc, int fastcgi, prog_verdict *v)
                 return;
             }
         snprintf(v->loader, sizeof v->loader, "a launcher");
-        say(v, PROG_NONE, "spawn-fcgi only starts the app: name it, as `spawn-fcgi ... -- APP ARGS`");
+        say(v, PROG_NONE,
+            "spawn-fcgi only starts the app: name it, as `spawn-fcgi ... -- APP ARGS`");
         return;
     }
     file_map m;
@@ -298,7 +311,8 @@ static void judge(char *const *argv, int argc, int fastcgi, prog_verdict *v)
             snprintf(v->loader, sizeof v->loader, "a script; %.1100s", iv.loader);
             say(v, PROG_NONE, "%s", iv.why);
         } else {
-            snprintf(v->loader, sizeof v->loader, "a script; LD_PRELOAD reaches its interpreter %.1024s", iv.path);
+            snprintf(v->loader, sizeof v->loader,
+                     "a script; LD_PRELOAD reaches its interpreter %.1024s", iv.path);
             v->preload_reaches = 1;
             if (!script_says(&m, fastcgi, v))
                 say(v, fastcgi ? PROG_NONE : PROG_CGI, "%s",
@@ -315,18 +329,21 @@ static void judge(char *const *argv, int argc, int fastcgi, prog_verdict *v)
     }
     int own_fastcgi = !ef.libfcgi && contains(&m, "FCGI_WEB_SERVER_ADDRS");
     if (strncmp(name, "php-fpm", 7) == 0) {
-        say(v, PROG_NONE, "not cached: php-fpm serves FastCGI with PHP's own code, not libfcgi, so cgicache "
-                          "never sees its requests (run PHP as CGI with php-cgi, or cache in the web server)");
+        say(v, PROG_NONE,
+            "not cached: php-fpm serves FastCGI with PHP's own code, not libfcgi, so cgicache "
+            "never sees its requests (run PHP as CGI with php-cgi, or cache in the web server)");
     } else if (ef.libfcgi) {
         say(v, PROG_LIBFCGI, "cached: a libfcgi app (links %s), as a FastCGI server%s",
             "libfcgi.so.0", fastcgi ? "" : " and as CGI");
     } else if (own_fastcgi && (fastcgi || has_arg(argv, argc, "-b"))) {
-        say(v, PROG_NONE, "not cached: %s, %s serves FastCGI with its own code, not libfcgi, "
-                          "so cgicache never sees its requests (run it as CGI, or cache in the web server)",
+        say(v, PROG_NONE,
+            "not cached: %s, %s serves FastCGI with its own code, not libfcgi, "
+            "so cgicache never sees its requests (run it as CGI, or cache in the web server)",
             fastcgi ? "on the socket spawn-fcgi gives it" : "with -b", name);
     } else if (own_fastcgi) {
-        say(v, PROG_CGI, "cached when a web server runs it as CGI; not when it serves FastCGI itself "
-                         "(-b, or a socket from spawn-fcgi): that is its own FastCGI code, not libfcgi");
+        say(v, PROG_CGI,
+            "cached when a web server runs it as CGI; not when it serves FastCGI itself "
+            "(-b, or a socket from spawn-fcgi): that is its own FastCGI code, not libfcgi");
     } else {
         /* An interpreter given its script as an argument: the script's
          * text decides, as after a #! line. */

@@ -337,7 +337,8 @@ int cmd_purge(int argc, char **argv)
         else if (strcmp(argv[i], "--all") == 0 && what == NULL)
             what = argv[i];
         else if ((strcmp(argv[i], "--route") == 0 || strcmp(argv[i], "--url") == 0 ||
-                  strcmp(argv[i], "--tag") == 0) && i + 1 < argc && what == NULL)
+                  strcmp(argv[i], "--tag") == 0) &&
+                 i + 1 < argc && what == NULL)
             what = argv[i], arg = argv[++i];
         else {
             fprintf(stderr, "cgicache purge: unexpected '%s'\n", argv[i]);
@@ -349,7 +350,10 @@ int cmd_purge(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (strcmp(what, "--route") == 0 && !cc_keyspace_route_name(arg)) {
-        fprintf(stderr, "cgicache purge: '%s' is not a route name (CGICACHE_ROUTE_<name>: letters, digits, _)\n", arg);
+        fprintf(stderr,
+                "cgicache purge: '%s' is not a route name (CGICACHE_ROUTE_<name>: letters, digits, "
+                "_)\n",
+                arg);
         return EXIT_USAGE;
     }
     cc_config *cfg = tool_config();

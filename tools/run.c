@@ -63,7 +63,8 @@ int cmd_run(int argc, char **argv)
                 return EXIT_PROBLEM;
             }
         } else if (argv[i][0] == '-') {
-            fprintf(stderr, "cgicache run: unknown option '%s' (want -e KEY=VALUE or --)\n", argv[i]);
+            fprintf(stderr, "cgicache run: unknown option '%s' (want -e KEY=VALUE or --)\n",
+                    argv[i]);
             return EXIT_USAGE;
         } else {
             break;      /* the command itself, without a "--" */

@@ -133,7 +133,8 @@ int cmd_stats(int argc, char **argv)
     for (size_t i = 0; i < cfg->nroutes; i++) {
         long long counts[CC_STAT_KINDS], since;
         const char *name = cfg->routes[i].name;
-        if (reset ? reset_route(s, cfg, name) != 0 : read_route(s, cfg, name, counts, &since) != 0) {
+        if (reset ? reset_route(s, cfg, name) != 0
+                  : read_route(s, cfg, name, counts, &since) != 0) {
             fprintf(stderr, "cgicache stats: redis error on route %s\n", name);
             rc = EXIT_PROBLEM;
             break;

@@ -112,19 +112,19 @@ static followed *observed(FCGX_Stream *out)
 
 /* ---- calling the real libfcgi ------------------------------------------------ */
 
-#define CALL_REAL(fn, ...)                                                    \
-    ({                                                                        \
-        depth++;                                                              \
+#define CALL_REAL(fn, ...)                                                       \
+    ({                                                                           \
+        depth++;                                                                 \
         __typeof__(CC_REAL(fn)(__VA_ARGS__)) result_ = CC_REAL(fn)(__VA_ARGS__); \
-        depth--;                                                              \
-        result_;                                                              \
+        depth--;                                                                 \
+        result_;                                                                 \
     })
 
-#define CALL_REAL_VOID(fn, ...)                                               \
-    do {                                                                      \
-        depth++;                                                              \
-        CC_REAL(fn)(__VA_ARGS__);                                             \
-        depth--;                                                              \
+#define CALL_REAL_VOID(fn, ...)   \
+    do {                          \
+        depth++;                  \
+        CC_REAL(fn)(__VA_ARGS__); \
+        depth--;                  \
     } while (0)
 
 static int sink_write(void *ctx, const char *data, size_t len)
@@ -262,11 +262,25 @@ static void end_followed(FCGX_Stream *out, void (*finish_real)(void *), void *ar
     }
 }
 
-static bool is_followed(FCGX_Stream *out) { return find(out, false) != NULL; }
+static bool is_followed(FCGX_Stream *out)
+{
+    return find(out, false) != NULL;
+}
 
-static void finish_r_real(void *r) { CC_REAL(FCGX_Finish_r)(r); }
-static void finish_real(void *unused) { (void)unused; CC_REAL(FCGX_Finish)(); }
-static void fcgi_finish_real(void *unused) { (void)unused; CC_REAL(FCGI_Finish)(); }
+static void finish_r_real(void *r)
+{
+    CC_REAL(FCGX_Finish_r)(r);
+}
+static void finish_real(void *unused)
+{
+    (void)unused;
+    CC_REAL(FCGX_Finish)();
+}
+static void fcgi_finish_real(void *unused)
+{
+    (void)unused;
+    CC_REAL(FCGI_Finish)();
+}
 
 /* fcgi_stdio's stdout, &_fcgi_sF[1].  An app that uses the stdout macro
  * usually holds a copy-relocated _fcgi_sF of its own, which libfcgi then

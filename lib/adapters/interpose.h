@@ -19,10 +19,10 @@ void *cc_fcgi_data(const char *name);
 
 /* real(fn) yields a pointer to the real fn, typed like fn.  Once found,
  * it is one load: the wrappers call it for every write of the app. */
-#define CC_REAL(fn)                                                            \
-    ({                                                                         \
-        static void *volatile slot_##fn;                                       \
-        void *real_ = __atomic_load_n(&slot_##fn, __ATOMIC_ACQUIRE);           \
+#define CC_REAL(fn)                                                                 \
+    ({                                                                              \
+        static void *volatile slot_##fn;                                            \
+        void *real_ = __atomic_load_n(&slot_##fn, __ATOMIC_ACQUIRE);                \
         (__typeof__(&fn))(real_ != NULL ? real_ : cc_real_symbol(&slot_##fn, #fn)); \
     })
 

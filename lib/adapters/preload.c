@@ -36,7 +36,10 @@ static int is_self(const char *item, size_t len, const char *self, size_t self_l
 
 static int done;
 
-int cc_preload_active(void) { return __atomic_load_n(&done, __ATOMIC_ACQUIRE); }
+int cc_preload_active(void)
+{
+    return __atomic_load_n(&done, __ATOMIC_ACQUIRE);
+}
 
 void cc_preload_remove_self(void)
 {

@@ -36,7 +36,8 @@ static void check_once(int fd)
     if (!cfg->enabled || cfg->nroutes == 0 || cc_preload_active())
         return;
     int saved = errno;
-    cc_warn("routes are configured, but %s accepts connections itself (fd %d), not through libfcgi: "
+    cc_warn("routes are configured, but %s accepts connections itself (fd %d), not through "
+            "libfcgi: "
             "its requests are not cached (`cgicache check -- PROGRAM ARGS` says why)",
             program_invocation_short_name, fd);
     errno = saved;

@@ -245,7 +245,8 @@ static const char *parse_redis(const char *url, cc_redis_addr *a)
 static const char *const compress_words[] = {"smart", "all", "off", NULL};
 static const char *const log_words[] = {"off", "error", "warn", "info", "debug", NULL};
 /* Odd indexes are "on": see the ENABLE case below. */
-static const char *const enable_words[] = {"0", "1", "off", "on", "false", "true", "no", "yes", NULL};
+static const char *const enable_words[] = {"0",    "1",  "off", "on", "false",
+                                           "true", "no", "yes", NULL};
 
 const cc_setting cc_settings[] = {
     {"CGICACHE_REDIS", CC_SET_REDIS, FIELD(redis), "redis://127.0.0.1:6379/0",
@@ -266,18 +267,18 @@ const cc_setting cc_settings[] = {
     {"CGICACHE_COMPRESS_MIN", CC_SET_SIZE, FIELD(compress_min), "1024",
      "smallest body `smart` compresses", NULL, 0, 0},
     {"CGICACHE_COMPRESS_LEVEL", CC_SET_INT, FIELD(compress_level), "3", "zstd level", NULL, -7, 22},
-    {"CGICACHE_LOCK_TTL", CC_SET_DURATION, FIELD(lock_ttl_ms), "5s", "stampede lock lifetime",
-     NULL, 0, 0},
+    {"CGICACHE_LOCK_TTL", CC_SET_DURATION, FIELD(lock_ttl_ms), "5s", "stampede lock lifetime", NULL,
+     0, 0},
     {"CGICACHE_LOCK_WAIT", CC_SET_DURATION_ZERO, FIELD(lock_wait_ms), NULL,
      "how long a request waits for another's computation [`= CGICACHE_LOCK_TTL`]", NULL, 0, 0},
     {"CGICACHE_STALE", CC_SET_DURATION_ZERO, FIELD(stale_ms), "0",
-     "default grace after TTL in which a stale copy is served while one request refreshes",
-     NULL, 0, 0},
+     "default grace after TTL in which a stale copy is served while one request refreshes", NULL, 0,
+     0},
     {"CGICACHE_EARLY_REFRESH", CC_SET_NUMBER, FIELD(early_refresh), "0.2",
      "XFetch beta for refreshing fresh entries early; `0` disables", NULL, 0, 100},
     {"CGICACHE_MAX_SIZE", CC_SET_SIZE, FIELD(max_size), "8M", "largest body stored", NULL, 0, 0},
-    {"CGICACHE_TIMEOUT", CC_SET_DURATION, FIELD(timeout_ms), "50ms", "Redis command timeout",
-     NULL, 0, 0},
+    {"CGICACHE_TIMEOUT", CC_SET_DURATION, FIELD(timeout_ms), "50ms", "Redis command timeout", NULL,
+     0, 0},
     {"CGICACHE_CONNECT_TIMEOUT", CC_SET_DURATION, FIELD(connect_timeout_ms), "50ms",
      "Redis connect timeout", NULL, 0, 0},
     {"CGICACHE_STATUS_HEADER", CC_SET_HEADER, FIELD(status_header), "X-Cache-Status",
@@ -381,7 +382,8 @@ static const char *apply_setting(cc_config *cfg, const cc_setting *s, const char
         cfg->bypass_value_set = true;
         return NULL;
     case CC_SET_PREFIX:
-        if (text[0] == '\0' || strlen(text) >= sizeof cfg->prefix || strpbrk(text, " \t\r\n*?[]\\") != NULL)
+        if (text[0] == '\0' || strlen(text) >= sizeof cfg->prefix ||
+            strpbrk(text, " \t\r\n*?[]\\") != NULL)
             return "bad prefix: 1 to 63 characters, no blanks or *?[]\\";
         snprintf(cfg->prefix, sizeof cfg->prefix, "%s", text);
         return NULL;
@@ -420,8 +422,13 @@ static void parse_globals(parser *ps)
 
 static void format_duration(int64_t ms, char *out, size_t cap)
 {
-    static const struct { int64_t ms; const char *unit; } units[] = {
-        {3600000, "h"}, {60000, "m"}, {1000, "s"},
+    static const struct {
+        int64_t ms;
+        const char *unit;
+    } units[] = {
+        {3600000, "h"},
+        {60000, "m"},
+        {1000, "s"},
     };
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
         if (ms != 0 && ms % units[i].ms == 0) {
@@ -433,8 +440,13 @@ static void format_duration(int64_t ms, char *out, size_t cap)
 
 static void format_size(size_t bytes, char *out, size_t cap)
 {
-    static const struct { size_t unit; const char *name; } units[] = {
-        {1024 * 1024 * 1024, "G"}, {1024 * 1024, "M"}, {1024, "k"},
+    static const struct {
+        size_t unit;
+        const char *name;
+    } units[] = {
+        {1024 * 1024 * 1024, "G"},
+        {1024 * 1024, "M"},
+        {1024, "k"},
     };
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
         if (bytes != 0 && bytes % units[i].unit == 0 && bytes / units[i].unit < 1024) {
@@ -521,7 +533,8 @@ static void add_route(parser *ps, const char *kv)
         return;
     }
     for (size_t i = 0; i < cfg->nroutes; i++)
-        if (strlen(cfg->routes[i].name) == name_len && memcmp(cfg->routes[i].name, name, name_len) == 0)
+        if (strlen(cfg->routes[i].name) == name_len &&
+            memcmp(cfg->routes[i].name, name, name_len) == 0)
             return;
     cc_route *grown = realloc(cfg->routes, (cfg->nroutes + 1) * sizeof *grown);
     if (grown == NULL) {
@@ -571,7 +584,8 @@ static void check_unknown(parser *ps, char *const *list)
 {
     for (char *const *e = list; e != NULL && *e != NULL; e++) {
         const char *kv = *e, *eq = strchr(kv, '=');
-        if (strncmp(kv, "CGICACHE_", 9) != 0 || eq == NULL || strncmp(kv, ROUTE_PREFIX, ROUTE_PREFIX_LEN) == 0)
+        if (strncmp(kv, "CGICACHE_", 9) != 0 || eq == NULL ||
+            strncmp(kv, ROUTE_PREFIX, ROUTE_PREFIX_LEN) == 0)
             continue;
         size_t len = (size_t)(eq - kv);
         bool found = false;

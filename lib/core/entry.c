@@ -21,7 +21,11 @@
 #define CHECKSUM_LEN 8
 #define BODY_MAX ((size_t)1 << 30)   /* nothing larger is ever stored */
 
-static void put_u16(unsigned char *p, uint16_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
+static void put_u16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
 static void put_u32(unsigned char *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
@@ -32,7 +36,10 @@ static void put_u64(unsigned char *p, uint64_t v)
     for (int i = 0; i < 8; i++)
         p[i] = (unsigned char)(v >> (8 * i));
 }
-static uint16_t get_u16(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint16_t get_u16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
 static uint32_t get_u32(const unsigned char *p)
 {
     uint32_t v = 0;
@@ -50,8 +57,8 @@ static uint64_t get_u64(const unsigned char *p)
 
 /* Compresses body when the mode asks for it and it pays off; returns the
  * malloc'd frame (and its length) or NULL to store the body raw. */
-static void *compress_body(const cc_entry *e, cc_compress_mode mode, size_t min_size,
-                           int level, size_t *out_len)
+static void *compress_body(const cc_entry *e, cc_compress_mode mode, size_t min_size, int level,
+                           size_t *out_len)
 {
     if (mode == CC_COMPRESS_OFF || e->body_len == 0 ||
         (mode == CC_COMPRESS_SMART && e->body_len < min_size))
@@ -69,8 +76,8 @@ static void *compress_body(const cc_entry *e, cc_compress_mode mode, size_t min_
     return frame;
 }
 
-int cc_entry_encode(const cc_entry *e, cc_compress_mode mode, size_t min_size,
-                    int level, char **out, size_t *out_len)
+int cc_entry_encode(const cc_entry *e, cc_compress_mode mode, size_t min_size, int level,
+                    char **out, size_t *out_len)
 {
     if (e->key_len > UINT32_MAX || e->head_len > UINT32_MAX || e->body_len > BODY_MAX)
         return -1;

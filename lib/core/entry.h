@@ -26,21 +26,21 @@ typedef struct cc_entry {
     int64_t ttl_ms;             /* fresh for ttl_ms after stored_at_ms */
     int64_t stale_ms;           /* then servable stale for stale_ms */
     uint32_t compute_ms;        /* how long the app took to answer */
-    uint64_t generation;        /* folded from the route and URL generations it was computed under */
-    const char *key;            /* the full canonical key */
+    uint64_t generation; /* folded from the route and URL generations it was computed under */
+    const char *key; /* the full canonical key */
     size_t key_len;
-    const char *head;           /* stored head form (see http.h) */
+    const char *head; /* stored head form (see http.h) */
     size_t head_len;
     const char *body;
-    size_t body_len;            /* raw (decompressed) length */
-    size_t stored_body_len;     /* length as stored (after compression) */
+    size_t body_len; /* raw (decompressed) length */
+    size_t stored_body_len; /* length as stored (after compression) */
 } cc_entry;
 
 /* Encodes e into a malloc'd buffer (*out, *out_len).  Compresses the body
  * with zstd at level when mode is ALL, or SMART and body_len >= min_size,
  * and keeps the compressed form only when it is smaller.  Returns 0 or -1. */
-int cc_entry_encode(const cc_entry *e, cc_compress_mode mode, size_t min_size,
-                    int level, char **out, size_t *out_len);
+int cc_entry_encode(const cc_entry *e, cc_compress_mode mode, size_t min_size, int level,
+                    char **out, size_t *out_len);
 
 /* Decodes buf into e.  key and head point into buf; the body points into
  * buf or, when compressed, into *scratch, a malloc'd buffer the caller

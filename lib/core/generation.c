@@ -17,16 +17,16 @@ static const char *value_or_fresh(const char *value, size_t *len, char *fresh, c
     return fresh;
 }
 
-uint64_t cc_generation_found(const char *route, size_t route_len, const char *url,
-                             size_t url_len, char *fresh_route, char *fresh_url, cc_gen_draw draw)
+uint64_t cc_generation_found(const char *route, size_t route_len, const char *url, size_t url_len,
+                             char *fresh_route, char *fresh_url, cc_gen_draw draw)
 {
     route = value_or_fresh(route, &route_len, fresh_route, draw);
     url = value_or_fresh(url, &url_len, fresh_url, draw);
     return cc_key_generation(route, route_len, url, url_len);
 }
 
-uint64_t cc_key_generation(const char *route_gen, size_t route_len,
-                           const char *url_gen, size_t url_len)
+uint64_t cc_key_generation(const char *route_gen, size_t route_len, const char *url_gen,
+                           size_t url_len)
 {
     if (route_gen == NULL && url_gen == NULL)
         return 0;

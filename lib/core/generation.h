@@ -25,8 +25,8 @@
  * purge writes a new random value into one of them, so every entry
  * computed before it stops matching, at once, without touching them:
  * an O(1) purge that a hit checks in the same round trip as its GET. */
-uint64_t cc_key_generation(const char *route_gen, size_t route_len,
-                           const char *url_gen, size_t url_len);
+uint64_t cc_key_generation(const char *route_gen, size_t route_len, const char *url_gen,
+                           size_t url_len);
 
 #define CC_GEN_VALUE_LEN 16     /* hex digits of a generation value */
 
@@ -37,7 +37,7 @@ typedef void (*cc_gen_draw)(char *out);
  * For each missing key a value is drawn into fresh_route / fresh_url
  * (CC_GEN_VALUE_LEN + 1 bytes), which the next store must create the key
  * with; for a present one they are set to "". */
-uint64_t cc_generation_found(const char *route, size_t route_len, const char *url,
-                             size_t url_len, char *fresh_route, char *fresh_url, cc_gen_draw draw);
+uint64_t cc_generation_found(const char *route, size_t route_len, const char *url, size_t url_len,
+                             char *fresh_route, char *fresh_url, cc_gen_draw draw);
 
 #endif

@@ -19,9 +19,15 @@
 
 #include "decimal.h"
 
-static int is_blank(char c) { return c == ' ' || c == '\t'; }
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
 
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
 
 /* RFC 9110 tchar: visible ASCII except the separators. */
 static int is_token_char(unsigned char c)
@@ -173,8 +179,7 @@ static size_t member_name_len(const char *m, size_t mlen)
 }
 
 /* Finds the member named token; returns it or NULL. */
-static const char *find_member(const char *value, size_t value_len, const char *token,
-                               size_t *mlen)
+static const char *find_member(const char *value, size_t value_len, const char *token, size_t *mlen)
 {
     const char *m;
     size_t pos = 0;
@@ -241,8 +246,17 @@ int cc_list_seconds_all(const char *value, size_t value_len, const char *name, i
 int cc_header_is_unstored(const char *name, size_t name_len, const char *extra)
 {
     static const char *const never[] = {
-        "Status", "Set-Cookie", "Connection", "Keep-Alive", "Transfer-Encoding", "TE",
-        "Trailer", "Upgrade", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection",
+        "Status",
+        "Set-Cookie",
+        "Connection",
+        "Keep-Alive",
+        "Transfer-Encoding",
+        "TE",
+        "Trailer",
+        "Upgrade",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "Proxy-Connection",
     };
     for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
         if (name_is(name, name_len, never[i]))
@@ -341,18 +355,42 @@ void cc_buf_free(cc_buf *b)
  * CGI allows: a made-up phrase ("Unknown") would be worse than none. */
 static const char *standard_reason(int status)
 {
-    static const struct { int code; const char *text; } reasons[] = {
-        {200, "OK"}, {201, "Created"}, {202, "Accepted"},
-        {203, "Non-Authoritative Information"}, {204, "No Content"}, {206, "Partial Content"},
-        {300, "Multiple Choices"}, {301, "Moved Permanently"}, {302, "Found"},
-        {303, "See Other"}, {304, "Not Modified"}, {307, "Temporary Redirect"},
-        {308, "Permanent Redirect"}, {400, "Bad Request"}, {401, "Unauthorized"},
-        {403, "Forbidden"}, {404, "Not Found"}, {405, "Method Not Allowed"},
-        {406, "Not Acceptable"}, {409, "Conflict"}, {410, "Gone"}, {412, "Precondition Failed"},
-        {414, "URI Too Long"}, {415, "Unsupported Media Type"}, {422, "Unprocessable Content"},
-        {429, "Too Many Requests"}, {451, "Unavailable For Legal Reasons"},
-        {500, "Internal Server Error"}, {501, "Not Implemented"}, {502, "Bad Gateway"},
-        {503, "Service Unavailable"}, {504, "Gateway Timeout"},
+    static const struct {
+        int code;
+        const char *text;
+    } reasons[] = {
+        {200, "OK"},
+        {201, "Created"},
+        {202, "Accepted"},
+        {203, "Non-Authoritative Information"},
+        {204, "No Content"},
+        {206, "Partial Content"},
+        {300, "Multiple Choices"},
+        {301, "Moved Permanently"},
+        {302, "Found"},
+        {303, "See Other"},
+        {304, "Not Modified"},
+        {307, "Temporary Redirect"},
+        {308, "Permanent Redirect"},
+        {400, "Bad Request"},
+        {401, "Unauthorized"},
+        {403, "Forbidden"},
+        {404, "Not Found"},
+        {405, "Method Not Allowed"},
+        {406, "Not Acceptable"},
+        {409, "Conflict"},
+        {410, "Gone"},
+        {412, "Precondition Failed"},
+        {414, "URI Too Long"},
+        {415, "Unsupported Media Type"},
+        {422, "Unprocessable Content"},
+        {429, "Too Many Requests"},
+        {451, "Unavailable For Legal Reasons"},
+        {500, "Internal Server Error"},
+        {501, "Not Implemented"},
+        {502, "Bad Gateway"},
+        {503, "Service Unavailable"},
+        {504, "Gateway Timeout"},
     };
     for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
         if (reasons[i].code == status)
@@ -393,8 +431,8 @@ void cc_head_store_form(cc_buf *out, const cc_head *h, const char *tags_header)
             append_header(out, &h->headers[i]);
 }
 
-void cc_head_inject(cc_buf *out, const cc_head *h, const char *drop,
-                    const char *extra, size_t extra_len)
+void cc_head_inject(cc_buf *out, const cc_head *h, const char *drop, const char *extra,
+                    size_t extra_len)
 {
     /* The parsed head no longer says whether the app wrote a Status line;
      * one is written whenever it carries something the server would not

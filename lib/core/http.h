@@ -89,7 +89,7 @@ void cc_head_store_form(cc_buf *out, const cc_head *h, const char *tags_header);
 /* Appends the app's own head, every line kept as it was except those
  * named by drop (the tags header; NULL for none), then extra lines, then
  * the blank line: a streamed miss with its status header injected. */
-void cc_head_inject(cc_buf *out, const cc_head *h, const char *drop,
-                    const char *extra, size_t extra_len);
+void cc_head_inject(cc_buf *out, const cc_head *h, const char *drop, const char *extra,
+                    size_t extra_len);
 
 #endif

@@ -35,8 +35,8 @@ static bool same_host(const char *a, size_t alen, const char *b, size_t blen, bo
 
 /* Bumps the URL generation of path (decoded, see path.h) on the route
  * that caches GET path. */
-static void url_target(const cc_config *cfg, bool https, const char *host,
-                       const char *path, size_t path_len, cc_gen_fn fn, void *ctx)
+static void url_target(const cc_config *cfg, bool https, const char *host, const char *path,
+                       size_t path_len, cc_gen_fn fn, void *ctx)
 {
     const cc_route *r = cc_route_match(cfg, CC_M_GET, path, path_len);
     char key[CC_GEN_KEY_MAX];
@@ -63,7 +63,8 @@ static size_t location_path(const cc_request *rq, const cc_header *h, bool *http
     if (scheme > 0) {
         const char *host = v + scheme;
         const char *slash = memchr(host, '/', (size_t)(end - host));
-        if (slash == NULL || !same_host(host, (size_t)(slash - host), rq->host, strlen(rq->host), *https))
+        if (slash == NULL ||
+            !same_host(host, (size_t)(slash - host), rq->host, strlen(rq->host), *https))
             return 0;
         v = slash;
     }
@@ -74,9 +75,8 @@ static size_t location_path(const cc_request *rq, const cc_header *h, bool *http
     return (size_t)(stop - v);
 }
 
-void cc_invalidate_targets(const cc_config *cfg, const cc_route *route,
-                           const cc_request *rq, const cc_head *head,
-                           cc_gen_fn fn, void *ctx)
+void cc_invalidate_targets(const cc_config *cfg, const cc_route *route, const cc_request *rq,
+                           const cc_head *head, cc_gen_fn fn, void *ctx)
 {
     if (head->status < 200 || head->status > 399)
         return;

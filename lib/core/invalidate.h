@@ -31,8 +31,7 @@ bool cc_invalidate_possible(const cc_config *cfg, const cc_route *route, unsigne
 /* Reports the generation keys that the request rq, answered with head,
  * invalidates (nothing unless the status is 2xx or 3xx).  route is the
  * request's own route, or NULL. */
-void cc_invalidate_targets(const cc_config *cfg, const cc_route *route,
-                           const cc_request *rq, const cc_head *head,
-                           cc_gen_fn fn, void *ctx);
+void cc_invalidate_targets(const cc_config *cfg, const cc_route *route, const cc_request *rq,
+                           const cc_head *head, cc_gen_fn fn, void *ctx);
 
 #endif

@@ -60,21 +60,20 @@ typedef struct keep_set {
 /* Printable bytes that stay readable in queries and header values: all
  * of them but the separators '%', '|', '#' and the blank. */
 static const keep_set keep_text = {{
-    ['!'] = 1, ['"'] = 1, ['$'] = 1, ['&'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1,
-    ['*'] = 1, ['+'] = 1, [','] = 1, ['-'] = 1, ['.'] = 1, ['/'] = 1, [':'] = 1,
-    [';'] = 1, ['<'] = 1, ['='] = 1, ['>'] = 1, ['?'] = 1, ['@'] = 1, ['['] = 1,
-    ['\\'] = 1, [']'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['{'] = 1, ['}'] = 1,
-    ['~'] = 1,
+    ['!'] = 1, ['"'] = 1, ['$'] = 1, ['&'] = 1, ['\''] = 1, ['('] = 1,  [')'] = 1, ['*'] = 1,
+    ['+'] = 1, [','] = 1, ['-'] = 1, ['.'] = 1, ['/'] = 1,  [':'] = 1,  [';'] = 1, ['<'] = 1,
+    ['='] = 1, ['>'] = 1, ['?'] = 1, ['@'] = 1, ['['] = 1,  ['\\'] = 1, [']'] = 1, ['^'] = 1,
+    ['_'] = 1, ['`'] = 1, ['{'] = 1, ['}'] = 1, ['~'] = 1,
 }};
 /* A path's: the same but '?', which ends the path and starts the query. */
 static const keep_set keep_path = {{
     ['!'] = 1, ['"'] = 1, ['$'] = 1, ['&'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1,
-    ['*'] = 1, ['+'] = 1, [','] = 1, ['-'] = 1, ['.'] = 1, ['/'] = 1, [':'] = 1,
-    [';'] = 1, ['<'] = 1, ['='] = 1, ['>'] = 1, ['@'] = 1, ['['] = 1,
-    ['\\'] = 1, [']'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['{'] = 1, ['}'] = 1,
-    ['~'] = 1,
+    ['*'] = 1, ['+'] = 1, [','] = 1, ['-'] = 1, ['.'] = 1,  ['/'] = 1, [':'] = 1,
+    [';'] = 1, ['<'] = 1, ['='] = 1, ['>'] = 1, ['@'] = 1,  ['['] = 1, ['\\'] = 1,
+    [']'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['{'] = 1,  ['}'] = 1, ['~'] = 1,
 }};
-static const keep_set keep_host = {{['-'] = 1, ['.'] = 1, [':'] = 1, ['['] = 1, [']'] = 1, ['_'] = 1}};
+static const keep_set keep_host = {
+    {['-'] = 1, ['.'] = 1, [':'] = 1, ['['] = 1, [']'] = 1, ['_'] = 1}};
 static const keep_set keep_name = {{['-'] = 1, ['_'] = 1}};
 
 static bool kept(unsigned char c, const keep_set *keep)
@@ -278,8 +277,8 @@ static int put_query(writer *w, const cc_route *route, const char *q, size_t qle
         param *p = &params[n];
         const char *eq = memchr(text, '=', len);
         size_t base;
-        long flen = fold_name(text, eq != NULL ? (size_t)(eq - text) : len, p->fold,
-                              sizeof p->fold, &base);
+        long flen = fold_name(text, eq != NULL ? (size_t)(eq - text) : len, p->fold, sizeof p->fold,
+                              &base);
         if (flen < 0) {
             p->fold[0] = '\0';
             flen = 0;
@@ -355,9 +354,8 @@ static void put_purge_url(writer *w, bool https, const char *host, size_t host_l
     put_escaped(w, path, path_len, &keep_path, false);
 }
 
-int cc_key_url_gen(const cc_config *cfg, const cc_route *route, bool https,
-                   const char *host, size_t host_len, const char *path,
-                   size_t path_len, char *out, size_t cap)
+int cc_key_url_gen(const cc_config *cfg, const cc_route *route, bool https, const char *host,
+                   size_t host_len, const char *path, size_t path_len, char *out, size_t cap)
 {
     char url[CC_KEY_MAX];
     writer u = {url, 0, sizeof url, 0};
@@ -403,8 +401,7 @@ static void put_extras(writer *w, const cc_request *rq)
     }
 }
 
-int cc_key_build(const cc_config *cfg, const cc_route *route,
-                 const cc_request *rq, cc_key *out)
+int cc_key_build(const cc_config *cfg, const cc_route *route, const cc_request *rq, cc_key *out)
 {
     writer w = {out->full, 0, sizeof out->full, 0};
     out->full[0] = '\0';
@@ -432,7 +429,8 @@ int cc_key_build(const cc_config *cfg, const cc_route *route,
      * no decoding (most do not); otherwise it is written after the key. */
     const char *url = out->full + url_start;
     size_t url_len = url_end - url_start;
-    bool as_written = rq->norm_len == rq->path_len && memcmp(rq->norm, rq->path, rq->path_len) == 0 &&
+    bool as_written = rq->norm_len == rq->path_len &&
+                      memcmp(rq->norm, rq->path, rq->path_len) == 0 &&
                       (rq->path_encoded || strpbrk(rq->norm, "%?#") == NULL);
     if (!as_written) {
         writer u = {out->full + w.len + 1, 0, sizeof out->full - w.len - 1, 0};

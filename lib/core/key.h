@@ -39,17 +39,14 @@ typedef struct cc_key {
 } cc_key;
 
 /* Returns 0, or -1 when the key would not fit CC_KEY_MAX (not cached). */
-int cc_key_build(const cc_config *cfg, const cc_route *route,
-                 const cc_request *rq, cc_key *out);
+int cc_key_build(const cc_config *cfg, const cc_route *route, const cc_request *rq, cc_key *out);
 
 /* The URL generation key of scheme://host/path on route, as cc_key_build
  * makes it: for invalidating every variant of one URL.  Returns 0 or -1. */
-int cc_key_url_gen(const cc_config *cfg, const cc_route *route, bool https,
-                   const char *host, size_t host_len, const char *path,
-                   size_t path_len, char *out, size_t cap);
+int cc_key_url_gen(const cc_config *cfg, const cc_route *route, bool https, const char *host,
+                   size_t host_len, const char *path, size_t path_len, char *out, size_t cap);
 
 /* Prefix shared by every key of a route: "<prefix>:<route>:" (for purges). */
-int cc_key_route_prefix(const cc_config *cfg, const char *route,
-                        char *out, size_t cap);
+int cc_key_route_prefix(const cc_config *cfg, const char *route, char *out, size_t cap);
 
 #endif

@@ -11,12 +11,12 @@
 #include <string.h>
 
 static const char *const kinds[] = {
-    [CC_KS_GEN] = "gen", [CC_KS_LOCK] = "lock", [CC_KS_FILL] = "fill",
+    [CC_KS_GEN] = "gen", [CC_KS_LOCK] = "lock",   [CC_KS_FILL] = "fill",
     [CC_KS_TAG] = "tag", [CC_KS_STATS] = "stats",
 };
 
-int cc_keyspace_key(const cc_config *cfg, cc_ks_kind kind, const char *name, size_t len,
-                    char *out, size_t cap)
+int cc_keyspace_key(const cc_config *cfg, cc_ks_kind kind, const char *name, size_t len, char *out,
+                    size_t cap)
 {
     /* Pieces copied, not printed: every lookup writes two of these. */
     size_t plen = strlen(cfg->prefix), klen = strlen(kinds[kind]);
@@ -35,8 +35,8 @@ int cc_keyspace_key(const cc_config *cfg, cc_ks_kind kind, const char *name, siz
     return 0;
 }
 
-int cc_keyspace_of_entry(const cc_config *cfg, cc_ks_kind kind, const char *entry,
-                         size_t len, char *out, size_t cap)
+int cc_keyspace_of_entry(const cc_config *cfg, cc_ks_kind kind, const char *entry, size_t len,
+                         char *out, size_t cap)
 {
     size_t skip = strlen(cfg->prefix) + 1;
     if (len < skip)
@@ -98,5 +98,6 @@ bool cc_keyspace_is_entry(const cc_config *cfg, const char *key, size_t len)
         return false;
     p += method + 1;
     size_t rest = (size_t)(end - p);
-    return (rest > 7 && memcmp(p, "http://", 7) == 0) || (rest > 8 && memcmp(p, "https://", 8) == 0);
+    return (rest > 7 && memcmp(p, "http://", 7) == 0) ||
+           (rest > 8 && memcmp(p, "https://", 8) == 0);
 }

@@ -23,12 +23,12 @@ typedef enum { CC_KS_GEN, CC_KS_LOCK, CC_KS_FILL, CC_KS_TAG, CC_KS_STATS } cc_ks
 
 /* Writes "<prefix>:#<kind>:<name>" into out.  Returns 0, or -1 when it
  * does not fit cap. */
-int cc_keyspace_key(const cc_config *cfg, cc_ks_kind kind, const char *name, size_t len,
-                    char *out, size_t cap);
+int cc_keyspace_key(const cc_config *cfg, cc_ks_kind kind, const char *name, size_t len, char *out,
+                    size_t cap);
 
 /* The lock or fill channel of the entry whose Redis key is entry. */
-int cc_keyspace_of_entry(const cc_config *cfg, cc_ks_kind kind, const char *entry,
-                         size_t len, char *out, size_t cap);
+int cc_keyspace_of_entry(const cc_config *cfg, cc_ks_kind kind, const char *entry, size_t len,
+                         char *out, size_t cap);
 
 /* Whether name can be a route's name: [A-Za-z0-9_]+, shorter than CC_NAME_MAX. */
 bool cc_keyspace_route_name(const char *name);

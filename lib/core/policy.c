@@ -48,8 +48,14 @@ typedef struct known_param {
     bool watched;            /* repeats that differ make the request ambiguous */
 } known_param;
 
-#define WATCH(literal, r) {literal, sizeof literal - 1, r, true}
-#define FORWARDING(literal) {literal, sizeof literal - 1, RULE_FORWARDING, false}
+#define WATCH(literal, r)                    \
+    {                                        \
+        literal, sizeof literal - 1, r, true \
+    }
+#define FORWARDING(literal)                                 \
+    {                                                       \
+        literal, sizeof literal - 1, RULE_FORWARDING, false \
+    }
 
 /* Every parameter the rules read.  Watched ones are those the key or the
  * rules read: a request that repeats one of them with different values is
@@ -308,7 +314,10 @@ cc_req_class cc_policy_request(const cc_config *cfg, const cc_route *route, cons
 
 /* ---- responses ------------------------------------------------------------- */
 
-static bool is_blank(char c) { return c == ' ' || c == '\t'; }
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
 
 static bool status_listed(const cc_route *route, int status)
 {
@@ -485,9 +494,8 @@ static const char *refusal(const cc_config *cfg, const cc_route *route, const cc
     return NULL;
 }
 
-int64_t cc_policy_response_ttl(const cc_config *cfg, const cc_route *route,
-                               const cc_head *head, size_t body_len,
-                               int64_t now_ms, const char **why)
+int64_t cc_policy_response_ttl(const cc_config *cfg, const cc_route *route, const cc_head *head,
+                               size_t body_len, int64_t now_ms, const char **why)
 {
     const char *reason = refusal(cfg, route, head, body_len);
     int64_t ttl = 0;
@@ -550,12 +558,15 @@ static int take_name(scan *s, const char *const *names, const char *const *full,
 }
 
 static const char *const weekdays[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-static const char *const weekdays_full[] = {"Monday", "Tuesday", "Wednesday", "Thursday",
+static const char *const weekdays_full[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                             "Friday", "Saturday", "Sunday"};
 static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
-static int take_month(scan *s) { return take_name(s, months, NULL, 12) + 1; }
+static int take_month(scan *s)
+{
+    return take_name(s, months, NULL, 12) + 1;
+}
 
 /* "HH:MM:SS" as seconds of the day (60 allows a leap second); -1 if bad. */
 static int take_time(scan *s)
@@ -577,7 +588,10 @@ static bool take_gmt(scan *s)
     return take_char(s, ' ') && take_char(s, 'G') && take_char(s, 'M') && take_char(s, 'T');
 }
 
-static bool is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+static bool is_leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 static int days_in_month(int y, int m)
 {
@@ -645,8 +659,8 @@ int cc_parse_http_date(const char *text, size_t len, int64_t *out_ms)
 
 /* ---- early refresh ------------------------------------------------------------ */
 
-int cc_policy_early_refresh(int64_t now_ms, int64_t expiry_ms,
-                            int64_t compute_ms, double beta, double rand01)
+int cc_policy_early_refresh(int64_t now_ms, int64_t expiry_ms, int64_t compute_ms, double beta,
+                            double rand01)
 {
     /* Written so that NaN refuses too. */
     if (!(beta > 0) || !(rand01 > 0 && rand01 <= 1))

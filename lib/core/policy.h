@@ -27,8 +27,7 @@ typedef enum {
                               * values, or a path not in normal form */
 } cc_req_class;
 
-cc_req_class cc_policy_request(const cc_config *cfg, const cc_route *route,
-                               const cc_request *rq);
+cc_req_class cc_policy_request(const cc_config *cfg, const cc_route *route, const cc_request *rq);
 
 /* Compares two byte strings in time that depends only on their lengths. */
 int cc_secret_equal(const char *a, size_t alen, const char *b, size_t blen);
@@ -41,9 +40,8 @@ int cc_secret_equal(const char *a, size_t alen, const char *b, size_t blen);
  * "@<unix time>"), Cache-Control s-maxage, max-age, then Expires (against
  * Date, else now); any of them 0 or in the past: not stored.  *why, when
  * not NULL, is set to a short reason for a 0. */
-int64_t cc_policy_response_ttl(const cc_config *cfg, const cc_route *route,
-                               const cc_head *head, size_t body_len,
-                               int64_t now_ms, const char **why);
+int64_t cc_policy_response_ttl(const cc_config *cfg, const cc_route *route, const cc_head *head,
+                               size_t body_len, int64_t now_ms, const char **why);
 
 /* Parses an HTTP-date (IMF-fixdate, RFC 850 or asctime) into Unix ms.
  * Returns 0 or -1. */
@@ -53,7 +51,7 @@ int cc_parse_http_date(const char *text, size_t len, int64_t *out_ms);
  * whose computation took compute_ms, should be refreshed now.  rand01 is a
  * uniform number in (0, 1]; beta 0 never refreshes early.  compute_ms is
  * taken as at least 1 ms so fast routes refresh too. */
-int cc_policy_early_refresh(int64_t now_ms, int64_t expiry_ms,
-                            int64_t compute_ms, double beta, double rand01);
+int cc_policy_early_refresh(int64_t now_ms, int64_t expiry_ms, int64_t compute_ms, double beta,
+                            double rand01);
 
 #endif

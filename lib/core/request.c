@@ -80,14 +80,14 @@ int cc_header_to_cgi(const char *header, char *out, size_t cap)
 
 /* The parameters the view is made of, found in one pass. */
 struct params {
-    const char *method, *uri, *script, *path_info, *query, *host, *server_name,
-        *port, *https, *scheme, *content_length, *transfer_encoding;
+    const char *method, *uri, *script, *path_info, *query, *host, *server_name, *port, *https,
+        *scheme, *content_length, *transfer_encoding;
 };
 
-#define TAKE(field, literal)                                                  \
+#define TAKE(field, literal)                                                              \
     if (p->field == NULL && (v = match_param(kv, literal, sizeof literal - 1)) != NULL) { \
-        p->field = v;                                                         \
-        continue;                                                             \
+        p->field = v;                                                                     \
+        continue;                                                                         \
     }
 
 /* One pass over envp.  With target, only what routing needs (method and
@@ -206,7 +206,8 @@ void cc_request_details(cc_request *rq)
     collect(rq->envp, &p, false);
     rq->host = p.host != NULL ? p.host : (p.server_name != NULL ? p.server_name : "");
     rq->port = p.port != NULL ? p.port : "";
-    rq->https = (p.https != NULL && (strcasecmp(p.https, "on") == 0 || strcmp(p.https, "1") == 0)) ||
+    rq->https = (p.https != NULL &&
+                 (strcasecmp(p.https, "on") == 0 || strcmp(p.https, "1") == 0)) ||
                 (p.scheme != NULL && strcasecmp(p.scheme, "https") == 0);
     rq->has_body = has_body(&p);
     /* What the app reads: CGI libraries parse QUERY_STRING, which a
@@ -238,9 +239,13 @@ void cc_request_copy(cc_request *dst, const cc_request *src)
 
 unsigned cc_method_bit(const char *method)
 {
-    static const struct { const char *name; unsigned bit; } methods[] = {
-        {"GET", CC_M_GET}, {"HEAD", CC_M_HEAD}, {"POST", CC_M_POST}, {"PUT", CC_M_PUT},
-        {"PATCH", CC_M_PATCH}, {"DELETE", CC_M_DELETE}, {"OPTIONS", CC_M_OPTIONS},
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } methods[] = {
+        {"GET", CC_M_GET},         {"HEAD", CC_M_HEAD},   {"POST", CC_M_POST},
+        {"PUT", CC_M_PUT},         {"PATCH", CC_M_PATCH}, {"DELETE", CC_M_DELETE},
+        {"OPTIONS", CC_M_OPTIONS},
     };
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
         if (strcasecmp(method, methods[i].name) == 0)

@@ -219,7 +219,8 @@ static const char *route_option(cc_route *r, const char *name, const char *value
         if (list_option(r, value, CC_MAX_LIST, &r->ninvalidates, add_invalidate) < 0)
             return "invalidates= expects up to 16 route names";
     } else {
-        return "unknown option (known: ttl, stale, vary, query, status, compress, lock, cookies, invalidates)";
+        return "unknown option (known: ttl, stale, vary, query, status, compress, lock, cookies, "
+               "invalidates)";
     }
     return NULL;
 }
@@ -247,7 +248,8 @@ const char *cc_route_parse(cc_route *r, const char *spec, char *msg, size_t msg_
         r->methods = 0;
         route_build rb = {r, 0};
         if (each_item(word, 8, &n, add_method, &rb) < 0) {
-            snprintf(msg, msg_len, "bad method list '%s': expected GET,HEAD,POST,PUT,PATCH,DELETE,OPTIONS", word);
+            snprintf(msg, msg_len,
+                     "bad method list '%s': expected GET,HEAD,POST,PUT,PATCH,DELETE,OPTIONS", word);
             why = msg;
         }
         word = strtok_r(NULL, " \t", &save);

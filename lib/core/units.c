@@ -38,7 +38,10 @@ static int scale(uint64_t v, uint64_t unit, uint64_t limit, uint64_t *out)
 
 int cc_parse_duration(const char *text, int64_t *out_ms)
 {
-    static const struct { const char *suffix; uint64_t ms; } units[] = {
+    static const struct {
+        const char *suffix;
+        uint64_t ms;
+    } units[] = {
         {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000},
     };
     uint64_t v, ms;
@@ -64,11 +67,23 @@ int cc_parse_size(const char *text, size_t *out_bytes)
     if (rest == NULL)
         return -1;
     switch (*rest) {
-    case '\0': unit = 1; break;
-    case 'k': case 'K': unit = 1024; break;
-    case 'm': case 'M': unit = 1024 * 1024; break;
-    case 'g': case 'G': unit = 1024 * 1024 * 1024; break;
-    default: return -1;
+    case '\0':
+        unit = 1;
+        break;
+    case 'k':
+    case 'K':
+        unit = 1024;
+        break;
+    case 'm':
+    case 'M':
+        unit = 1024 * 1024;
+        break;
+    case 'g':
+    case 'G':
+        unit = 1024 * 1024 * 1024;
+        break;
+    default:
+        return -1;
     }
     if (*rest != '\0' && rest[1] != '\0')
         return -1;

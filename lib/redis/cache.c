@@ -291,7 +291,8 @@ int cc_cache_wait_fill(cc_store *s, const cc_config *cfg, cc_key *key, cc_found 
         freeReplyObject(reply);
         /* Subscribed first, then looked: a fill in between is not missed. */
         for (int round = 0;; round++) {
-            if (cc_cache_lookup(s, cfg, key, cc_now_ms(), out) == 0 && out->state == CC_FOUND_FRESH) {
+            if (cc_cache_lookup(s, cfg, key, cc_now_ms(), out) == 0 &&
+                out->state == CC_FOUND_FRESH) {
                 rc = 0;
                 break;
             }
@@ -305,12 +306,12 @@ int cc_cache_wait_fill(cc_store *s, const cc_config *cfg, cc_key *key, cc_found 
              * will never publish.  The first look only asks whether the
              * lock is still there: most fills land within a slice. */
             for (bool liveness = false;
-                 (holder = lock_state(s, cfg, key, liveness)) == CC_HOLDER_ALIVE;
-                 liveness = true) {
+                 (holder = lock_state(s, cfg, key, liveness)) == CC_HOLDER_ALIVE; liveness = true) {
                 int64_t left = deadline - cc_mono_ms();
                 if (left <= 0)
                     break;
-                push = cc_store_next_push(sub, left < HOLDER_CHECK_MS ? (int)left : HOLDER_CHECK_MS);
+                push = cc_store_next_push(sub,
+                                          left < HOLDER_CHECK_MS ? (int)left : HOLDER_CHECK_MS);
                 if (push != NULL || errno != ETIMEDOUT)
                     break;
             }
@@ -327,9 +328,8 @@ int cc_cache_wait_fill(cc_store *s, const cc_config *cfg, cc_key *key, cc_found 
 
 /* Splits a tags header value into at most TAGS_MAX SADD + PEXPIRE
  * commands; returns how many commands were added to cmds. */
-static size_t tag_commands(const cc_config *cfg, const cc_key *key, const char *tags,
-                           size_t len, const char *px, cc_cmd *cmds,
-                           char (*names)[CC_NAME_MAX * 2 + 8])
+static size_t tag_commands(const cc_config *cfg, const cc_key *key, const char *tags, size_t len,
+                           const char *px, cc_cmd *cmds, char (*names)[CC_NAME_MAX * 2 + 8])
 {
     size_t ncmd = 0, ntags = 0;
     for (size_t i = 0; i < len && ntags < TAGS_MAX;) {
@@ -406,7 +406,8 @@ int cc_cache_store(cc_store *s, const cc_config *cfg, const cc_key *key, const c
     cc_cmd *entry = &cmds[gens];
     size_t ncmd = gens + 1;
     if (token != NULL) {
-        if (derived(cfg, key, CC_KS_LOCK, lock, sizeof lock) < 0 || derived(cfg, key, CC_KS_FILL, channel, sizeof channel) < 0)
+        if (derived(cfg, key, CC_KS_LOCK, lock, sizeof lock) < 0 ||
+            derived(cfg, key, CC_KS_FILL, channel, sizeof channel) < 0)
             return -1;
         cc_cmd_arg(entry, "EVAL", (size_t)-1);
         cc_cmd_arg(entry, store_and_release, sizeof store_and_release - 1);
@@ -472,8 +473,8 @@ int cc_cache_bump(cc_store *s, size_t n, const char *const *gen_keys, const bool
         size_t ndel = 0;
         for (size_t i = 0; i < batch; i++)
             if (replies[i]->type == REDIS_REPLY_ERROR) {
-                cc_warn("purge of %s refused by redis: %s; deleting it instead",
-                        gen_keys[done + i], replies[i]->str);
+                cc_warn("purge of %s refused by redis: %s; deleting it instead", gen_keys[done + i],
+                        replies[i]->str);
                 memset(&dels[ndel], 0, sizeof dels[ndel]);
                 cc_cmd_arg(&dels[ndel], "DEL", (size_t)-1);
                 cc_cmd_arg(&dels[ndel], gen_keys[done + i], (size_t)-1);

@@ -47,7 +47,8 @@ void cc_cache_found_free(cc_found *f);
  * lookup saw (one script call), so a request that looked just before
  * another's fill does not compute the page again; a refresh of a stored
  * entry passes NULL. */
-bool cc_cache_lock(cc_store *s, const cc_config *cfg, const cc_key *key, char *token, const cc_found *seen);
+bool cc_cache_lock(cc_store *s, const cc_config *cfg, const cc_key *key, char *token,
+                   const cc_found *seen);
 
 /* Waits up to CGICACHE_LOCK_WAIT for the lock holder to fill the key,
  * woken by the holder's publish, not by polling (on a connection of its

@@ -66,7 +66,8 @@ size_t cc_stats_take(const cc_config *cfg, cc_cmd *cmds, size_t max, cc_stats_fl
         max = CC_STATS_BATCH;
     for (size_t r = 0; r < cfg->nroutes && n < max; r++) {
         for (size_t k = 0; k < CC_STAT_KINDS && n < max; k++) {
-            uint64_t v = atomic_exchange_explicit(&c[r * CC_STAT_KINDS + k], 0, memory_order_relaxed);
+            uint64_t v = atomic_exchange_explicit(&c[r * CC_STAT_KINDS + k], 0,
+                                                  memory_order_relaxed);
             if (v == 0)
                 continue;
             cc_stats_key(cfg, cfg->routes[r].name, room->keys[n], sizeof room->keys[n]);

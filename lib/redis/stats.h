@@ -14,8 +14,15 @@
 #include "store.h"
 
 typedef enum {
-    CC_STAT_HIT, CC_STAT_MISS, CC_STAT_STALE, CC_STAT_BYPASS, CC_STAT_NO_CACHE,
-    CC_STAT_COLLAPSED, CC_STAT_STORE, CC_STAT_STORE_ERROR, CC_STAT_KINDS
+    CC_STAT_HIT,
+    CC_STAT_MISS,
+    CC_STAT_STALE,
+    CC_STAT_BYPASS,
+    CC_STAT_NO_CACHE,
+    CC_STAT_COLLAPSED,
+    CC_STAT_STORE,
+    CC_STAT_STORE_ERROR,
+    CC_STAT_KINDS
 } cc_stat;
 
 extern const char *const cc_stat_names[CC_STAT_KINDS];

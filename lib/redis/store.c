@@ -358,8 +358,8 @@ static void open_breaker(cc_store *s, const char *what)
     int err = errno;
     disconnect(s);
     if (s->backoff == 0) {
-        cc_warn("redis %s failed (%s); caching paused, retrying in %d ms", what,
-                strerror(err), BACKOFF_FIRST_MS);
+        cc_warn("redis %s failed (%s); caching paused, retrying in %d ms", what, strerror(err),
+                BACKOFF_FIRST_MS);
         s->backoff = BACKOFF_FIRST_MS;
     } else {
         cc_debug("redis %s failed again (%s)", what, strerror(err));
@@ -426,7 +426,8 @@ static int ensure_connected(cc_store *s)
     }
     s->fork_gen = fork_generation;
     s->reader = cc_reply_reader(&s->guard, &s->limits);
-    if (s->reader == NULL || handshake(s, now + s->cfg->connect_timeout_ms + s->cfg->timeout_ms) < 0) {
+    if (s->reader == NULL ||
+        handshake(s, now + s->cfg->connect_timeout_ms + s->cfg->timeout_ms) < 0) {
         open_breaker(s, "handshake");
         return -1;
     }

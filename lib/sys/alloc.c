@@ -23,9 +23,21 @@ extern void *__libc_calloc(size_t n, size_t size);
 extern void *__libc_realloc(void *p, size_t size);
 extern void __libc_free(void *p);
 
-HIDDEN void *malloc(size_t size) { return __libc_malloc(size); }
-HIDDEN void *calloc(size_t n, size_t size) { return __libc_calloc(n, size); }
-HIDDEN void *realloc(void *p, size_t size) { return __libc_realloc(p, size); }
-HIDDEN void free(void *p) { __libc_free(p); }
+HIDDEN void *malloc(size_t size)
+{
+    return __libc_malloc(size);
+}
+HIDDEN void *calloc(size_t n, size_t size)
+{
+    return __libc_calloc(n, size);
+}
+HIDDEN void *realloc(void *p, size_t size)
+{
+    return __libc_realloc(p, size);
+}
+HIDDEN void free(void *p)
+{
+    __libc_free(p);
+}
 
 #endif

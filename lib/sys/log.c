@@ -12,9 +12,15 @@
 
 static cc_log_level current_level = CC_LOG_WARN;
 
-void cc_log_set_level(cc_log_level level) { current_level = level; }
+void cc_log_set_level(cc_log_level level)
+{
+    current_level = level;
+}
 
-int cc_log_enabled(cc_log_level level) { return level != CC_LOG_OFF && level <= current_level; }
+int cc_log_enabled(cc_log_level level)
+{
+    return level != CC_LOG_OFF && level <= current_level;
+}
 
 void cc_log(cc_log_level level, const char *fmt, ...)
 {

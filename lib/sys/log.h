@@ -15,6 +15,10 @@ void cc_log(cc_log_level level, const char *fmt, ...) __attribute__((format(prin
 #define cc_error(...) cc_log(CC_LOG_ERROR, __VA_ARGS__)
 #define cc_warn(...) cc_log(CC_LOG_WARN, __VA_ARGS__)
 #define cc_info(...) cc_log(CC_LOG_INFO, __VA_ARGS__)
-#define cc_debug(...) do { if (cc_log_enabled(CC_LOG_DEBUG)) cc_log(CC_LOG_DEBUG, __VA_ARGS__); } while (0)
+#define cc_debug(...)                          \
+    do {                                       \
+        if (cc_log_enabled(CC_LOG_DEBUG))      \
+            cc_log(CC_LOG_DEBUG, __VA_ARGS__); \
+    } while (0)
 
 #endif

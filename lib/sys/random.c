@@ -17,10 +17,19 @@ static _Thread_local unsigned seeded_generation;   /* 0: never seeded */
 static volatile unsigned fork_generation = 1;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
-static void on_fork_child(void) { fork_generation++; }
-static void register_atfork(void) { pthread_atfork(NULL, NULL, on_fork_child); }
+static void on_fork_child(void)
+{
+    fork_generation++;
+}
+static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, on_fork_child);
+}
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 /* splitmix64, to spread a weak fallback seed over the whole state. */
 static uint64_t splitmix(uint64_t *x)

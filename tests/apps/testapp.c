@@ -128,8 +128,8 @@ int main(void)
     counter_path = getenv("APP_COUNTER");
     if (counter_path != NULL)
         snprintf(fail_path, sizeof fail_path, "%s.fail", counter_path),
-        snprintf(data_path, sizeof data_path, "%s.data", counter_path),
-        snprintf(crash_path, sizeof crash_path, "%s.crash", counter_path);
+            snprintf(data_path, sizeof data_path, "%s.data", counter_path),
+            snprintf(crash_path, sizeof crash_path, "%s.crash", counter_path);
     FCGX_Request r;
     srandom((unsigned)getpid() ^ (unsigned)time(NULL));
     FCGX_Init();
@@ -176,7 +176,8 @@ int main(void)
         if (*flag(q, "plain", v, sizeof v))     /* the same bytes every run */
             FCGX_FPrintF(r.out, "plain page\n");
         else
-            FCGX_FPrintF(r.out, "uri=%s run=%ld pid=%d data=%s\n", uri ? uri : "", runs, (int)getpid(), data);
+            FCGX_FPrintF(r.out, "uri=%s run=%ld pid=%d data=%s\n", uri ? uri : "", runs,
+                         (int)getpid(), data);
         if (*flag(q, "fclose", v, sizeof v)) {
             FCGX_FClose(r.out);
             FCGX_FPrintF(r.out, "after close\n");

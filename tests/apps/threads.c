@@ -79,7 +79,8 @@ static void *serve(void *arg)
         pthread_mutex_unlock(&count_lock);
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
-        FCGX_FPrintF(r.out, "Content-Type: text/plain\r\n\r\nuri=%s run=%ld thread=%ld at=%ld.%09ld\n",
+        FCGX_FPrintF(r.out,
+                     "Content-Type: text/plain\r\n\r\nuri=%s run=%ld thread=%ld at=%ld.%09ld\n",
                      uri != NULL ? uri : "", n, id, (long)now.tv_sec, now.tv_nsec);
         for (long i = flag(q, "putc="); i > 0; i--)
             FCGX_PutChar(i % 64 == 0 ? '\n' : 'x', r.out);

@@ -17,7 +17,8 @@ static cc_config *cfg;
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (cfg == NULL) {
-        char *env[] = {"CGICACHE_ROUTE_all=/* ttl=60", "CGICACHE_ROUTE_q=/q/* query=a,b vary=X-Lang",
+        char *env[] = {"CGICACHE_ROUTE_all=/* ttl=60",
+                       "CGICACHE_ROUTE_q=/q/* query=a,b vary=X-Lang",
                        "CGICACHE_ROUTE_n=GET,POST /n/*.css query=none cookies=ignore", NULL};
         cfg = cc_config_parse(env, NULL, 0);
     }

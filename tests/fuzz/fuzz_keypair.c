@@ -27,7 +27,10 @@ typedef struct reader {
     const uint8_t *p, *end;
 } reader;
 
-static unsigned byte(reader *r) { return r->p < r->end ? *r->p++ : 0; }
+static unsigned byte(reader *r)
+{
+    return r->p < r->end ? *r->p++ : 0;
+}
 
 /* The bytes that separate, escape or fold somewhere. */
 static const char alphabet[] = "/%?#&;=|:.aAbBqQ0129 +[]_-~\\\xc3\xa9XL";
@@ -48,7 +51,14 @@ typedef struct fields {
 static void make_fields(reader *r, fields *f, const fields *like)
 {
     unsigned keep = like != NULL ? byte(r) | byte(r) << 8 : 0;
-#define PICK(bit, stmt) do { if (keep & (1u << (bit))) ; else { stmt; } } while (0)
+#define PICK(bit, stmt)           \
+    do {                          \
+        if (keep & (1u << (bit))) \
+            ;                     \
+        else {                    \
+            stmt;                 \
+        }                         \
+    } while (0)
     if (like != NULL)
         *f = *like;
     PICK(0, f->method = byte(r) % 4);
@@ -57,7 +67,10 @@ static void make_fields(reader *r, fields *f, const fields *like)
     PICK(3, f->has_port = byte(r) & 1);
     PICK(4, field(r, f->port, sizeof f->port));
     PICK(5, field(r, f->host, sizeof f->host));
-    PICK(6, { f->path[0] = '/'; field(r, f->path + 1, sizeof f->path - 1); });
+    PICK(6, {
+        f->path[0] = '/';
+        field(r, f->path + 1, sizeof f->path - 1);
+    });
     PICK(7, field(r, f->uq, sizeof f->uq));
     PICK(8, f->has_qs = byte(r) % 3);     /* 0 none, 1 as the uri's, 2 its own */
     PICK(9, field(r, f->qs, sizeof f->qs));
@@ -111,7 +124,10 @@ static void add(ref *r, const char *s, size_t n)
     r->len += sizeof n + n;
 }
 
-static void add_str(ref *r, const char *s) { add(r, s, strlen(s)); }
+static void add_str(ref *r, const char *s)
+{
+    add(r, s, strlen(s));
+}
 
 static int hexv(char c)
 {
@@ -268,7 +284,8 @@ static bool key_of(const fields *f, request *q, cc_key *k, const cc_route **rout
     cc_request rq;
     if (cc_request_init(&rq, q->env) != 0)
         return false;
-    *route = cc_route_match(cfg, rq.method_bit == CC_M_HEAD ? CC_M_GET : rq.method_bit, rq.norm, rq.norm_len);
+    *route = cc_route_match(cfg, rq.method_bit == CC_M_HEAD ? CC_M_GET : rq.method_bit, rq.norm,
+                            rq.norm_len);
     return *route != NULL && cc_key_build(cfg, *route, &rq, k) == 0;
 }
 

@@ -41,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int deepest = 0;
             measure(reply, 0, &slots, &bytes, &deepest);
             /* Depth counts arrays: a scalar inside max_depth arrays is at max_depth. */
-            if (slots > limits.max_elements || bytes > limits.max_bytes || deepest > limits.max_depth)
+            if (slots > limits.max_elements || bytes > limits.max_bytes ||
+                deepest > limits.max_depth)
                 abort();
             freeReplyObject(reply);
         }

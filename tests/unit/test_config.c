@@ -6,7 +6,12 @@
 #include "config.h"
 #include "units.h"
 
-static cc_config *parse(char **env) { cc_config *c = cc_config_parse(env, NULL, 0); cr_assert_not_null(c); return c; }
+static cc_config *parse(char **env)
+{
+    cc_config *c = cc_config_parse(env, NULL, 0);
+    cr_assert_not_null(c);
+    return c;
+}
 
 static const cc_problem *problem_for(const cc_config *c, const char *variable)
 {
@@ -19,14 +24,18 @@ static const cc_problem *problem_for(const cc_config *c, const char *variable)
 Test(units, durations)
 {
     int64_t ms;
-    struct { const char *text; int64_t ms; } good[] = {
+    struct {
+        const char *text;
+        int64_t ms;
+    } good[] = {
         {"300", 300000}, {"300ms", 300}, {"30s", 30000}, {"5m", 300000}, {"1h", 3600000}, {"0", 0},
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         cr_assert_eq(cc_parse_duration(good[i].text, &ms), 0, "%s", good[i].text);
         cr_assert_eq(ms, good[i].ms, "%s", good[i].text);
     }
-    const char *bad[] = {"", "x5", "5x", "-1", "5 s", "1.5s", "99999999999999999999", "10000h", NULL};
+    const char *bad[] = {"",       "x5", "5x", "-1", "5 s", "1.5s", "99999999999999999999",
+                         "10000h", NULL};
     for (size_t i = 0; bad[i] != NULL; i++)
         cr_assert_eq(cc_parse_duration(bad[i], &ms), -1, "'%s'", bad[i]);
 }
@@ -34,10 +43,14 @@ Test(units, durations)
 Test(units, sizes)
 {
     size_t b;
-    cr_assert_eq(cc_parse_size("512", &b), 0); cr_assert_eq(b, 512);
-    cr_assert_eq(cc_parse_size("64k", &b), 0); cr_assert_eq(b, 65536);
-    cr_assert_eq(cc_parse_size("8M", &b), 0); cr_assert_eq(b, 8u << 20);
-    cr_assert_eq(cc_parse_size("1G", &b), 0); cr_assert_eq(b, 1u << 30);
+    cr_assert_eq(cc_parse_size("512", &b), 0);
+    cr_assert_eq(b, 512);
+    cr_assert_eq(cc_parse_size("64k", &b), 0);
+    cr_assert_eq(b, 65536);
+    cr_assert_eq(cc_parse_size("8M", &b), 0);
+    cr_assert_eq(b, 8u << 20);
+    cr_assert_eq(cc_parse_size("1G", &b), 0);
+    cr_assert_eq(b, 1u << 30);
     const char *bad[] = {"", "k", "8MB", "-1", "99999999999999999999", "2000000G", NULL};
     for (size_t i = 0; bad[i] != NULL; i++)
         cr_assert_eq(cc_parse_size(bad[i], &b), -1, "'%s'", bad[i]);
@@ -74,9 +87,15 @@ Test(config, defaults)
 
 Test(config, globals_and_lock_wait_default)
 {
-    char *env[] = {"CGICACHE_TTL=5m", "CGICACHE_LOCK_TTL=2s", "CGICACHE_PREFIX=app1",
-                   "CGICACHE_BYPASS_HEADER=X-No-Cache", "CGICACHE_BYPASS_VALUE=s3cret",
-                   "CGICACHE_STATUS_HEADER=", "CGICACHE_COMPRESS=off", "CGICACHE_LOG=debug", NULL};
+    char *env[] = {"CGICACHE_TTL=5m",
+                   "CGICACHE_LOCK_TTL=2s",
+                   "CGICACHE_PREFIX=app1",
+                   "CGICACHE_BYPASS_HEADER=X-No-Cache",
+                   "CGICACHE_BYPASS_VALUE=s3cret",
+                   "CGICACHE_STATUS_HEADER=",
+                   "CGICACHE_COMPRESS=off",
+                   "CGICACHE_LOG=debug",
+                   NULL};
     cc_config *c = parse(env);
     cr_assert_eq(c->ttl_ms, 300000);
     cr_assert_eq(c->lock_wait_ms, 2000);
@@ -146,13 +165,14 @@ Test(config, enable_off)
 
 Test(routes, grammar_and_options)
 {
-    char *env[] = {
-        "CGICACHE_TTL=10s", "CGICACHE_STALE=5s",
-        "CGICACHE_ROUTE_blogs=GET /blogs/* ttl=300",
-        "CGICACHE_ROUTE_blog_edit=POST,PUT,DELETE /blogs/* invalidates=blogs",
-        "CGICACHE_ROUTE_api=/api/* vary=X-Lang,Accept query=b,a status=200,301 compress=all lock=off cookies=ignore stale=1m",
-        "CGICACHE_ROUTE_plain=/plain query=none",
-        NULL};
+    char *env[] = {"CGICACHE_TTL=10s",
+                   "CGICACHE_STALE=5s",
+                   "CGICACHE_ROUTE_blogs=GET /blogs/* ttl=300",
+                   "CGICACHE_ROUTE_blog_edit=POST,PUT,DELETE /blogs/* invalidates=blogs",
+                   "CGICACHE_ROUTE_api=/api/* vary=X-Lang,Accept query=b,a status=200,301 "
+                   "compress=all lock=off cookies=ignore stale=1m",
+                   "CGICACHE_ROUTE_plain=/plain query=none",
+                   NULL};
     cc_config *c = parse(env);
     cr_assert_eq(c->nproblems, 0, "%s", c->nproblems ? c->problems[0].message : "");
     const cc_route *b = cc_config_route(c, "blogs");
@@ -187,9 +207,13 @@ Test(routes, grammar_and_options)
 
 Test(routes, bad_route_dropped_with_its_variable_named)
 {
-    char *env[] = {"CGICACHE_ROUTE_ok=GET /ok", "CGICACHE_ROUTE_bad=GET /x ttl=soon",
-                   "CGICACHE_ROUTE_nopat=GET", "CGICACHE_ROUTE_opt=/x colour=red",
-                   "CGICACHE_ROUTE_meth=FETCH /x", "CGICACHE_ROUTE_b-d=/x", NULL};
+    char *env[] = {"CGICACHE_ROUTE_ok=GET /ok",
+                   "CGICACHE_ROUTE_bad=GET /x ttl=soon",
+                   "CGICACHE_ROUTE_nopat=GET",
+                   "CGICACHE_ROUTE_opt=/x colour=red",
+                   "CGICACHE_ROUTE_meth=FETCH /x",
+                   "CGICACHE_ROUTE_b-d=/x",
+                   NULL};
     cc_config *c = parse(env);
     cr_assert_eq(c->nroutes, 1);
     cr_assert_str_eq(c->routes[0].name, "ok");
@@ -204,8 +228,12 @@ Test(routes, bad_route_dropped_with_its_variable_named)
 
 Test(routes, most_specific_first_and_warnings)
 {
-    char *env[] = {"CGICACHE_ROUTE_z=/*", "CGICACHE_ROUTE_long=/blogs/7/*", "CGICACHE_ROUTE_mid=/blogs/*",
-                   "CGICACHE_ROUTE_a=/blogs/* invalidates=ghost", "CGICACHE_TYPO=1", NULL};
+    char *env[] = {"CGICACHE_ROUTE_z=/*",
+                   "CGICACHE_ROUTE_long=/blogs/7/*",
+                   "CGICACHE_ROUTE_mid=/blogs/*",
+                   "CGICACHE_ROUTE_a=/blogs/* invalidates=ghost",
+                   "CGICACHE_TYPO=1",
+                   NULL};
     cc_config *c = parse(env);
     cr_assert_str_eq(c->routes[0].name, "long");
     cr_assert_str_eq(c->routes[1].name, "a");

@@ -9,11 +9,18 @@
 static cc_entry sample(const char *body, size_t len)
 {
     return (cc_entry){
-        .status = 200, .stored_at_ms = 1700000000000LL, .ttl_ms = 60000, .stale_ms = 5000,
-        .compute_ms = 42, .generation = 0x1234567890abcdefULL,
-        .key = "cgicache:r:GET:http://h/x", .key_len = 25,
-        .head = "Status: 200 OK\r\nContent-Type: text/plain\r\n", .head_len = 42,
-        .body = body, .body_len = len,
+        .status = 200,
+        .stored_at_ms = 1700000000000LL,
+        .ttl_ms = 60000,
+        .stale_ms = 5000,
+        .compute_ms = 42,
+        .generation = 0x1234567890abcdefULL,
+        .key = "cgicache:r:GET:http://h/x",
+        .key_len = 25,
+        .head = "Status: 200 OK\r\nContent-Type: text/plain\r\n",
+        .head_len = 42,
+        .body = body,
+        .body_len = len,
     };
 }
 

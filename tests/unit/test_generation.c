@@ -42,7 +42,8 @@ Test(generation, a_store_makes_missing_keys_match)
     cr_assert_eq(strlen(fr), CC_GEN_VALUE_LEN);
     cr_assert_eq(strlen(fu), CC_GEN_VALUE_LEN);
     /* The store creates both keys with those values: the next lookup agrees. */
-    char r[CC_GEN_VALUE_LEN + 1], u[CC_GEN_VALUE_LEN + 1], fr2[CC_GEN_VALUE_LEN + 1], fu2[CC_GEN_VALUE_LEN + 1];
+    char r[CC_GEN_VALUE_LEN + 1], u[CC_GEN_VALUE_LEN + 1], fr2[CC_GEN_VALUE_LEN + 1],
+        fu2[CC_GEN_VALUE_LEN + 1];
     strcpy(r, fr);
     strcpy(u, fu);
     cr_assert_eq(found(r, u, fr2, fu2), recorded);

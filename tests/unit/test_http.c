@@ -91,7 +91,8 @@ Test(head_parse, values)
 Test(head_parse, status_with_and_without_reason)
 {
     cc_head h;
-    cr_assert_eq(parse("Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\n", &h), CC_HEAD_OK);
+    cr_assert_eq(parse("Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\n", &h),
+                 CC_HEAD_OK);
     cr_assert_eq(h.status, 404);
     cr_assert_eq(h.reason_len, 9);
     cr_assert_eq(memcmp(h.reason, "Not Found", 9), 0);
@@ -117,9 +118,9 @@ Test(head_parse, bad_status)
 {
     cc_head h;
     const char *bad[] = {
-        "Status: abc\r\n\r\n", "Status: 20\r\n\r\n", "Status: 2000\r\n\r\n",
-        "Status: 200OK\r\n\r\n", "Status: 099\r\n\r\n", "Status: 000 Zero\r\n\r\n",
-        "Status:\r\n\r\n", "Status: -200\r\n\r\n", "Status: 200\r\nStatus: 500\r\n\r\n",
+        "Status: abc\r\n\r\n",   "Status: 20\r\n\r\n",   "Status: 2000\r\n\r\n",
+        "Status: 200OK\r\n\r\n", "Status: 099\r\n\r\n",  "Status: 000 Zero\r\n\r\n",
+        "Status:\r\n\r\n",       "Status: -200\r\n\r\n", "Status: 200\r\nStatus: 500\r\n\r\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_eq(parse(bad[i], &h), CC_HEAD_BAD, "%s", bad[i]);
@@ -240,7 +241,10 @@ Test(head_find, case_insensitive_first_match)
 
 /* ---- lists ------------------------------------------------------------------- */
 
-static int has(const char *list, const char *token) { return cc_list_has(list, strlen(list), token); }
+static int has(const char *list, const char *token)
+{
+    return cc_list_has(list, strlen(list), token);
+}
 
 Test(lists, has_token)
 {
@@ -286,8 +290,11 @@ Test(lists, seconds)
     cr_assert_eq(s, 7);
 
     s = -1;
-    const char *bad[] = {"max-age=abc", "max-age=", "max-age", "max-age=-5", "max-age=60abc",
-                         "max-age=6 0", "max-age=\"60", "max-age=\"\"", "public", ""};
+    const char *bad[] = {"max-age=abc",   "max-age=",
+                         "max-age",       "max-age=-5",
+                         "max-age=60abc", "max-age=6 0",
+                         "max-age=\"60",  "max-age=\"\"",
+                         "public",        ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_not(seconds(bad[i], "max-age", &s), "%s", bad[i]);
     cr_assert_eq(s, -1, "*out untouched when absent or not a number");
@@ -310,17 +317,28 @@ Test(lists, seconds_saturate)
 
 Test(lists, unstored_headers)
 {
-    const char *never[] = {"Status", "Set-Cookie", "set-cookie", "Connection", "Keep-Alive",
-                           "Transfer-Encoding", "TE", "Trailer", "Upgrade",
-                           "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection"};
+    const char *never[] = {"Status",
+                           "Set-Cookie",
+                           "set-cookie",
+                           "Connection",
+                           "Keep-Alive",
+                           "Transfer-Encoding",
+                           "TE",
+                           "Trailer",
+                           "Upgrade",
+                           "Proxy-Authenticate",
+                           "Proxy-Authorization",
+                           "Proxy-Connection"};
     for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
         cr_assert(cc_header_is_unstored(never[i], strlen(never[i]), NULL), "%s", never[i]);
     cr_assert(cc_header_is_unstored("x-cache-tags", 12, "X-Cache-Tags"));
     cr_assert_not(cc_header_is_unstored("X-Cache-Tags", 12, NULL));
     cr_assert_not(cc_header_is_unstored("X-Cache-Tags", 12, ""));
-    const char *kept[] = {"Content-Type", "Cache-Control", "Location", "Vary", "ETag", "T", "Set-Cookie2x"};
+    const char *kept[] = {"Content-Type", "Cache-Control", "Location", "Vary", "ETag", "T",
+                          "Set-Cookie2x"};
     for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
-        cr_assert_not(cc_header_is_unstored(kept[i], strlen(kept[i]), "X-Cache-Tags"), "%s", kept[i]);
+        cr_assert_not(cc_header_is_unstored(kept[i], strlen(kept[i]), "X-Cache-Tags"), "%s",
+                      kept[i]);
     /* Names are counted, not NUL-terminated. */
     cr_assert(cc_header_is_unstored("TE: trailers", 2, NULL));
     cr_assert_not(cc_header_is_unstored("Set-Cookie", 3, NULL));
@@ -382,7 +400,8 @@ Test(buf, integers_and_strings)
     cc_buf_append_str(&b, " ");
     cc_buf_append_int(&b, LLONG_MAX);
     cc_buf_append_str(&b, "");
-    cr_assert_str_eq(text_of(&b), "Age: 0 ttl=-42 1234567890123 -9223372036854775808 9223372036854775807");
+    cr_assert_str_eq(text_of(&b),
+                     "Age: 0 ttl=-42 1234567890123 -9223372036854775808 9223372036854775807");
     cc_buf_free(&b);
 }
 
@@ -429,11 +448,11 @@ static char *injected(const char *head_text, const char *drop, const char *extra
     return s;
 }
 
-#define assert_built(call, expected)              \
-    do {                                          \
-        char *got_ = (call);                      \
-        cr_assert_str_eq(got_, expected);         \
-        free(got_);                               \
+#define assert_built(call, expected)      \
+    do {                                  \
+        char *got_ = (call);              \
+        cr_assert_str_eq(got_, expected); \
+        free(got_);                       \
     } while (0)
 
 Test(build, store_form_drops_unstored_and_uses_crlf)
@@ -442,7 +461,8 @@ Test(build, store_form_drops_unstored_and_uses_crlf)
                             "Keep-Alive: 5\nConnection: close\nETag:  \"v1\" \n\nbody",
                             "X-Cache-Tags"),
                  "Status: 200 OK\r\nContent-Type: text/plain\r\nETag: \"v1\"\r\n");
-    assert_built(store_form("X-Cache-Tags: t1\r\n\r\n", NULL), "Status: 200 OK\r\nX-Cache-Tags: t1\r\n");
+    assert_built(store_form("X-Cache-Tags: t1\r\n\r\n", NULL),
+                 "Status: 200 OK\r\nX-Cache-Tags: t1\r\n");
     assert_built(store_form("\r\n", "X-Cache-Tags"), "Status: 200 OK\r\n");
 }
 
@@ -464,11 +484,13 @@ Test(build, inject_keeps_the_apps_lines)
 {
     /* Set-Cookie and hop-by-hop headers are the app's own answer to this
      * client: a miss streams them; only the tags header is dropped. */
-    assert_built(injected("Content-Type: text/plain\nSet-Cookie: a=1\nX-Cache-Tags: t1\nKeep-Alive: 5\n\n",
+    assert_built(injected("Content-Type: text/plain\nSet-Cookie: a=1\nX-Cache-Tags: "
+                          "t1\nKeep-Alive: 5\n\n",
                           "X-Cache-Tags", "X-Cache-Status: MISS\r\n"),
                  "Content-Type: text/plain\r\nSet-Cookie: a=1\r\nKeep-Alive: 5\r\n"
                  "X-Cache-Status: MISS\r\n\r\n");
-    assert_built(injected("X-Cache-Tags: t1\r\nx-cache-tags: t2\r\nA: 1\r\n\r\n", "X-Cache-Tags", ""),
+    assert_built(injected("X-Cache-Tags: t1\r\nx-cache-tags: t2\r\nA: 1\r\n\r\n", "X-Cache-Tags",
+                          ""),
                  "A: 1\r\n\r\n");
     assert_built(injected("X-Cache-Tags: t1\r\n\r\n", NULL, ""), "X-Cache-Tags: t1\r\n\r\n");
     assert_built(injected("X-Cache-Tags: t1\r\n\r\n", "", ""), "X-Cache-Tags: t1\r\n\r\n");

@@ -61,8 +61,9 @@ static seen run(const cc_config *cfg, const char *method, const char *uri, const
 
 static void url_key(const cc_config *cfg, const char *route, const char *path, char *out)
 {
-    cr_assert_eq(cc_key_url_gen(cfg, cc_config_route(cfg, route), false, "example.com", 11,
-                                path, strlen(path), out, CC_GEN_KEY_MAX), 0);
+    cr_assert_eq(cc_key_url_gen(cfg, cc_config_route(cfg, route), false, "example.com", 11, path,
+                                strlen(path), out, CC_GEN_KEY_MAX),
+                 0);
 }
 
 Test(invalidate, declared_routes_and_own_url_on_success)
@@ -114,7 +115,8 @@ Test(invalidate, location_on_same_host_only)
     s = run(cfg, "POST", "/items/new", "Status: 303 See Other\r\nLocation: /items/9\r\n\r\n");
     cr_assert_eq(s.n, 2);
     cr_assert_str_eq(s.keys[1], loc);
-    s = run(cfg, "POST", "/items/new", "Status: 303 See Other\r\nLocation: //evil.org/items/9\r\n\r\n");
+    s = run(cfg, "POST", "/items/new",
+            "Status: 303 See Other\r\nLocation: //evil.org/items/9\r\n\r\n");
     cr_assert_eq(s.n, 1);
     cc_config_free(cfg);
 }

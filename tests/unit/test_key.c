@@ -14,10 +14,14 @@ static cc_config *cfg;
 static void setup(void)
 {
     char *env[] = {"CGICACHE_ROUTE_blogs=/blogs/*", "CGICACHE_ROUTE_some=/some/* query=page,id",
-                   "CGICACHE_ROUTE_none=/none/* query=none", "CGICACHE_ROUTE_lang=/lang/* vary=X-Lang", NULL};
+                   "CGICACHE_ROUTE_none=/none/* query=none",
+                   "CGICACHE_ROUTE_lang=/lang/* vary=X-Lang", NULL};
     cfg = cc_config_parse(env, NULL, 0);
 }
-static void teardown(void) { cc_config_free(cfg); }
+static void teardown(void)
+{
+    cc_config_free(cfg);
+}
 
 /* Builds the key of a request given as "METHOD URI" plus extra params. */
 static cc_key *key_of(const char *route, const char *method, const char *uri, const char *host,
@@ -53,38 +57,50 @@ Test(key, readable_and_sorted)
                "cgicache:blogs:GET:http://example.com/blogs/7?a=1&b=2");
     expect_key("blogs", "GET", "/blogs/7?b=2&a=9&a=1", "example.com", NULL,
                "cgicache:blogs:GET:http://example.com/blogs/7?a=9&a=1&b=2");
-    expect_key("blogs", "HEAD", "/blogs/7", "example.com", NULL, "cgicache:blogs:GET:http://example.com/blogs/7");
+    expect_key("blogs", "HEAD", "/blogs/7", "example.com", NULL,
+               "cgicache:blogs:GET:http://example.com/blogs/7");
 }
 
 Test(key, host_normalised)
 {
-    expect_key("blogs", "GET", "/blogs/7", "EXAMPLE.com:80", NULL, "cgicache:blogs:GET:http://example.com/blogs/7");
-    expect_key("blogs", "GET", "/blogs/7", "example.com:8080", NULL, "cgicache:blogs:GET:http://example.com:8080/blogs/7");
-    expect_key("blogs", "GET", "/blogs/7", "example.com:443", "HTTPS=on", "cgicache:blogs:GET:https://example.com/blogs/7");
-    expect_key("blogs", "GET", "/blogs/7", "example.com:80", "HTTPS=on", "cgicache:blogs:GET:https://example.com:80/blogs/7");
+    expect_key("blogs", "GET", "/blogs/7", "EXAMPLE.com:80", NULL,
+               "cgicache:blogs:GET:http://example.com/blogs/7");
+    expect_key("blogs", "GET", "/blogs/7", "example.com:8080", NULL,
+               "cgicache:blogs:GET:http://example.com:8080/blogs/7");
+    expect_key("blogs", "GET", "/blogs/7", "example.com:443", "HTTPS=on",
+               "cgicache:blogs:GET:https://example.com/blogs/7");
+    expect_key("blogs", "GET", "/blogs/7", "example.com:80", "HTTPS=on",
+               "cgicache:blogs:GET:https://example.com:80/blogs/7");
 }
 
 Test(key, query_modes)
 {
     expect_key("none", "GET", "/none/x?a=1", "h", NULL, "cgicache:none:GET:http://h/none/x");
-    expect_key("some", "GET", "/some/x?utm=1&page=2&id=3", "h", NULL, "cgicache:some:GET:http://h/some/x?id=3&page=2");
-    expect_key("some", "GET", "/some/x?pag%65=2", "h", NULL, "cgicache:some:GET:http://h/some/x?pag%2565=2");
+    expect_key("some", "GET", "/some/x?utm=1&page=2&id=3", "h", NULL,
+               "cgicache:some:GET:http://h/some/x?id=3&page=2");
+    expect_key("some", "GET", "/some/x?pag%65=2", "h", NULL,
+               "cgicache:some:GET:http://h/some/x?pag%2565=2");
 }
 
 Test(key, vary)
 {
-    expect_key("lang", "GET", "/lang/x", "h", "HTTP_X_LANG=fr", "cgicache:lang:GET:http://h/lang/x|x-lang=fr");
+    expect_key("lang", "GET", "/lang/x", "h", "HTTP_X_LANG=fr",
+               "cgicache:lang:GET:http://h/lang/x|x-lang=fr");
     expect_key("lang", "GET", "/lang/x", "h", NULL, "cgicache:lang:GET:http://h/lang/x|x-lang");
-    expect_key("lang", "GET", "/lang/x", "h", "HTTP_X_LANG=", "cgicache:lang:GET:http://h/lang/x|x-lang=");
+    expect_key("lang", "GET", "/lang/x", "h",
+               "HTTP_X_LANG=", "cgicache:lang:GET:http://h/lang/x|x-lang=");
 }
 
 Test(key, injective_escaping)
 {
     /* A '|' in the path must not pass for a vary part, nor a space, '%' or
      * a byte >= 0x80 for anything else. */
-    expect_key("lang", "GET", "/lang/x|x-lang=fr", "h", NULL, "cgicache:lang:GET:http://h/lang/x%7Cx-lang=fr|x-lang");
-    expect_key("blogs", "GET", "/blogs/a b%20\xc3\xa9", "h", NULL, "cgicache:blogs:GET:http://h/blogs/a%20b%2520%C3%A9");
-    expect_key("blogs", "GET", "/blogs/x", "h/blogs", NULL, "cgicache:blogs:GET:http://h%2Fblogs/blogs/x");
+    expect_key("lang", "GET", "/lang/x|x-lang=fr", "h", NULL,
+               "cgicache:lang:GET:http://h/lang/x%7Cx-lang=fr|x-lang");
+    expect_key("blogs", "GET", "/blogs/a b%20\xc3\xa9", "h", NULL,
+               "cgicache:blogs:GET:http://h/blogs/a%20b%2520%C3%A9");
+    expect_key("blogs", "GET", "/blogs/x", "h/blogs", NULL,
+               "cgicache:blogs:GET:http://h%2Fblogs/blogs/x");
     cc_key *a = key_of("lang", "GET", "/lang/x|x-lang=fr", "h", NULL);
     cc_key *b = key_of("lang", "GET", "/lang/x", "h", "HTTP_X_LANG=fr");
     cr_assert_str_neq(a->full, b->full);
@@ -131,15 +147,17 @@ Test(key, url_generation_matches_purge)
     cc_key *k = key_of("blogs", "GET", "/blogs/a%20b?x=1", "Example.COM:80", "HTTP_X_LANG=fr");
     char purge[CC_GEN_KEY_MAX];
     const char *path = "/blogs/a b";      /* decoded, as purges name it */
-    cr_assert_eq(cc_key_url_gen(cfg, cc_config_route(cfg, "blogs"), false, "example.com", 11,
-                                path, strlen(path), purge, sizeof purge), 0);
+    cr_assert_eq(cc_key_url_gen(cfg, cc_config_route(cfg, "blogs"), false, "example.com", 11, path,
+                                strlen(path), purge, sizeof purge),
+                 0);
     cr_assert_str_eq(k->url_gen, purge);
     cr_assert_eq(strncmp(purge, "cgicache:#gen:blogs:", 20), 0);
     cr_assert_eq(strlen(purge), 20 + 32);
     cr_assert_eq(strspn(purge + 20, "0123456789abcdef"), 32);
     /* https is another URL. */
-    cr_assert_eq(cc_key_url_gen(cfg, cc_config_route(cfg, "blogs"), true, "example.com", 11,
-                                path, strlen(path), purge, sizeof purge), 0);
+    cr_assert_eq(cc_key_url_gen(cfg, cc_config_route(cfg, "blogs"), true, "example.com", 11, path,
+                                strlen(path), purge, sizeof purge),
+                 0);
     cr_assert_str_neq(k->url_gen, purge);
     free(k);
 }
@@ -153,35 +171,50 @@ Test(key, prefix_too_long_for_buffer)
 Test(key, query_names_folded_as_apps_read_them)
 {
     /* query=page,id: every spelling an app may read as page is keyed. */
-    expect_key("some", "GET", "/some/x?PAGE=2", "h", NULL, "cgicache:some:GET:http://h/some/x?PAGE=2");
-    expect_key("some", "GET", "/some/x?pa.ge=2&utm=1", "h", NULL, "cgicache:some:GET:http://h/some/x");
-    expect_key("some", "GET", "/some/x?page%00x=2", "h", NULL, "cgicache:some:GET:http://h/some/x?page%2500x=2");
-    expect_key("some", "GET", "/some/x?page[]=2", "h", NULL, "cgicache:some:GET:http://h/some/x?page[]=2");
-    expect_key("some", "GET", "/some/x?+page=2", "h", NULL, "cgicache:some:GET:http://h/some/x?+page=2");
+    expect_key("some", "GET", "/some/x?PAGE=2", "h", NULL,
+               "cgicache:some:GET:http://h/some/x?PAGE=2");
+    expect_key("some", "GET", "/some/x?pa.ge=2&utm=1", "h", NULL,
+               "cgicache:some:GET:http://h/some/x");
+    expect_key("some", "GET", "/some/x?page%00x=2", "h", NULL,
+               "cgicache:some:GET:http://h/some/x?page%2500x=2");
+    expect_key("some", "GET", "/some/x?page[]=2", "h", NULL,
+               "cgicache:some:GET:http://h/some/x?page[]=2");
+    expect_key("some", "GET", "/some/x?+page=2", "h", NULL,
+               "cgicache:some:GET:http://h/some/x?+page=2");
     /* Sorted by folded name; names that fold alike keep their order. */
-    expect_key("blogs", "GET", "/blogs/7?b=1&A=2&a=3", "h", NULL, "cgicache:blogs:GET:http://h/blogs/7?A=2&a=3&b=1");
-    expect_key("blogs", "GET", "/blogs/7?a=3&A=2&b=1", "h", NULL, "cgicache:blogs:GET:http://h/blogs/7?a=3&A=2&b=1");
+    expect_key("blogs", "GET", "/blogs/7?b=1&A=2&a=3", "h", NULL,
+               "cgicache:blogs:GET:http://h/blogs/7?A=2&a=3&b=1");
+    expect_key("blogs", "GET", "/blogs/7?a=3&A=2&b=1", "h", NULL,
+               "cgicache:blogs:GET:http://h/blogs/7?a=3&A=2&b=1");
 }
 
 Test(key, semicolon_queries_are_verbatim)
 {
-    expect_key("some", "GET", "/some/x?x=1;page=9", "h", NULL, "cgicache:some:GET:http://h/some/x?x=1;page=9");
-    expect_key("blogs", "GET", "/blogs/7?b=1;a=2&c", "h", NULL, "cgicache:blogs:GET:http://h/blogs/7?b=1;a=2&c");
+    expect_key("some", "GET", "/some/x?x=1;page=9", "h", NULL,
+               "cgicache:some:GET:http://h/some/x?x=1;page=9");
+    expect_key("blogs", "GET", "/blogs/7?b=1;a=2&c", "h", NULL,
+               "cgicache:blogs:GET:http://h/blogs/7?b=1;a=2&c");
     expect_key("none", "GET", "/none/x?a=1;b=2", "h", NULL, "cgicache:none:GET:http://h/none/x");
 }
 
 Test(key, port_and_rewritten_query)
 {
-    expect_key("blogs", "GET", "/blogs/7", "h", "SERVER_PORT=80", "cgicache:blogs:GET:http://h/blogs/7");
-    expect_key("blogs", "GET", "/blogs/7", "h", "SERVER_PORT=8080", "cgicache:blogs:GET:http://h/blogs/7|:8080");
-    expect_key("blogs", "GET", "/blogs/7", "h:8080", "SERVER_PORT=8080", "cgicache:blogs:GET:http://h:8080/blogs/7");
-    expect_key("blogs", "GET", "/blogs/7", "h:80", "SERVER_PORT=81", "cgicache:blogs:GET:http://h/blogs/7|:81");
+    expect_key("blogs", "GET", "/blogs/7", "h", "SERVER_PORT=80",
+               "cgicache:blogs:GET:http://h/blogs/7");
+    expect_key("blogs", "GET", "/blogs/7", "h", "SERVER_PORT=8080",
+               "cgicache:blogs:GET:http://h/blogs/7|:8080");
+    expect_key("blogs", "GET", "/blogs/7", "h:8080", "SERVER_PORT=8080",
+               "cgicache:blogs:GET:http://h:8080/blogs/7");
+    expect_key("blogs", "GET", "/blogs/7", "h:80", "SERVER_PORT=81",
+               "cgicache:blogs:GET:http://h/blogs/7|:81");
     /* QUERY_STRING is what apps parse; REQUEST_URI's query joins it when a
      * rewrite made them differ. */
-    expect_key("blogs", "GET", "/blogs/7", "h", "QUERY_STRING=id=7", "cgicache:blogs:GET:http://h/blogs/7?id=7|?");
+    expect_key("blogs", "GET", "/blogs/7", "h", "QUERY_STRING=id=7",
+               "cgicache:blogs:GET:http://h/blogs/7?id=7|?");
     expect_key("blogs", "GET", "/blogs/7?a=1", "h", "QUERY_STRING=id=7",
                "cgicache:blogs:GET:http://h/blogs/7?id=7|?=a=1");
-    expect_key("blogs", "GET", "/blogs/7?a=1", "h", "QUERY_STRING=a=1", "cgicache:blogs:GET:http://h/blogs/7?a=1");
+    expect_key("blogs", "GET", "/blogs/7?a=1", "h", "QUERY_STRING=a=1",
+               "cgicache:blogs:GET:http://h/blogs/7?a=1");
 }
 
 /* Without REQUEST_URI the path comes decoded from SCRIPT_NAME+PATH_INFO:
@@ -189,7 +222,8 @@ Test(key, port_and_rewritten_query)
 Test(key, decoded_paths_in_uri_form)
 {
     char *a[] = {"REQUEST_METHOD=GET", "SCRIPT_NAME=/a", "PATH_INFO=/x?b=1", "HTTP_HOST=h", NULL};
-    char *b[] = {"REQUEST_METHOD=GET", "SCRIPT_NAME=/a", "PATH_INFO=/x", "QUERY_STRING=b=1", "HTTP_HOST=h", NULL};
+    char *b[] = {"REQUEST_METHOD=GET", "SCRIPT_NAME=/a", "PATH_INFO=/x",
+                 "QUERY_STRING=b=1",   "HTTP_HOST=h",    NULL};
     char *c[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/a/x%3Fb=1", "HTTP_HOST=h", NULL};
     char *d[] = {"REQUEST_METHOD=GET", "SCRIPT_NAME=/a%41", "HTTP_HOST=h", NULL};
     char *e[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/a%41", "HTTP_HOST=h", NULL};

@@ -14,8 +14,9 @@ static cc_config *cfg;
 
 static void setup(void)
 {
-    char *env[] = {"CGICACHE_ROUTE_stats=GET /s/* ttl=60", "CGICACHE_ROUTE_tag=GET,POST /t/* ttl=60",
-                   "CGICACHE_ROUTE_gen=GET /g/* ttl=60", NULL};
+    char *env[] = {"CGICACHE_ROUTE_stats=GET /s/* ttl=60",
+                   "CGICACHE_ROUTE_tag=GET,POST /t/* ttl=60", "CGICACHE_ROUTE_gen=GET /g/* ttl=60",
+                   NULL};
     cfg = cc_config_parse(env, NULL, 0);
     cr_assert_not_null(cfg);
 }
@@ -61,7 +62,9 @@ Test(keyspace, names)
 Test(keyspace, every_key_made_for_a_request_is_an_entry)
 {
     const char *cases[][3] = {
-        {"stats", "GET", "/s/1"}, {"tag", "GET", "/t/x:lock?a=1"}, {"gen", "HEAD", "/g/%23x"},
+        {"stats", "GET", "/s/1"},
+        {"tag", "GET", "/t/x:lock?a=1"},
+        {"gen", "HEAD", "/g/%23x"},
         {"tag", "POST", "/t/1"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -70,7 +73,9 @@ Test(keyspace, every_key_made_for_a_request_is_an_entry)
         cr_assert_not(entry(k->route_gen), "%s", k->route_gen);
         cr_assert_not(entry(k->url_gen), "%s", k->url_gen);
         char lock[512];
-        cr_assert_eq(cc_keyspace_of_entry(cfg, CC_KS_LOCK, k->redis, k->redis_len, lock, sizeof lock), 0);
+        cr_assert_eq(cc_keyspace_of_entry(cfg, CC_KS_LOCK, k->redis, k->redis_len, lock,
+                                          sizeof lock),
+                     0);
         cr_assert_not(entry(lock), "%s", lock);
         free(k);
     }
@@ -85,13 +90,24 @@ Test(keyspace, every_key_made_for_a_request_is_an_entry)
 Test(keyspace, internal_and_foreign_keys_are_not_entries)
 {
     const char *not_entries[] = {
-        "cgicache:#stats:pages", "cgicache:#tag:red", "cgicache:#gen:pages",
+        "cgicache:#stats:pages",
+        "cgicache:#tag:red",
+        "cgicache:#gen:pages",
         "cgicache:#gen:pages:0123456789abcdef0123456789abcdef",
-        "cgicache:#lock:pages:GET:http://h/x", "cgicache:stats:pages", "cgicache:tag:red",
-        "cgicache:pages:gen", "cgicache:pages:gen:0123", "cgicache:pages:#xyz",
-        "cgicache:pages:#0123456789abcdef0123456789abcdeff", "cgicache:pages:GET:ftp://h/",
-        "cgicache:pages:GET", "cgicache::GET:http://h/", "other:pages:GET:http://h/",
-        "cgicachex:pages:GET:http://h/", "cgicache", "",
+        "cgicache:#lock:pages:GET:http://h/x",
+        "cgicache:stats:pages",
+        "cgicache:tag:red",
+        "cgicache:pages:gen",
+        "cgicache:pages:gen:0123",
+        "cgicache:pages:#xyz",
+        "cgicache:pages:#0123456789abcdef0123456789abcdeff",
+        "cgicache:pages:GET:ftp://h/",
+        "cgicache:pages:GET",
+        "cgicache::GET:http://h/",
+        "other:pages:GET:http://h/",
+        "cgicachex:pages:GET:http://h/",
+        "cgicache",
+        "",
     };
     for (size_t i = 0; i < sizeof not_entries / sizeof not_entries[0]; i++)
         cr_assert_not(entry(not_entries[i]), "%s", not_entries[i]);

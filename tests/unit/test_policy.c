@@ -105,13 +105,21 @@ Test(policy_request, unsafe_methods_and_bodies)
 Test(policy_request, forwarding_headers_the_key_does_not_cover)
 {
     const char *headers[] = {
-        "HTTP_X_FORWARDED_HOST=evil.example", "HTTP_X_ORIGINAL_URL=/admin",
-        "HTTP_X_REWRITE_URL=/admin", "HTTP_X_HTTP_METHOD_OVERRIDE=DELETE",
-        "HTTP_X_HTTP_METHOD=PUT", "HTTP_X_METHOD_OVERRIDE=POST",
-        "HTTP_X_FORWARDED_SCHEME=http", "HTTP_X_FORWARDED_PROTO=http",
-        "HTTP_X_FORWARDED_PORT=8080", "HTTP_X_FORWARDED_PREFIX=/x",
-        "HTTP_X_FORWARDED_SERVER=evil", "HTTP_X_FORWARDED_SSL=on", "HTTP_X_HOST=evil",
-        "HTTP_X_ORIGINAL_HOST=evil", "HTTP_FORWARDED=host=evil;proto=http",
+        "HTTP_X_FORWARDED_HOST=evil.example",
+        "HTTP_X_ORIGINAL_URL=/admin",
+        "HTTP_X_REWRITE_URL=/admin",
+        "HTTP_X_HTTP_METHOD_OVERRIDE=DELETE",
+        "HTTP_X_HTTP_METHOD=PUT",
+        "HTTP_X_METHOD_OVERRIDE=POST",
+        "HTTP_X_FORWARDED_SCHEME=http",
+        "HTTP_X_FORWARDED_PROTO=http",
+        "HTTP_X_FORWARDED_PORT=8080",
+        "HTTP_X_FORWARDED_PREFIX=/x",
+        "HTTP_X_FORWARDED_SERVER=evil",
+        "HTTP_X_FORWARDED_SSL=on",
+        "HTTP_X_HOST=evil",
+        "HTTP_X_ORIGINAL_HOST=evil",
+        "HTTP_FORWARDED=host=evil;proto=http",
         "HTTP_X_FORWARDED_HOST=",   /* present, even empty, changes what the app sees */
     };
     for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++)
@@ -122,11 +130,12 @@ Test(policy_request, forwarding_header_covered_by_vary)
 {
     cr_assert_eq(classify(&varied, "GET", "HTTP_X_FORWARDED_HOST=evil.example"), CC_REQ_CACHEABLE);
     cr_assert_eq(classify(&varied, "GET", "HTTP_X_FORWARDED_PROTO=https"), CC_REQ_CACHEABLE);
-    cr_assert_eq(classify3(&varied, "GET", "HTTP_X_FORWARDED_HOST=a", "HTTP_X_FORWARDED_PROTO=https",
-                           "HTTP_X_LANG=de"),
+    cr_assert_eq(classify3(&varied, "GET", "HTTP_X_FORWARDED_HOST=a",
+                           "HTTP_X_FORWARDED_PROTO=https", "HTTP_X_LANG=de"),
                  CC_REQ_CACHEABLE);
     /* Covering one forwarding header does not cover another. */
-    cr_assert_eq(classify3(&varied, "GET", "HTTP_X_FORWARDED_HOST=a", "HTTP_X_ORIGINAL_URL=/b", NULL),
+    cr_assert_eq(classify3(&varied, "GET", "HTTP_X_FORWARDED_HOST=a", "HTTP_X_ORIGINAL_URL=/b",
+                           NULL),
                  CC_REQ_UNSAFE);
     cr_assert_eq(classify(&varied, "GET", "HTTP_X_FORWARDED_PORT=81"), CC_REQ_UNSAFE);
 }
@@ -160,7 +169,8 @@ Test(policy_request, bypass_header_with_a_value)
 Test(policy_request, client_no_cache)
 {
     cr_assert_eq(classify(&plain, "GET", "HTTP_CACHE_CONTROL=no-cache"), CC_REQ_NO_CACHE);
-    cr_assert_eq(classify(&plain, "GET", "HTTP_CACHE_CONTROL=max-age=0, no-cache"), CC_REQ_NO_CACHE);
+    cr_assert_eq(classify(&plain, "GET", "HTTP_CACHE_CONTROL=max-age=0, no-cache"),
+                 CC_REQ_NO_CACHE);
     cr_assert_eq(classify(&plain, "GET", "HTTP_CACHE_CONTROL=NO-STORE"), CC_REQ_NO_CACHE);
     cr_assert_eq(classify(&plain, "GET", "HTTP_PRAGMA=no-cache"), CC_REQ_NO_CACHE);
     cr_assert_eq(classify(&plain, "GET", "HTTP_CACHE_CONTROL=max-age=0"), CC_REQ_CACHEABLE);
@@ -186,14 +196,16 @@ Test(policy_request, order_of_the_rules)
     cfg.bypass_value_set = true;
     /* UNSAFE before BYPASS before NO_CACHE before PRIVATE. */
     cr_assert_eq(classify(&plain, "POST", "HTTP_X_CACHE_BYPASS=yes"), CC_REQ_UNSAFE);
-    cr_assert_eq(classify3(&plain, "GET", "HTTP_X_ORIGINAL_URL=/a", "HTTP_X_CACHE_BYPASS=yes", NULL),
+    cr_assert_eq(classify3(&plain, "GET", "HTTP_X_ORIGINAL_URL=/a", "HTTP_X_CACHE_BYPASS=yes",
+                           NULL),
                  CC_REQ_UNSAFE);
     cr_assert_eq(classify3(&plain, "GET", "HTTP_X_CACHE_BYPASS=yes", "HTTP_PRAGMA=no-cache",
                            "HTTP_AUTHORIZATION=x"),
                  CC_REQ_BYPASS);
     cr_assert_eq(classify3(&plain, "GET", "HTTP_COOKIE=a=1", "HTTP_CACHE_CONTROL=no-cache", NULL),
                  CC_REQ_NO_CACHE);
-    cr_assert_eq(classify3(&plain, "GET", "HTTP_AUTHORIZATION=x", "HTTP_CACHE_CONTROL=no-store", NULL),
+    cr_assert_eq(classify3(&plain, "GET", "HTTP_AUTHORIZATION=x", "HTTP_CACHE_CONTROL=no-store",
+                           NULL),
                  CC_REQ_NO_CACHE);
 }
 
@@ -312,7 +324,8 @@ Test(policy_response, size_limit)
 Test(policy_response, x_accel_expires)
 {
     cr_assert_eq(ttl(&plain, "X-Accel-Expires: 5\nCache-Control: max-age=100\n\n"), 5000);
-    cr_assert_eq(ttl(&plain, "X-Accel-Expires: 3600\nExpires: Thu, 01 Jan 1970 00:00:00 GMT\n\n"), 3600000);
+    cr_assert_eq(ttl(&plain, "X-Accel-Expires: 3600\nExpires: Thu, 01 Jan 1970 00:00:00 GMT\n\n"),
+                 3600000);
     assert_refused(&plain, "X-Accel-Expires: 0\nCache-Control: max-age=100\n\n", 0, "expired");
     /* "@" and an absolute Unix time. */
     cr_assert_eq(ttl(&plain, "X-Accel-Expires: @1000000010\n\n"), 10000);
@@ -324,8 +337,10 @@ Test(policy_response, x_accel_expires)
     cr_assert_eq(ttl(&plain, "X-Accel-Expires: -5\n\n"), 60000);
     cr_assert_eq(ttl(&plain, "X-Accel-Expires: @\n\n"), 60000);
     /* Huge values saturate at a century instead of overflowing. */
-    cr_assert_eq(ttl(&plain, "X-Accel-Expires: 999999999999999999999999\n\n"), CC_SECONDS_MAX * 1000);
-    cr_assert_eq(ttl(&plain, "X-Accel-Expires: @99999999999999999999\n\n"), CC_SECONDS_MAX * 1000 - NOW);
+    cr_assert_eq(ttl(&plain, "X-Accel-Expires: 999999999999999999999999\n\n"),
+                 CC_SECONDS_MAX * 1000);
+    cr_assert_eq(ttl(&plain, "X-Accel-Expires: @99999999999999999999\n\n"),
+                 CC_SECONDS_MAX * 1000 - NOW);
 }
 
 Test(policy_response, cache_control_ages)
@@ -342,7 +357,9 @@ Test(policy_response, cache_control_ages)
     assert_refused(&plain, "Cache-Control: max-age\n\n", 0, "expired");
     assert_refused(&plain, "Cache-Control: s-maxage=x, max-age=60\n\n", 0, "expired");
     /* max-age beats Expires. */
-    cr_assert_eq(ttl(&plain, "Cache-Control: max-age=9\nExpires: Thu, 01 Jan 1970 00:00:00 GMT\n\n"), 9000);
+    cr_assert_eq(ttl(&plain,
+                     "Cache-Control: max-age=9\nExpires: Thu, 01 Jan 1970 00:00:00 GMT\n\n"),
+                 9000);
     cr_assert_eq(ttl(&plain, "Cache-Control: max-age=99999999999999999999999999\n\n"),
                  CC_SECONDS_MAX * 1000);
 }
@@ -350,14 +367,18 @@ Test(policy_response, cache_control_ages)
 Test(policy_response, expires)
 {
     /* Against the response's own Date. */
-    cr_assert_eq(ttl(&plain, "Date: Sun, 06 Nov 1994 08:49:37 GMT\nExpires: Sun, 06 Nov 1994 08:50:37 GMT\n\n"),
+    cr_assert_eq(ttl(&plain, "Date: Sun, 06 Nov 1994 08:49:37 GMT\nExpires: Sun, 06 Nov 1994 "
+                             "08:50:37 GMT\n\n"),
                  60000);
-    assert_refused(&plain, "Date: Sun, 06 Nov 1994 08:49:37 GMT\nExpires: Sun, 06 Nov 1994 08:49:37 GMT\n\n",
+    assert_refused(&plain,
+                   "Date: Sun, 06 Nov 1994 08:49:37 GMT\nExpires: Sun, 06 Nov 1994 08:49:37 "
+                   "GMT\n\n",
                    0, "expired");
     /* Against now without a Date, or with one that does not parse. */
     cr_assert_eq(ttl(&plain, "Expires: Sun, 09 Sep 2001 01:47:40 GMT\n\n"), 60000);
     cr_assert_eq(ttl(&plain, "Date: yesterday\nExpires: Sun, 09 Sep 2001 01:47:40 GMT\n\n"), 60000);
-    cr_assert_eq(ttl(&plain, "Cache-Control: public\nExpires: Sunday, 09-Sep-01 02:46:40 GMT\n\n"), 3600000);
+    cr_assert_eq(ttl(&plain, "Cache-Control: public\nExpires: Sunday, 09-Sep-01 02:46:40 GMT\n\n"),
+                 3600000);
     assert_refused(&plain, "Expires: Sun, 06 Nov 1994 08:49:37 GMT\n\n", 0, "expired");
     /* An Expires that does not parse means already expired (RFC 9111). */
     assert_refused(&plain, "Expires: 0\n\n", 0, "expired");
@@ -378,7 +399,10 @@ Test(policy_response, why_is_optional_and_untouched_when_stored)
 
 /* ---- HTTP dates ------------------------------------------------------------------- */
 
-static int date(const char *text, int64_t *ms) { return cc_parse_http_date(text, strlen(text), ms); }
+static int date(const char *text, int64_t *ms)
+{
+    return cc_parse_http_date(text, strlen(text), ms);
+}
 
 static void assert_date(const char *text, int64_t unix_seconds)
 {
@@ -418,19 +442,35 @@ Test(http_date, rfc850_years_and_cookie_style)
 Test(http_date, refused)
 {
     const char *bad[] = {
-        "", "yesterday", "0", "-1",
-        "Sun, 06 Nov 1994 24:00:00 GMT", "Sun, 06 Nov 1994 08:60:37 GMT",
-        "Sun, 06 Nov 1994 08:49:61 GMT", "Sun, 06 Nox 1994 08:49:37 GMT",
-        "Sux, 06 Nov 1994 08:49:37 GMT", "06 Nov 1994 08:49:37 GMT",
-        "Sun, 06 Nov 1994 08:49:37", "Sun, 06 Nov 1994 08:49:37 UTC",
-        "Sun, 06 Nov 1994 08:49:37 GMT+1", "Sun, 06 Nov 1994 08:49:37 GMT ",
-        "Sun, 06 Nov 94 08:49:37 GMT", "Sun, 00 Nov 1994 08:49:37 GMT",
-        "Sun, 31 Apr 1994 08:49:37 GMT", "Thu, 29 Feb 2023 00:00:00 GMT",
-        "Thu, 29 Feb 1900 00:00:00 GMT", "Sun, 06 Nov 1899 08:49:37 GMT",
-        "Sun, 06 Nov 1994 8:49:37 GMT", "Sun, 06-Nov 1994 08:49:37 GMT",
-        "Sunday, 06-Nov-994 08:49:37 GMT", "Sun Nov  6 08:49:37 94",
-        "Sun Nov  6 08:49:37 1994 GMT", "Sun,06 Nov 1994 08:49:37 GMT",
-        "Sunday", "Sun, ", "Sun Nov",
+        "",
+        "yesterday",
+        "0",
+        "-1",
+        "Sun, 06 Nov 1994 24:00:00 GMT",
+        "Sun, 06 Nov 1994 08:60:37 GMT",
+        "Sun, 06 Nov 1994 08:49:61 GMT",
+        "Sun, 06 Nox 1994 08:49:37 GMT",
+        "Sux, 06 Nov 1994 08:49:37 GMT",
+        "06 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 08:49:37",
+        "Sun, 06 Nov 1994 08:49:37 UTC",
+        "Sun, 06 Nov 1994 08:49:37 GMT+1",
+        "Sun, 06 Nov 1994 08:49:37 GMT ",
+        "Sun, 06 Nov 94 08:49:37 GMT",
+        "Sun, 00 Nov 1994 08:49:37 GMT",
+        "Sun, 31 Apr 1994 08:49:37 GMT",
+        "Thu, 29 Feb 2023 00:00:00 GMT",
+        "Thu, 29 Feb 1900 00:00:00 GMT",
+        "Sun, 06 Nov 1899 08:49:37 GMT",
+        "Sun, 06 Nov 1994 8:49:37 GMT",
+        "Sun, 06-Nov 1994 08:49:37 GMT",
+        "Sunday, 06-Nov-994 08:49:37 GMT",
+        "Sun Nov  6 08:49:37 94",
+        "Sun Nov  6 08:49:37 1994 GMT",
+        "Sun,06 Nov 1994 08:49:37 GMT",
+        "Sunday",
+        "Sun, ",
+        "Sun Nov",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t ms = 42;
@@ -499,25 +539,35 @@ Test(policy_request, every_copy_of_a_repeated_header_counts)
 {
     /* An empty cookie then a session: never cacheable, whichever copy an
      * app reads (ambiguous before private; both answer BYPASS). */
-    cr_assert_eq(classify3(&plain, "GET", "HTTP_COOKIE=", "HTTP_COOKIE=session=alice", NULL), CC_REQ_AMBIGUOUS);
-    cr_assert_eq(classify3(&plain, "GET", "HTTP_COOKIE=s=1", "HTTP_COOKIE=s=1", NULL), CC_REQ_PRIVATE);
-    cr_assert_eq(classify3(&plain, "GET", "HTTP_AUTHORIZATION=", NULL, NULL), CC_REQ_PRIVATE);
-    cr_assert_eq(classify3(&plain, "GET", "HTTP_CACHE_CONTROL=max-age=0", "HTTP_CACHE_CONTROL=no-cache", NULL),
+    cr_assert_eq(classify3(&plain, "GET", "HTTP_COOKIE=", "HTTP_COOKIE=session=alice", NULL),
                  CC_REQ_AMBIGUOUS);
-    cr_assert_eq(classify3(&plain, "GET", "HTTP_PRAGMA=no-cache", "HTTP_PRAGMA=no-cache", NULL), CC_REQ_NO_CACHE);
-    cr_assert_eq(classify3(&plain, "GET", "HTTP_X_CACHE_BYPASS=1", "HTTP_X_CACHE_BYPASS=1", NULL), CC_REQ_BYPASS);
+    cr_assert_eq(classify3(&plain, "GET", "HTTP_COOKIE=s=1", "HTTP_COOKIE=s=1", NULL),
+                 CC_REQ_PRIVATE);
+    cr_assert_eq(classify3(&plain, "GET", "HTTP_AUTHORIZATION=", NULL, NULL), CC_REQ_PRIVATE);
+    cr_assert_eq(classify3(&plain, "GET", "HTTP_CACHE_CONTROL=max-age=0",
+                           "HTTP_CACHE_CONTROL=no-cache", NULL),
+                 CC_REQ_AMBIGUOUS);
+    cr_assert_eq(classify3(&plain, "GET", "HTTP_PRAGMA=no-cache", "HTTP_PRAGMA=no-cache", NULL),
+                 CC_REQ_NO_CACHE);
+    cr_assert_eq(classify3(&plain, "GET", "HTTP_X_CACHE_BYPASS=1", "HTTP_X_CACHE_BYPASS=1", NULL),
+                 CC_REQ_BYPASS);
 }
 
 Test(policy_request, repeats_that_differ_are_ambiguous)
 {
-    cr_assert_eq(classify3(&varied, "GET", "HTTP_X_LANG=en", "HTTP_X_LANG=fr", NULL), CC_REQ_AMBIGUOUS);
-    cr_assert_eq(classify3(&varied, "GET", "HTTP_X_LANG=en", "HTTP_X_LANG=en", NULL), CC_REQ_CACHEABLE);
+    cr_assert_eq(classify3(&varied, "GET", "HTTP_X_LANG=en", "HTTP_X_LANG=fr", NULL),
+                 CC_REQ_AMBIGUOUS);
+    cr_assert_eq(classify3(&varied, "GET", "HTTP_X_LANG=en", "HTTP_X_LANG=en", NULL),
+                 CC_REQ_CACHEABLE);
     cr_assert_eq(classify3(&plain, "GET", "HTTP_HOST=evil.example", NULL, NULL), CC_REQ_AMBIGUOUS);
-    cr_assert_eq(classify3(&plain, "GET", "QUERY_STRING=a=1", "QUERY_STRING=a=2", NULL), CC_REQ_AMBIGUOUS);
+    cr_assert_eq(classify3(&plain, "GET", "QUERY_STRING=a=1", "QUERY_STRING=a=2", NULL),
+                 CC_REQ_AMBIGUOUS);
     cr_assert_eq(classify3(&plain, "GET", "REQUEST_URI=/r/1?a=1", NULL, NULL), CC_REQ_CACHEABLE);
-    cr_assert_eq(classify3(&plain, "GET", "SERVER_PORT=80", "SERVER_PORT=8080", NULL), CC_REQ_AMBIGUOUS);
+    cr_assert_eq(classify3(&plain, "GET", "SERVER_PORT=80", "SERVER_PORT=8080", NULL),
+                 CC_REQ_AMBIGUOUS);
     /* A header no rule reads may repeat freely. */
-    cr_assert_eq(classify3(&plain, "GET", "HTTP_ACCEPT=a", "HTTP_ACCEPT=b", NULL), CC_REQ_CACHEABLE);
+    cr_assert_eq(classify3(&plain, "GET", "HTTP_ACCEPT=a", "HTTP_ACCEPT=b", NULL),
+                 CC_REQ_CACHEABLE);
 }
 
 Test(policy_request, users_the_server_authenticated_are_private)
@@ -530,9 +580,11 @@ Test(policy_request, users_the_server_authenticated_are_private)
 
 Test(policy_request, paths_not_in_normal_form_are_ambiguous)
 {
-    static const char *const bad[] = {"REQUEST_URI=/a/..%2Fb", "REQUEST_URI=/a/%2e%2e/b", "REQUEST_URI=/a//b",
-                                      "REQUEST_URI=/a/./b", "REQUEST_URI=/a;x.css", "REQUEST_URI=/%61",
-                                      "REQUEST_URI=/a%5Cb", "REQUEST_URI=/a%", "REQUEST_URI=/a%2"};
+    static const char *const bad[] = {"REQUEST_URI=/a/..%2Fb", "REQUEST_URI=/a/%2e%2e/b",
+                                      "REQUEST_URI=/a//b",     "REQUEST_URI=/a/./b",
+                                      "REQUEST_URI=/a;x.css",  "REQUEST_URI=/%61",
+                                      "REQUEST_URI=/a%5Cb",    "REQUEST_URI=/a%",
+                                      "REQUEST_URI=/a%2"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *env[] = {"REQUEST_METHOD=GET", (char *)bad[i], NULL};
         cc_request rq;
@@ -547,15 +599,19 @@ Test(policy_request, paths_not_in_normal_form_are_ambiguous)
 
 Test(policy_response, every_cache_control_line_counts)
 {
-    assert_refused(&plain, "Cache-Control: max-age=60\nCache-Control: private\n\n", 0, "Cache-Control");
-    assert_refused(&plain, "Cache-Control: max-age=60\ncache-control: no-store\n\n", 0, "Cache-Control");
+    assert_refused(&plain, "Cache-Control: max-age=60\nCache-Control: private\n\n", 0,
+                   "Cache-Control");
+    assert_refused(&plain, "Cache-Control: max-age=60\ncache-control: no-store\n\n", 0,
+                   "Cache-Control");
     assert_refused(&plain, "Cache-Control: public\nPragma: no-cache\n\n", 0, "Pragma");
     assert_refused(&plain, "Set-Cookie2: a=1\n\n", 0, "Set-Cookie");
     /* Lifetimes that disagree, on one line or several: not stored. */
     assert_refused(&plain, "Cache-Control: max-age=60\nCache-Control: max-age=0\n\n", 0, "expired");
     assert_refused(&plain, "Cache-Control: max-age=60, max-age=5\n\n", 0, "expired");
     assert_refused(&plain, "X-Accel-Expires: 60\nX-Accel-Expires: 0\n\n", 0, "expired");
-    assert_refused(&plain, "Expires: Thu, 01 Jan 2099 00:00:00 GMT\nExpires: Thu, 01 Jan 1970 00:00:00 GMT\n\n",
+    assert_refused(&plain,
+                   "Expires: Thu, 01 Jan 2099 00:00:00 GMT\nExpires: Thu, 01 Jan 1970 00:00:00 "
+                   "GMT\n\n",
                    0, "expired");
     /* Lines that agree combine. */
     cr_assert_eq(ttl(&plain, "Cache-Control: public\nCache-Control: max-age=5\n\n"), 5000);
@@ -567,16 +623,42 @@ Test(policy_response, every_cache_control_line_counts)
  * the route keys on it. */
 Test(policy_request, every_listed_forwarding_header)
 {
-    static const char *const names[] = {
-        "FORWARDED", "X_FORWARDED_HOST", "X_FORWARDED_SERVER", "X_FORWARDED_PORT",
-        "X_FORWARDED_PROTO", "X_FORWARDED_PROTOCOL", "X_FORWARDED_SCHEME", "X_FORWARDED_SSL",
-        "X_FORWARDED_HTTPS", "X_FORWARDED_PREFIX", "X_FORWARDED_PATH", "X_FORWARDED_URI",
-        "X_FORWARDED_URL", "X_FORWARDED_SCRIPT_NAME", "X_FRONT_END_HTTPS", "FRONT_END_HTTPS",
-        "X_URL_SCHEME", "X_SCHEME", "X_ARR_SSL", "CLOUDFRONT_FORWARDED_PROTO", "X_SCRIPT_NAME",
-        "SCRIPT_NAME", "X_TRAVERSAL_PATH", "X_HOST", "X_HTTP_HOST_OVERRIDE", "X_ORIGINAL_HOST",
-        "X_ORIGINAL_PROTO", "X_ORIGINAL_URI", "X_ORIGINAL_URL", "X_REWRITE_URL", "X_OVERRIDE_URL",
-        "UNENCODED_URL", "X_HTTP_METHOD_OVERRIDE", "X_HTTP_METHOD", "X_METHOD_OVERRIDE",
-        "X_ORIGINAL_METHOD"};
+    static const char *const names[] = {"FORWARDED",
+                                        "X_FORWARDED_HOST",
+                                        "X_FORWARDED_SERVER",
+                                        "X_FORWARDED_PORT",
+                                        "X_FORWARDED_PROTO",
+                                        "X_FORWARDED_PROTOCOL",
+                                        "X_FORWARDED_SCHEME",
+                                        "X_FORWARDED_SSL",
+                                        "X_FORWARDED_HTTPS",
+                                        "X_FORWARDED_PREFIX",
+                                        "X_FORWARDED_PATH",
+                                        "X_FORWARDED_URI",
+                                        "X_FORWARDED_URL",
+                                        "X_FORWARDED_SCRIPT_NAME",
+                                        "X_FRONT_END_HTTPS",
+                                        "FRONT_END_HTTPS",
+                                        "X_URL_SCHEME",
+                                        "X_SCHEME",
+                                        "X_ARR_SSL",
+                                        "CLOUDFRONT_FORWARDED_PROTO",
+                                        "X_SCRIPT_NAME",
+                                        "SCRIPT_NAME",
+                                        "X_TRAVERSAL_PATH",
+                                        "X_HOST",
+                                        "X_HTTP_HOST_OVERRIDE",
+                                        "X_ORIGINAL_HOST",
+                                        "X_ORIGINAL_PROTO",
+                                        "X_ORIGINAL_URI",
+                                        "X_ORIGINAL_URL",
+                                        "X_REWRITE_URL",
+                                        "X_OVERRIDE_URL",
+                                        "UNENCODED_URL",
+                                        "X_HTTP_METHOD_OVERRIDE",
+                                        "X_HTTP_METHOD",
+                                        "X_METHOD_OVERRIDE",
+                                        "X_ORIGINAL_METHOD"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char p[128];
         snprintf(p, sizeof p, "HTTP_%s=x", names[i]);

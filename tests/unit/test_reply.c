@@ -95,7 +95,8 @@ Test(reply, refuses_deep_nesting)
 {
     redisReply *r = NULL;
     cr_assert_eq(read_text("*1\r\n*1\r\n*1\r\n:1\r\n", &r), REDIS_ERR);
-    cr_assert_eq(read_text("*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n", &r), REDIS_ERR);
+    cr_assert_eq(read_text("*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n", &r),
+                 REDIS_ERR);
 }
 
 Test(reply, refuses_a_huge_string_before_it_arrives)

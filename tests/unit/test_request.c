@@ -7,8 +7,13 @@
 
 Test(request, target_stops_early_details_fill_the_rest)
 {
-    char *env[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/a/b?x=1", "HTTP_HOST=example.com",
-                   "SERVER_PORT=8080", "HTTPS=on", "CONTENT_LENGTH=0", NULL};
+    char *env[] = {"REQUEST_METHOD=GET",
+                   "REQUEST_URI=/a/b?x=1",
+                   "HTTP_HOST=example.com",
+                   "SERVER_PORT=8080",
+                   "HTTPS=on",
+                   "CONTENT_LENGTH=0",
+                   NULL};
     cc_request rq;
     cr_assert_eq(cc_request_target(&rq, env), 0);
     cr_assert_eq(rq.method_bit, CC_M_GET);
@@ -26,8 +31,13 @@ Test(request, target_stops_early_details_fill_the_rest)
 
 Test(request, script_name_and_path_info_with_query_string)
 {
-    char *env[] = {"SCRIPT_NAME=/app", "REQUEST_METHOD=HEAD", "PATH_INFO=/x",
-                   "HTTP_TRANSFER_ENCODING=chunked", "QUERY_STRING=q=2", "SERVER_NAME=s", NULL};
+    char *env[] = {"SCRIPT_NAME=/app",
+                   "REQUEST_METHOD=HEAD",
+                   "PATH_INFO=/x",
+                   "HTTP_TRANSFER_ENCODING=chunked",
+                   "QUERY_STRING=q=2",
+                   "SERVER_NAME=s",
+                   NULL};
     cc_request rq;
     cr_assert_eq(cc_request_init(&rq, env), 0);
     cr_assert_eq(rq.method_bit, CC_M_HEAD);
@@ -53,8 +63,8 @@ Test(request, no_method_or_no_path_is_not_a_request)
 
 Test(request, empty_request_uri_falls_back_to_later_script_name)
 {
-    char *env[] = {"REQUEST_URI=", "REQUEST_METHOD=DELETE", "SCRIPT_NAME=/q", "PATH_INFO=/7",
-                   "QUERY_STRING=a=1", NULL};
+    char *env[] = {"REQUEST_URI=", "REQUEST_METHOD=DELETE", "SCRIPT_NAME=/q",
+                   "PATH_INFO=/7", "QUERY_STRING=a=1",      NULL};
     cc_request rq;
     cr_assert_eq(cc_request_target(&rq, env), 0);
     cr_assert_str_eq(rq.path, "/q/7");

@@ -7,7 +7,7 @@
 
 static cc_config *routes(void)
 {
-    char *env[] = {"CGICACHE_ROUTE_all=/*", "CGICACHE_ROUTE_blogs=GET /blogs/*",
+    char *env[] = {"CGICACHE_ROUTE_all=/*",         "CGICACHE_ROUTE_blogs=GET /blogs/*",
                    "CGICACHE_ROUTE_seven=/blogs/7", "CGICACHE_ROUTE_edit=POST,PUT /blogs/*",
                    "CGICACHE_ROUTE_img=/img/*.png", NULL};
     cc_config *c = cc_config_parse(env, NULL, 0);

@@ -55,8 +55,10 @@ Test(settings, readme_table_is_the_table)
         strcat(got, "\n");
         rows++;
     }
-    cr_assert_str_eq(got, expected, "README.md's table of variables differs from cc_settings; "
-                     "it should read:\n%s", expected);
+    cr_assert_str_eq(got, expected,
+                     "README.md's table of variables differs from cc_settings; "
+                     "it should read:\n%s",
+                     expected);
     cr_assert_eq(rows, want);
     free(text);
 }
@@ -66,7 +68,8 @@ Test(settings, manual_names_every_setting)
     char *text = read_all("man/cgicache.7");
     for (size_t i = 0; i < cc_nsettings; i++) {
         /* roff escapes '-' but not '_': names appear as they are. */
-        cr_assert_not_null(strstr(text, cc_settings[i].name), "cgicache(7) lacks %s", cc_settings[i].name);
+        cr_assert_not_null(strstr(text, cc_settings[i].name), "cgicache(7) lacks %s",
+                           cc_settings[i].name);
     }
     free(text);
 }
@@ -108,7 +111,8 @@ Test(settings, formatted_values_parse_back)
 
 Test(settings, unknown_names_are_warned_known_ones_not)
 {
-    char *env[] = {"CGICACHE_TTL=5s", "CGICACHE_TLL=5s", "CGICACHE_LIB=/x.so", "CGICACHE_CONFIG=", NULL};
+    char *env[] = {"CGICACHE_TTL=5s", "CGICACHE_TLL=5s", "CGICACHE_LIB=/x.so",
+                   "CGICACHE_CONFIG=", NULL};
     cc_config *c = cc_config_parse(env, NULL, 0);
     cr_assert_eq(c->nproblems, 1);
     cr_assert_str_eq(c->problems[0].variable, "CGICACHE_TLL");
