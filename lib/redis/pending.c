@@ -105,6 +105,8 @@ size_t cc_pending_retry(cc_store *s)
 {
     if (cc_pending_count() == 0)
         return 0;
+    if (s == NULL)
+        return cc_pending_count();       /* Redis down (breaker open): said once already */
     int64_t now = cc_mono_ms(), due = atomic_load(&next_retry_ms);
     if (now < due || !atomic_compare_exchange_strong(&next_retry_ms, &due, now + RETRY_EVERY_MS))
         return cc_pending_count();       /* tried a moment ago, or another thread is */
