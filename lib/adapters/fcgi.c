@@ -80,6 +80,11 @@ static HOT_TLS int depth;
 /* The stream of the last FCGX_Accept (the non-reentrant API) on this thread. */
 static HOT_TLS FCGX_Stream *last_accept_out;
 
+bool cc_fcgi_inside(void)
+{
+    return depth > 0;
+}
+
 static void follow(FCGX_Stream *out, cc_txn *txn, refresh *rf)
 {
     followed *f = calloc(1, sizeof *f);

@@ -9,6 +9,8 @@
 #ifndef CGICACHE_INTERPOSE_H
 #define CGICACHE_INTERPOSE_H
 
+#include <stdbool.h>
+
 /* Returns the next definition of name, caching it in *slot. */
 void *cc_real_symbol(void *volatile *slot, const char *name);
 
@@ -35,5 +37,10 @@ void cc_preload_remove_self(void);
 /* Whether cc_preload_remove_self has run: an adapter has met a request
  * (a libfcgi accept, or a CGI request at load) in this process. */
 int cc_preload_active(void);
+
+/* True while this thread is inside libfcgi, called by the libfcgi
+ * adapter (fcgi.c): a connection libfcgi accepts is that adapter's, and
+ * the wire adapter (wire.c) leaves it alone. */
+bool cc_fcgi_inside(void);
 
 #endif

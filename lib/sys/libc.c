@@ -1,7 +1,11 @@
 /* libc.c -- the libc the library calls: hidden definitions of the system
  * calls the library makes, each forwarding to libc.so.6's own.
  *
- * See libc.h for why.  The functions are found with dlsym(RTLD_NEXT),
+ * See libc.h for why.  The calls the wire adapter interposes are only
+ * looked up here (CC_LIBC_INTERPOSED, in libc.h): their definitions in
+ * the library are the adapter's exported ones, which the library's own
+ * calls bind to as well, and which reach libc through cc_libc_next.
+ * The functions are found with dlsym(RTLD_NEXT),
  * which searches the objects loaded after this library (libc among them)
  * and never the program.  All are resolved at once,
  * by the library's first constructor, so a wrapper's cost is one load and
@@ -29,8 +33,8 @@
 /* Every libc function the library reaches through here, once. */
 /* clang-format off */
 #define CC_LIBC_FUNCTIONS(X)                                                   \
-    X(write) X(read) X(open) X(close) X(pipe2) X(dup2) X(fcntl) X(poll)        \
-    X(socket) X(connect) X(bind) X(send) X(recv) X(setsockopt) X(getsockopt)   \
+    X(open) X(pipe2) X(fcntl) X(poll) X(nanosleep)                             \
+    X(socket) X(connect) X(bind) X(setsockopt) X(getsockopt)                   \
     X(getaddrinfo) X(freeaddrinfo) X(fork) X(waitpid) X(_exit) X(getpid)       \
     X(kill) X(raise) X(alarm) X(signal) X(sigaction) X(sigprocmask) X(getrandom)        \
     X(clock_gettime)
@@ -41,7 +45,10 @@
 enum { CC_LIBC_FUNCTIONS(AS_ENUM) LIBC_COUNT };
 static const char *const names[LIBC_COUNT] = {CC_LIBC_FUNCTIONS(AS_NAME)};
 static void *volatile slots[LIBC_COUNT];
-static volatile int resolved;
+static const char *const interposed_names[CC_LIBC_INTERPOSED_COUNT] = {CC_LIBC_INTERPOSED(AS_NAME)};
+void *volatile cc_libc_interposed_slots[CC_LIBC_INTERPOSED_COUNT];
+volatile int cc_libc_resolved;
+#define resolved cc_libc_resolved
 
 __attribute__((constructor(101))) void cc_libc_init(void)
 {
@@ -54,6 +61,9 @@ __attribute__((constructor(101))) void cc_libc_init(void)
      * before its main. */
     for (int i = 0; i < LIBC_COUNT; i++)
         __atomic_store_n(&slots[i], dlsym(RTLD_NEXT, names[i]), __ATOMIC_RELAXED);
+    for (int i = 0; i < CC_LIBC_INTERPOSED_COUNT; i++)
+        __atomic_store_n(&cc_libc_interposed_slots[i], dlsym(RTLD_NEXT, interposed_names[i]),
+                         __ATOMIC_RELAXED);
     __atomic_store_n(&resolved, 1, __ATOMIC_RELEASE);
 }
 
@@ -65,12 +75,9 @@ __attribute__((constructor(101))) void cc_libc_init(void)
 
 /* One line a wrapper, kept that way: the list reads as a table. */
 /* clang-format off */
-HIDDEN ssize_t write(int fd, const void *buf, size_t n) { return REAL(write)(fd, buf, n); }
-HIDDEN ssize_t read(int fd, void *buf, size_t n) { return REAL(read)(fd, buf, n); }
-HIDDEN int close(int fd) { return REAL(close)(fd); }
 HIDDEN int pipe2(int fds[2], int flags) { return REAL(pipe2)(fds, flags); }
-HIDDEN int dup2(int from, int to) { return REAL(dup2)(from, to); }
 HIDDEN int poll(struct pollfd *fds, nfds_t n, int timeout) { return REAL(poll)(fds, n, timeout); }
+HIDDEN int nanosleep(const struct timespec *req, struct timespec *rem) { return REAL(nanosleep)(req, rem); }
 
 /* open and fcntl take their third argument only for some flags or
  * commands; passing it always is what libc's own variadic callers do. */
@@ -96,8 +103,6 @@ HIDDEN int fcntl(int fd, int cmd, ...)
 HIDDEN int socket(int domain, int type, int protocol) { return REAL(socket)(domain, type, protocol); }
 HIDDEN int connect(int fd, const struct sockaddr *sa, socklen_t len) { return REAL(connect)(fd, sa, len); }
 HIDDEN int bind(int fd, const struct sockaddr *sa, socklen_t len) { return REAL(bind)(fd, sa, len); }
-HIDDEN ssize_t send(int fd, const void *buf, size_t n, int flags) { return REAL(send)(fd, buf, n, flags); }
-HIDDEN ssize_t recv(int fd, void *buf, size_t n, int flags) { return REAL(recv)(fd, buf, n, flags); }
 HIDDEN int setsockopt(int fd, int level, int name, const void *value, socklen_t len)
 {
     return REAL(setsockopt)(fd, level, name, value, len);

@@ -28,4 +28,28 @@
  * earlier.  Safe to call any number of times, from any thread. */
 void cc_libc_init(void);
 
+/* The calls lib/adapters/wire.c interposes: defined in the library once,
+ * exported under libc's names with protected visibility, so the app's
+ * calls and the library's own (hiredis's too) reach the same wrapper,
+ * which passes whatever is not a FastCGI connection it follows straight
+ * to libc's definition, cc_libc_next(fn). */
+/* clang-format off */
+#define CC_LIBC_INTERPOSED(X)                                                  \
+    X(accept) X(accept4) X(read) X(readv) X(recv) X(recvfrom) X(recvmsg)      \
+    X(write) X(writev) X(send) X(sendto) X(sendmsg) X(sendfile) X(close)      \
+    X(shutdown) X(dup2) X(dup3)
+/* clang-format on */
+#define CC_LIBC_AS_ENUM(fn) CC_LIBC_##fn,
+enum { CC_LIBC_INTERPOSED(CC_LIBC_AS_ENUM) CC_LIBC_INTERPOSED_COUNT };
+
+extern void *volatile cc_libc_interposed_slots[CC_LIBC_INTERPOSED_COUNT]
+    __attribute__((visibility("hidden")));
+extern volatile int cc_libc_resolved __attribute__((visibility("hidden")));
+
+/* libc's fn (one of CC_LIBC_INTERPOSED), typed like its declaration. */
+#define cc_libc_next(fn)                                                    \
+    ((__typeof__(&fn))(__atomic_load_n(&cc_libc_resolved, __ATOMIC_ACQUIRE) \
+                           ? cc_libc_interposed_slots[CC_LIBC_##fn]         \
+                           : (cc_libc_init(), cc_libc_interposed_slots[CC_LIBC_##fn])))
+
 #endif

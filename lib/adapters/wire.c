@@ -1,0 +1,838 @@
+/* wire.c -- the wire adapter: FastCGI on the app's own sockets.
+ *
+ * PHP (php-fpm, php-cgi -b) and FastCGI servers written in Perl, Python,
+ * Ruby or Lua speak the protocol themselves; what they share is libc.  So
+ * the calls a server makes on its connections are interposed:
+ *
+ *   accept, accept4  a connection is followed from its first read on, in
+ *                    every process with routes, unless the libfcgi adapter
+ *                    is the one accepting (one adapter owns a connection);
+ *   read family      before the app reads a new request, the bytes waiting
+ *                    on the socket are looked at with MSG_PEEK, without
+ *                    taking them: a connection whose first record is not a
+ *                    FastCGI BEGIN_REQUEST is let go at once, and for good.
+ *                    Once a request's head is there, the engine decides:
+ *                    pass or run: the app reads its request unchanged;
+ *                    hit: the answer goes out as STDOUT records and an
+ *                    END_REQUEST, the request is taken off the socket, and
+ *                    the app's read goes on to the next request (keep-alive)
+ *                    or finds the connection ended, as if the request had
+ *                    never come.  Afterwards, what the app reads is counted
+ *                    through its records, so the next request's start is
+ *                    known, and an ABORT_REQUEST is seen;
+ *   write family     the records of a followed request are parsed: its
+ *                    STDOUT goes through the engine (status header injected,
+ *                    copy kept) and out again as records of our framing;
+ *                    all else passes as it came; its END_REQUEST ends it,
+ *                    and the engine stores it after that was sent;
+ *   close, shutdown, dup2, dup3
+ *                    a request the app gives up is ended (and purges) and
+ *                    the connection forgotten.
+ *
+ * Nothing is held back from the app across calls: a look never takes a
+ * byte, so poll/select/epoll answer as they would without the library,
+ * and each of the app's writes is sent before it returns.  A background
+ * refresh is the request itself: the client has its answer from the
+ * cache, then the app reads the request (still on the socket) and its
+ * output for it goes nowhere.
+ *
+ * A connection is used by one thread at a time (every FastCGI server
+ * does so); the table from fd to connection is lock-free. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "fcgi_record.h"
+#include "interpose.h"
+#include "libc.h"
+#include "log.h"
+
+/* Exported under libc's names; protected, so the library's own calls to
+ * them bind here too (libc.h). */
+#define EXPORT __attribute__((visibility("protected")))
+
+/* How long a look waits for the rest of a request's head once its first
+ * bytes are there: a web server sends it in one go, so this is only
+ * reached when something is wrong; the app then reads it itself. */
+#define HEAD_WAIT_MS 1000
+/* The same for a non-blocking socket, whose app must not be held. */
+#define HEAD_WAIT_NONBLOCK_MS 5
+#define LOOK_FIRST (16 * 1024)
+#define LOOK_MAX (256 * 1024)
+/* A followed write larger than this is sent in parts. */
+#define SEND_AT (256 * 1024)
+
+typedef enum {
+    PHASE_FIRST,              /* accepted, not yet read */
+    PHASE_IDLE,               /* between requests: the next read looks first */
+    PHASE_ACTIVE,             /* a request is the app's */
+} phase;
+
+typedef struct conn {
+    int fd;
+    unsigned fork_gen;
+    phase phase;
+    uint16_t id;              /* the current request, or the last */
+    bool keep;                /* FCGI_KEEP_CONN */
+    bool begin_seen;          /* the app has read the current BEGIN_REQUEST */
+    bool mux;                 /* a second request came while one was active */
+    bool eof;                 /* ended by a hit: the app's reads find the end */
+    bool ended;               /* the app wrote the request's END_REQUEST */
+    bool completed;           /* ... with app status 0, REQUEST_COMPLETE */
+    bool aborted;             /* the server sent ABORT_REQUEST */
+    bool failed;              /* a send to the server failed */
+    bool refresh;             /* the client had a hit: the output goes nowhere */
+    bool output_ended;        /* cc_engine_end_output ran */
+    int send_flags;           /* MSG_NOSIGNAL when the app's own call had it */
+    int send_errno;
+    cc_fcgi_stream in, out;   /* what the app read, and wrote */
+    cc_txn *txn;              /* the followed request, if any */
+    char **envp;              /* its params */
+    cc_buf pending;           /* what the app's write becomes, sent before it returns */
+} conn;
+
+/* ---- the table: fd -> connection ------------------------------------------- */
+
+#define CHUNK_BITS 12
+#define CHUNK (1u << CHUNK_BITS)
+#define MAX_FDS (1u << 20)
+static _Atomic(conn *) *_Atomic chunks[MAX_FDS / CHUNK];
+static atomic_uint fork_gen;
+
+static void forget(conn *c);
+
+static _Atomic(conn *) *slot(int fd, bool create)
+{
+    if (fd < 0 || (unsigned)fd >= MAX_FDS)
+        return NULL;
+    _Atomic(conn *) *chunk = atomic_load_explicit(&chunks[fd >> CHUNK_BITS], memory_order_acquire);
+    if (chunk == NULL && create) {
+        _Atomic(conn *) *fresh = calloc(CHUNK, sizeof *fresh);
+        if (fresh == NULL)
+            return NULL;
+        if (atomic_compare_exchange_strong(&chunks[fd >> CHUNK_BITS], &chunk, fresh))
+            chunk = fresh;
+        else
+            free(fresh);    /* another thread's chunk is in place: chunk */
+    }
+    return chunk != NULL ? &chunk[(unsigned)fd & (CHUNK - 1)] : NULL;
+}
+
+/* The connection followed on fd, or NULL: the cost of every call. */
+static conn *tracked(int fd)
+{
+    _Atomic(conn *) *s = slot(fd, false);
+    conn *c = s != NULL ? atomic_load_explicit(s, memory_order_acquire) : NULL;
+    if (c != NULL && c->fork_gen != atomic_load_explicit(&fork_gen, memory_order_relaxed)) {
+        /* Inherited across fork.  A request in progress belongs to the
+         * parent (and its lock with it): the child lets the connection
+         * go.  One between requests is the child's to follow now. */
+        if (c->txn != NULL) {
+            cc_engine_forget(c->txn);
+            c->txn = NULL;
+            forget(c);
+            return NULL;
+        }
+        c->fork_gen = atomic_load_explicit(&fork_gen, memory_order_relaxed);
+    }
+    return c;
+}
+
+static void after_fork_in_child(void)
+{
+    atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
+}
+
+/* Stops following c (its request already settled) and frees it. */
+static void forget(conn *c)
+{
+    _Atomic(conn *) *s = slot(c->fd, false);
+    if (s != NULL)
+        atomic_store_explicit(s, NULL, memory_order_release);
+    free(c->envp);
+    cc_buf_free(&c->pending);
+    free(c);
+}
+
+/* ---- sending ------------------------------------------------------------------- */
+
+/* Sends c->pending whole, waiting for a non-blocking socket as a blocking
+ * one would; returns 0, or -1 (errno set, the connection failed). */
+static int send_pending(conn *c)
+{
+    size_t off = 0;
+    int rc = 0;
+    if (c->pending.failed) {
+        c->failed = true;
+        c->send_errno = ENOMEM;
+    }
+    while (!c->failed && off < c->pending.len) {
+        ssize_t w = cc_libc_next(send)(c->fd, c->pending.data + off, c->pending.len - off,
+                                       c->send_flags);
+        if (w > 0) {
+            off += (size_t)w;
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd p = {.fd = c->fd, .events = POLLOUT};
+            poll(&p, 1, -1);
+        } else {
+            c->failed = true;
+            c->send_errno = w < 0 ? errno : EPIPE;
+        }
+    }
+    if (c->failed) {
+        errno = c->send_errno;
+        rc = -1;
+    }
+    c->pending.len = 0;
+    c->pending.failed = 0;
+    return rc;
+}
+
+/* The engine's sink for a followed request: STDOUT records on c. */
+static int sink_records(void *ctx, const char *data, size_t len)
+{
+    conn *c = ctx;
+    cc_fcgi_frame(&c->pending, CC_FCGI_STDOUT, c->id, data, len);
+    if (c->pending.len >= SEND_AT && send_pending(c) != 0)
+        return -1;
+    return c->failed || c->pending.failed ? -1 : 0;
+}
+
+static cc_sink sink_of(conn *c)
+{
+    return c->refresh ? cc_engine_discard : (cc_sink){sink_records, c};
+}
+
+/* ---- one request's end --------------------------------------------------------- */
+
+static void reset_request(conn *c)
+{
+    free(c->envp);
+    c->envp = NULL;
+    c->txn = NULL;
+    c->ended = c->completed = c->aborted = c->refresh = c->output_ended = false;
+    memset(&c->out, 0, sizeof c->out);
+}
+
+/* The app's output for the followed request is over: the engine sends
+ * what it still holds (and purges what the request changed). */
+static void end_output(conn *c)
+{
+    if (c->output_ended || c->txn == NULL)
+        return;
+    c->output_ended = true;
+    cc_sink sink = sink_of(c);
+    cc_engine_end_output(c->txn, &sink);
+}
+
+/* The app wrote the request's END_REQUEST (it is sent): the next request
+ * may come, unless the connection ends or carries several at once. */
+static void request_done(conn *c)
+{
+    if (c->txn != NULL)
+        cc_engine_finish(c->txn, c->completed && !c->aborted && !c->failed);
+    reset_request(c);
+    if (c->mux || !c->keep)
+        forget(c);
+    else
+        c->phase = PHASE_IDLE;
+}
+
+/* The app let the connection go (close, shutdown, dup2 over it) with or
+ * without finishing: a request in progress ends, never stored. */
+static void let_go(conn *c)
+{
+    if (c->txn != NULL && !c->ended) {
+        end_output(c);
+        send_pending(c);
+        cc_engine_finish(c->txn, false);
+        c->txn = NULL;
+    }
+    forget(c);
+}
+
+/* ---- the app's reads ------------------------------------------------------------- */
+
+static void in_record(void *ctx, const cc_fcgi_stream *s)
+{
+    conn *c = ctx;
+    if (s->h.type == CC_FCGI_BEGIN_REQUEST && s->body_len >= 3) {
+        if (c->phase != PHASE_ACTIVE) {
+            /* A request no look decided: followed only to see it end. */
+            c->phase = PHASE_ACTIVE;
+            c->id = s->h.id;
+            c->keep = (s->body[2] & CC_FCGI_KEEP_CONN) != 0;
+            c->begin_seen = true;
+        } else if (!c->begin_seen && s->h.id == c->id) {
+            c->begin_seen = true;
+        } else {
+            c->mux = true;
+        }
+    } else if (s->h.type == CC_FCGI_ABORT_REQUEST && c->phase == PHASE_ACTIVE && s->h.id == c->id) {
+        c->aborted = true;
+    }
+}
+
+static const cc_fcgi_events in_events = {.end = in_record};
+
+/* Counts what a read of the app's returned through the records. */
+static void count_read(conn *c, const struct iovec *iov, int iovcnt, ssize_t got)
+{
+    for (int i = 0; i < iovcnt && got > 0; i++) {
+        size_t n = iov[i].iov_len < (size_t)got ? iov[i].iov_len : (size_t)got;
+        cc_fcgi_feed(&c->in, iov[i].iov_base, n, &in_events, c);
+        got -= (ssize_t)n;
+    }
+    if (c->in.broken) {
+        /* Not FastCGI (any more): nothing here is ours to read. */
+        if (c->txn != NULL)
+            let_go(c);
+        else
+            forget(c);
+    }
+}
+
+static bool nonblocking(int fd, int flags)
+{
+    return (flags & MSG_DONTWAIT) != 0 || (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
+}
+
+static void pause_us(long us)
+{
+    struct timespec ts = {0, us * 1000};
+    nanosleep(&ts, NULL);
+}
+
+typedef struct look {
+    cc_fcgi_look what;
+    cc_fcgi_request_view v;
+    uint8_t *bytes;
+    size_t len;
+    bool eof;                 /* the server closed the connection */
+    int error;                /* the peek failed with this errno */
+} look;
+
+/* Peeks at what the connection holds until a request's head is whole (or
+ * it is clear none is coming, or waiting is over). */
+static void look_ahead(conn *c, int flags, look *l)
+{
+    bool nb = nonblocking(c->fd, flags);
+    long waited_us = 0, step_us = 50,
+         limit_us = 1000L * (nb ? HEAD_WAIT_NONBLOCK_MS : HEAD_WAIT_MS);
+    size_t cap = LOOK_FIRST;
+    memset(l, 0, sizeof *l);
+    l->bytes = malloc(cap);
+    if (l->bytes == NULL) {
+        l->what = CC_FCGI_LOOK_OTHER;
+        return;
+    }
+    for (bool first = true;; first = false) {
+        int peek_flags = MSG_PEEK | (nb || !first ? MSG_DONTWAIT : 0);
+        ssize_t n = cc_libc_next(recv)(c->fd, l->bytes, cap, peek_flags);
+        if (n < 0 && errno == EINTR && !first)
+            continue;
+        if (n < 0 && (first || (errno != EAGAIN && errno != EWOULDBLOCK))) {
+            l->error = errno;
+            return;
+        }
+        if (n == 0) {
+            l->eof = true;
+            l->what = CC_FCGI_LOOK_MORE;
+            return;
+        }
+        if (n > 0)
+            l->len = (size_t)n;
+        l->what = cc_fcgi_look_at(&c->in, c->phase == PHASE_IDLE ? c->id : 0, l->bytes, l->len,
+                                  &l->v);
+        /* A request's head is whole; its empty STDIN may still be coming
+         * (it must be there for a hit to take the request off). */
+        bool stdin_due = l->what == CC_FCGI_LOOK_REQUEST && l->v.end == 0 &&
+                         l->len - l->v.params_end < CC_FCGI_HEADER_LEN;
+        if (l->what != CC_FCGI_LOOK_MORE && !stdin_due)
+            return;
+        if (l->len == cap) {
+            uint8_t *bigger = cap < LOOK_MAX ? realloc(l->bytes, cap * 4) : NULL;
+            if (bigger == NULL)
+                return;         /* too large to look at: the app reads it */
+            l->bytes = bigger;
+            cap *= 4;
+            continue;
+        }
+        if (waited_us >= limit_us)
+            return;
+        pause_us(step_us);
+        waited_us += step_us;
+        step_us = step_us < 1000 ? step_us * 2 : 1000;
+    }
+}
+
+/* Takes n bytes the look saw off the socket (they are there). */
+static int take(conn *c, uint8_t *scratch, size_t n)
+{
+    size_t off = 0;
+    while (off < n) {
+        ssize_t r = cc_libc_next(read)(c->fd, scratch + off, n - off);
+        if (r > 0)
+            off += (size_t)r;
+        else if (!(r < 0 && errno == EINTR))
+            return -1;
+    }
+    cc_fcgi_feed(&c->in, scratch, n, NULL, NULL);
+    return 0;
+}
+
+typedef enum {
+    READ_GO,                  /* the app's read goes ahead */
+    READ_EOF,                 /* the app's read finds the end */
+    READ_AGAIN,               /* answered: look at the next request */
+    READ_FAIL,                /* the app's read fails with errno */
+} read_step;
+
+/* Answers the request the look found from the cache (hit.data). */
+static read_step serve(conn *c, look *l, cc_buf *hit, cc_txn *refresh, char **envp)
+{
+    cc_fcgi_frame(&c->pending, CC_FCGI_STDOUT, c->id, hit->data, hit->len);
+    cc_fcgi_frame_empty(&c->pending, CC_FCGI_STDOUT, c->id);
+    cc_fcgi_frame_end(&c->pending, c->id, 0, CC_FCGI_REQUEST_COMPLETE);
+    cc_buf_free(hit);
+    int sent = send_pending(c);
+    if (refresh != NULL && sent == 0) {
+        /* The app answers the request again, for the cache alone. */
+        c->txn = refresh;
+        c->envp = envp;
+        c->refresh = true;
+        return READ_GO;
+    }
+    cc_engine_finish(refresh, false);
+    free(envp);
+    c->phase = PHASE_IDLE;
+    if (take(c, l->bytes, l->v.end) != 0 || sent != 0 || !c->keep) {
+        c->eof = true;
+        return READ_EOF;
+    }
+    return READ_AGAIN;
+}
+
+/* The engine's decision on the request a look found. */
+static read_step decide(conn *c, look *l)
+{
+    char **envp;
+    c->phase = PHASE_ACTIVE;
+    c->id = l->v.id;
+    c->keep = l->v.keep;
+    c->begin_seen = false;
+    if (l->v.role != CC_FCGI_RESPONDER || cc_fcgi_params_env(l->bytes, &l->v, &envp) != 0)
+        return READ_GO;
+    cc_preload_remove_self();
+    cc_txn *txn = NULL;
+    cc_buf hit = {0};
+    switch (cc_engine_begin(envp, &txn, &hit)) {
+    case CC_ACT_PASS:
+        break;
+    case CC_ACT_RUN:
+        c->txn = txn;
+        c->envp = envp;
+        return READ_GO;
+    case CC_ACT_SERVE:
+        if (l->v.end != 0)
+            return serve(c, l, &hit, txn, envp);
+        /* The request has a body, or its end is not here: it cannot be
+         * taken off the connection, so the app answers it. */
+        cc_buf_free(&hit);
+        cc_engine_finish(txn, false);
+        break;
+    }
+    free(envp);
+    return READ_GO;
+}
+
+/* Before an app's read on c: looks at a request that begins here, and
+ * decides it.  *cp is set to NULL when c is no longer followed. */
+static read_step before_read(conn **cp, int flags)
+{
+    conn *c = *cp;
+    if (c->phase == PHASE_ACTIVE)
+        return READ_GO;
+    if (c->eof)
+        return READ_EOF;
+    for (;;) {
+        look l;
+        read_step step = READ_GO;
+        look_ahead(c, flags, &l);
+        if (l.error != 0) {
+            step = READ_FAIL;
+        } else if (l.what == CC_FCGI_LOOK_NOT_FASTCGI ||
+                   (l.what == CC_FCGI_LOOK_OTHER && c->phase == PHASE_FIRST)) {
+            forget(c);
+            *cp = NULL;
+        } else if (l.what == CC_FCGI_LOOK_REQUEST) {
+            step = decide(c, &l);
+        } else if (l.what == CC_FCGI_LOOK_MORE && !l.eof) {
+            cc_debug("fd %d: a request's head did not arrive whole in time; the app reads it",
+                     c->fd);
+        }
+        free(l.bytes);
+        if (step == READ_FAIL)
+            errno = l.error;
+        if (step != READ_AGAIN)
+            return step;
+    }
+}
+
+/* The app's read on fd, done by real with the bytes landing in iov. */
+#define FOLLOWED_READ(fd, flags, iov, iovcnt, real_call)     \
+    do {                                                     \
+        conn *c_ = tracked(fd);                              \
+        if (c_ == NULL)                                      \
+            return real_call;                                \
+        int saved_ = errno;                                  \
+        switch (before_read(&c_, (flags))) {                 \
+        case READ_EOF:                                       \
+            return 0;                                        \
+        case READ_FAIL:                                      \
+            return -1;                                       \
+        default:                                             \
+            break;                                           \
+        }                                                    \
+        errno = saved_;                                      \
+        ssize_t got_ = real_call;                            \
+        if (c_ != NULL && got_ > 0 && !((flags)&MSG_PEEK)) { \
+            int after_ = errno;                              \
+            count_read(c_, (iov), (iovcnt), got_);           \
+            errno = after_;                                  \
+        }                                                    \
+        return got_;                                         \
+    } while (0)
+
+EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+    struct iovec one = {buf, n};
+    FOLLOWED_READ(fd, 0, &one, 1, cc_libc_next(read)(fd, buf, n));
+}
+
+EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+    FOLLOWED_READ(fd, 0, iov, iovcnt, cc_libc_next(readv)(fd, iov, iovcnt));
+}
+
+EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+    struct iovec one = {buf, n};
+    FOLLOWED_READ(fd, flags, &one, 1, cc_libc_next(recv)(fd, buf, n, flags));
+}
+
+EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from,
+                        socklen_t *from_len)
+{
+    struct iovec one = {buf, n};
+    FOLLOWED_READ(fd, flags, &one, 1, cc_libc_next(recvfrom)(fd, buf, n, flags, from, from_len));
+}
+
+EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    FOLLOWED_READ(fd, flags, msg->msg_iov, (int)msg->msg_iovlen,
+                  cc_libc_next(recvmsg)(fd, msg, flags));
+}
+
+/* ---- the app's writes --------------------------------------------------------------- */
+
+static bool is_ours(const conn *c, const cc_fcgi_stream *s)
+{
+    return !c->ended && s->h.id == c->id &&
+           (c->refresh || s->h.type == CC_FCGI_STDOUT || s->h.type == CC_FCGI_END_REQUEST);
+}
+
+static void out_header(void *ctx, const cc_fcgi_stream *s)
+{
+    conn *c = ctx;
+    if (!is_ours(c, s))
+        cc_buf_append(&c->pending, s->raw, CC_FCGI_HEADER_LEN);
+}
+
+static void out_content(void *ctx, const cc_fcgi_stream *s, const uint8_t *p, size_t n)
+{
+    conn *c = ctx;
+    if (!is_ours(c, s)) {
+        cc_buf_append(&c->pending, p, n);
+    } else if (s->h.type == CC_FCGI_STDOUT && !c->output_ended) {
+        cc_sink sink = sink_of(c);
+        cc_engine_write(c->txn, &sink, (const char *)p, n);
+    }
+}
+
+static void out_padding(void *ctx, const cc_fcgi_stream *s, const uint8_t *p, size_t n)
+{
+    conn *c = ctx;
+    if (!is_ours(c, s))
+        cc_buf_append(&c->pending, p, n);
+}
+
+static void out_record(void *ctx, const cc_fcgi_stream *s)
+{
+    conn *c = ctx;
+    if (!is_ours(c, s))
+        return;
+    if (s->h.type == CC_FCGI_STDOUT && s->h.content_len == 0) {
+        end_output(c);
+        if (!c->refresh)
+            cc_fcgi_frame_empty(&c->pending, CC_FCGI_STDOUT, c->id);
+    } else if (s->h.type == CC_FCGI_END_REQUEST) {
+        uint32_t app_status = 1;
+        uint8_t protocol = 0xff;
+        if (s->body_len >= 5) {
+            app_status = (uint32_t)s->body[0] << 24 | (uint32_t)s->body[1] << 16 |
+                         (uint32_t)s->body[2] << 8 | s->body[3];
+            protocol = s->body[4];
+        }
+        end_output(c);
+        if (!c->refresh)
+            cc_fcgi_frame_end(&c->pending, c->id, app_status, protocol);
+        c->completed = app_status == 0 && protocol == CC_FCGI_REQUEST_COMPLETE;
+        c->ended = true;
+    }
+}
+
+static const cc_fcgi_events out_events = {out_header, out_content, out_padding, out_record};
+
+static void passed_record(void *ctx, const cc_fcgi_stream *s)
+{
+    conn *c = ctx;
+    if (s->h.type == CC_FCGI_END_REQUEST && s->h.id == c->id)
+        c->ended = true;
+}
+
+static const cc_fcgi_events passed_events = {.end = passed_record};
+
+/* The app's bytes on a followed request: parsed, re-framed, sent.
+ * Returns what the app's call returns. */
+static ssize_t write_followed(conn *c, const struct iovec *iov, int iovcnt, int flags)
+{
+    size_t total = 0;
+    c->send_flags = flags & MSG_NOSIGNAL;
+    for (int i = 0; i < iovcnt; i++) {
+        const uint8_t *p = iov[i].iov_base;
+        size_t n = iov[i].iov_len;
+        total += n;
+        if (c->out.broken) {
+            cc_buf_append(&c->pending, p, n);
+            continue;
+        }
+        size_t took = cc_fcgi_feed(&c->out, p, n, &out_events, c);
+        if (c->out.broken) {
+            /* Not FastCGI: from here on the bytes go out as they are,
+             * after whatever the engine still held. */
+            end_output(c);
+            cc_buf_append(&c->pending, c->out.raw, CC_FCGI_HEADER_LEN);
+            cc_buf_append(&c->pending, p + took, n - took);
+            cc_warn("fd %d: the app wrote something that is not a FastCGI record; "
+                    "passed on as it is",
+                    c->fd);
+        }
+    }
+    int rc = send_pending(c);
+    int saved = errno;
+    if (c->out.broken) {
+        cc_engine_finish(c->txn, false);
+        c->txn = NULL;
+        forget(c);
+    } else if (c->ended) {
+        request_done(c);
+    }
+    errno = saved;
+    return rc == 0 ? (ssize_t)total : -1;
+}
+
+/* The app's write on fd: followed ones re-framed, others counted. */
+#define FOLLOWED_WRITE(fd, flags, iov, iovcnt, real_call)                                          \
+    do {                                                                                           \
+        conn *c_ = tracked(fd);                                                                    \
+        if (c_ == NULL || c_->phase != PHASE_ACTIVE)                                               \
+            return real_call;                                                                      \
+        if (c_->txn != NULL)                                                                       \
+            return write_followed(c_, (iov), (iovcnt), (flags));                                   \
+        ssize_t put_ = real_call;                                                                  \
+        if (put_ > 0) {                                                                            \
+            int saved_ = errno;                                                                    \
+            ssize_t left_ = put_;                                                                  \
+            for (int i_ = 0; i_ < (iovcnt) && left_ > 0; i_++) {                                   \
+                size_t n_ = (iov)[i_].iov_len < (size_t)left_ ? (iov)[i_].iov_len : (size_t)left_; \
+                cc_fcgi_feed(&c_->out, (iov)[i_].iov_base, n_, &passed_events, c_);                \
+                left_ -= (ssize_t)n_;                                                              \
+            }                                                                                      \
+            if (c_->out.broken)                                                                    \
+                forget(c_);                                                                        \
+            else if (c_->ended)                                                                    \
+                request_done(c_);                                                                  \
+            errno = saved_;                                                                        \
+        }                                                                                          \
+        return put_;                                                                               \
+    } while (0)
+
+EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+    struct iovec one = {(void *)buf, n};
+    FOLLOWED_WRITE(fd, 0, &one, 1, cc_libc_next(write)(fd, buf, n));
+}
+
+EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    FOLLOWED_WRITE(fd, 0, iov, iovcnt, cc_libc_next(writev)(fd, iov, iovcnt));
+}
+
+EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+    struct iovec one = {(void *)buf, n};
+    FOLLOWED_WRITE(fd, flags, &one, 1, cc_libc_next(send)(fd, buf, n, flags));
+}
+
+EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to,
+                      socklen_t to_len)
+{
+    struct iovec one = {(void *)buf, n};
+    FOLLOWED_WRITE(fd, flags, &one, 1, cc_libc_next(sendto)(fd, buf, n, flags, to, to_len));
+}
+
+EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    FOLLOWED_WRITE(fd, flags, msg->msg_iov, (int)msg->msg_iovlen,
+                   cc_libc_next(sendmsg)(fd, msg, flags));
+}
+
+/* A file sent on a followed connection is read and written here, so its
+ * records are parsed like any other bytes. */
+static ssize_t sendfile_followed(int out, int in, off_t *offset, size_t count)
+{
+    enum { PIECE = 64 * 1024 };
+    char *buf = malloc(PIECE);
+    if (buf == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t done = 0;
+    ssize_t rc = 0;
+    while (done < count) {
+        size_t want = count - done < PIECE ? count - done : PIECE;
+        ssize_t r = offset != NULL ? pread(in, buf, want, *offset)
+                                   : cc_libc_next(read)(in, buf, want);
+        if (r <= 0) {
+            rc = r;
+            break;
+        }
+        if (write(out, buf, (size_t)r) != r) {
+            rc = -1;
+            break;
+        }
+        if (offset != NULL)
+            *offset += r;
+        done += (size_t)r;
+    }
+    free(buf);
+    return done > 0 ? (ssize_t)done : rc;
+}
+
+EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t count)
+{
+    conn *c = tracked(out);
+    if (c == NULL || c->phase != PHASE_ACTIVE)
+        return cc_libc_next(sendfile)(out, in, offset, count);
+    return sendfile_followed(out, in, offset, count);
+}
+
+/* ---- connections begin and end ------------------------------------------------------ */
+
+static void wire_init(void)
+{
+    pthread_atfork(NULL, NULL, after_fork_in_child);
+}
+
+static void follow_accepted(int fd)
+{
+    const cc_config *cfg = cc_engine_config();
+    if (!cfg->enabled || cfg->nroutes == 0 || cc_fcgi_inside())
+        return;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, wire_init);
+    _Atomic(conn *) *s = slot(fd, true);
+    if (s == NULL)
+        return;
+    conn *old = atomic_load_explicit(s, memory_order_acquire);
+    if (old != NULL)
+        let_go(old);    /* its fd was closed behind our back */
+    conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return;
+    c->fd = fd;
+    c->fork_gen = atomic_load_explicit(&fork_gen, memory_order_relaxed);
+    atomic_store_explicit(s, c, memory_order_release);
+}
+
+EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    int c = cc_libc_next(accept)(fd, addr, len);
+    if (c >= 0) {
+        int saved = errno;
+        follow_accepted(c);
+        errno = saved;
+    }
+    return c;
+}
+
+EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+    int c = cc_libc_next(accept4)(fd, addr, len, flags);
+    if (c >= 0) {
+        int saved = errno;
+        follow_accepted(c);
+        errno = saved;
+    }
+    return c;
+}
+
+/* Lets go of the connection on fd, if followed, keeping errno. */
+static void release(int fd)
+{
+    conn *c = tracked(fd);
+    if (c != NULL) {
+        int saved = errno;
+        let_go(c);
+        errno = saved;
+    }
+}
+
+EXPORT int close(int fd)
+{
+    release(fd);
+    return cc_libc_next(close)(fd);
+}
+
+EXPORT int shutdown(int fd, int how)
+{
+    release(fd);
+    return cc_libc_next(shutdown)(fd, how);
+}
+
+EXPORT int dup2(int from, int to)
+{
+    if (from != to)
+        release(to);
+    return cc_libc_next(dup2)(from, to);
+}
+
+EXPORT int dup3(int from, int to, int flags)
+{
+    release(to);
+    return cc_libc_next(dup3)(from, to, flags);
+}
