@@ -144,7 +144,7 @@ static int ping(FILE *out, const cc_config *cfg, char *policy, size_t cap)
 
 static const char *kind_name(prog_kind k)
 {
-    return k == PROG_LIBFCGI ? "libfcgi" : k == PROG_CGI ? "cgi" : "none";
+    return k == PROG_LIBFCGI ? "libfcgi" : k == PROG_WIRE ? "wire" : k == PROG_CGI ? "cgi" : "none";
 }
 
 int cmd_check(int argc, char **argv)
@@ -155,9 +155,10 @@ int cmd_check(int argc, char **argv)
                "does, prints the effective settings and routes, reports every problem,\n"
                "pings Redis and shows its maxmemory-policy (a warning for allkeys-*).\n"
                "Given PROGRAM and the arguments it will run with, says what\n"
-               "will be cached: a libfcgi app (cached), a CGI program (cached when a web\n"
-               "server runs it as CGI), or nothing (static, setuid, or a program that\n"
-               "speaks FastCGI with its own code: php-fpm, php-cgi -b ...), and why.\n"
+               "will be cached, and by which adapter: libfcgi (an app linking libfcgi),\n"
+               "wire (a FastCGI server with its own code: php-fpm, php-cgi -b, flup ...),\n"
+               "cgi (cached when a web server runs it as CGI), or none (static or setuid:\n"
+               "LD_PRELOAD never reaches it), and why.\n"
                "`spawn-fcgi ... -- APP ARGS` judges APP as a FastCGI server.\n"
                "Exit status 1 when anything is wrong or nothing would be cached.\n");
         return EXIT_OK;
@@ -202,6 +203,7 @@ int cmd_check(int argc, char **argv)
     if (program != NULL) {
         program_verdict(program, program_argc, &pv);
         fprintf(out, "\nprogram        %s: %s\n", pv.path[0] ? pv.path : program[0], pv.loader);
+        fprintf(out, "adapter        %s\n", kind_name(pv.kind));
         fprintf(out, "verdict        %s\n", pv.why);
     }
     int program_ok = pv.kind != PROG_NONE;

@@ -1,25 +1,28 @@
 /* program.c -- what cgicache will do for a program, judged from the
  * program's own file and the arguments it will be run with.
  *
- * cgicache sees requests in two ways only: through libfcgi's accept calls
- * (the app links or loads libfcgi) and as a CGI request in the process's
- * environment at load.  So the verdict rests on evidence, not on names
- * alone:
+ * cgicache sees requests in three ways: through libfcgi's accept calls
+ * (the app links or loads libfcgi: the libfcgi adapter), as FastCGI
+ * records on the connections a server accepts itself (PHP, flup, any
+ * FastCGI code of a program's own: the wire adapter), and as a CGI
+ * request in the process's environment at load.  So the verdict rests on
+ * evidence, not on names alone:
  *   - the loader: no PT_INTERP (static) or a setuid/setgid file, and
  *     LD_PRELOAD never reaches the program;
  *   - the ELF dynamic section: NEEDED libfcgi.so means a libfcgi app;
  *   - a FastCGI implementation of its own (the FCGI_WEB_SERVER_ADDRS
  *     string both PHP's and libfcgi's code read) in a program that does
- *     not link libfcgi: cached as CGI, never as a FastCGI server;
+ *     not link libfcgi: the wire adapter when it serves FastCGI;
  *   - how it will run: `php-fpm` is only a FastCGI server, `-b ADDR`
  *     makes php-cgi one, and `spawn-fcgi ... -- APP` hands APP a
  *     listening socket, which makes any libfcgi or PHP program serve
  *     FastCGI;
  *   - scripts: the interpreter (after `#!`, through `env`) must be
- *     reachable, and the script's text tells Perl's FCGI module (libfcgi:
- *     cached) from Python's flup (its own FastCGI: not cached).
- * Anything else that is dynamic is a CGI program: cached when a web
- * server runs it as CGI. */
+ *     reachable, and the script's text tells Perl's FCGI module (libfcgi)
+ *     from Python's flup (its own FastCGI code: the wire adapter).
+ * Anything else that is dynamic is a CGI program, cached when a web
+ * server runs it as CGI, or, run as a FastCGI server, followed by the
+ * wire adapter. */
 #include "program.h"
 
 #include <elf.h>
@@ -37,6 +40,11 @@ typedef struct {
     const unsigned char *data;
     size_t len;
 } file_map;
+
+/* A program run as a FastCGI server that does not link libfcgi. */
+#define WIRE_OWN_CODE                                                                      \
+    "cached by the wire adapter, if it speaks FastCGI on the connections it accepts with " \
+    "libc's calls (it does not link libfcgi)"
 
 static void say(prog_verdict *v, prog_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -272,11 +280,11 @@ static int script_says(const file_map *s, int fastcgi, prog_verdict *v)
         return 1;
     }
     if (contains(s, "flup")) {
-        say(v, fastcgi ? PROG_NONE : PROG_CGI,
-            "%s: it serves FastCGI with flup, Python's own FastCGI code, which cgicache does not "
-            "see%s",
-            fastcgi ? "not cached" : "cached only when a web server runs it as CGI",
-            fastcgi ? " (run it as CGI, or cache in the web server)" : "");
+        say(v, fastcgi ? PROG_WIRE : PROG_CGI, "%s",
+            fastcgi ? "cached by the wire adapter: it serves FastCGI with flup, Python's own "
+                      "FastCGI code, on the connections it accepts"
+                    : "cached when a web server runs it as CGI, and by the wire adapter when it "
+                      "serves FastCGI with flup");
         return 1;
     }
     return 0;
@@ -315,10 +323,8 @@ static void judge(char *const *argv, int argc, int fastcgi, prog_verdict *v)
                      "a script; LD_PRELOAD reaches its interpreter %.1024s", iv.path);
             v->preload_reaches = 1;
             if (!script_says(&m, fastcgi, v))
-                say(v, fastcgi ? PROG_NONE : PROG_CGI, "%s",
-                    fastcgi ? "not cached as a FastCGI server: nothing in the script loads libfcgi "
-                              "(the library warns when it accepts connections without it)"
-                            : "cached when a web server runs it as CGI");
+                say(v, fastcgi ? PROG_WIRE : PROG_CGI, "%s",
+                    fastcgi ? WIRE_OWN_CODE : "cached when a web server runs it as CGI");
         }
         unmap_file(&m);
         return;
@@ -329,21 +335,22 @@ static void judge(char *const *argv, int argc, int fastcgi, prog_verdict *v)
     }
     int own_fastcgi = !ef.libfcgi && contains(&m, "FCGI_WEB_SERVER_ADDRS");
     if (strncmp(name, "php-fpm", 7) == 0) {
-        say(v, PROG_NONE,
-            "not cached: php-fpm serves FastCGI with PHP's own code, not libfcgi, so cgicache "
-            "never sees its requests (run PHP as CGI with php-cgi, or cache in the web server)");
+        say(v, PROG_WIRE,
+            "cached by the wire adapter: php-fpm serves FastCGI with PHP's own code on the "
+            "connections its workers accept (the master reads the configuration; workers "
+            "inherit it)");
     } else if (ef.libfcgi) {
         say(v, PROG_LIBFCGI, "cached: a libfcgi app (links %s), as a FastCGI server%s",
             "libfcgi.so.0", fastcgi ? "" : " and as CGI");
     } else if (own_fastcgi && (fastcgi || has_arg(argv, argc, "-b"))) {
-        say(v, PROG_NONE,
-            "not cached: %s, %s serves FastCGI with its own code, not libfcgi, "
-            "so cgicache never sees its requests (run it as CGI, or cache in the web server)",
+        say(v, PROG_WIRE,
+            "cached by the wire adapter: %s, %s serves FastCGI with its own code on the "
+            "connections it accepts",
             fastcgi ? "on the socket spawn-fcgi gives it" : "with -b", name);
     } else if (own_fastcgi) {
         say(v, PROG_CGI,
-            "cached when a web server runs it as CGI; not when it serves FastCGI itself "
-            "(-b, or a socket from spawn-fcgi): that is its own FastCGI code, not libfcgi");
+            "cached when a web server runs it as CGI, and by the wire adapter when it serves "
+            "FastCGI itself (-b, or a socket from spawn-fcgi)");
     } else {
         /* An interpreter given its script as an argument: the script's
          * text decides, as after a #! line. */
@@ -357,11 +364,10 @@ static void judge(char *const *argv, int argc, int fastcgi, prog_verdict *v)
             }
         }
         if (!said)
-            say(v, fastcgi ? PROG_NONE : PROG_CGI, "%s",
-                fastcgi ? "not cached as a FastCGI server: it does not link libfcgi "
-                          "(the library warns if it accepts connections without it)"
-                        : "cached when a web server runs it as CGI (it does not link libfcgi, "
-                          "so not as a FastCGI server)");
+            say(v, fastcgi ? PROG_WIRE : PROG_CGI, "%s",
+                fastcgi ? WIRE_OWN_CODE
+                        : "cached when a web server runs it as CGI, and by the wire adapter "
+                          "when it serves FastCGI on connections it accepts");
     }
     unmap_file(&m);
 }

@@ -8,6 +8,7 @@ typedef enum {
     PROG_NONE,      /* nothing will be cached: why says why */
     PROG_CGI,       /* cached when a web server runs it as CGI */
     PROG_LIBFCGI,   /* a libfcgi app: cached as a FastCGI server */
+    PROG_WIRE,      /* serves FastCGI with its own code: the wire adapter */
 } prog_kind;
 
 typedef struct {

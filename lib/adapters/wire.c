@@ -44,6 +44,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -77,6 +78,8 @@ typedef enum {
     PHASE_FIRST,              /* accepted, not yet read */
     PHASE_IDLE,               /* between requests: the next read looks first */
     PHASE_ACTIVE,             /* a request is the app's */
+    PHASE_PASSED,             /* not followed any more: every call goes straight
+                               * through until the app lets the fd go */
 } phase;
 
 typedef struct conn {
@@ -111,6 +114,7 @@ static _Atomic(conn *) *_Atomic chunks[MAX_FDS / CHUNK];
 static atomic_uint fork_gen;
 
 static void forget(conn *c);
+static void pass_through(conn *c);
 
 static _Atomic(conn *) *slot(int fd, bool create)
 {
@@ -141,8 +145,7 @@ static conn *tracked(int fd)
         if (c->txn != NULL) {
             cc_engine_forget(c->txn);
             c->txn = NULL;
-            forget(c);
-            return NULL;
+            pass_through(c);
         }
         c->fork_gen = atomic_load_explicit(&fork_gen, memory_order_relaxed);
     }
@@ -154,7 +157,7 @@ static void after_fork_in_child(void)
     atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
 }
 
-/* Stops following c (its request already settled) and frees it. */
+/* Frees c, whose request is settled: the app let its fd go. */
 static void forget(conn *c)
 {
     _Atomic(conn *) *s = slot(c->fd, false);
@@ -246,21 +249,31 @@ static void request_done(conn *c)
         cc_engine_finish(c->txn, c->completed && !c->aborted && !c->failed);
     reset_request(c);
     if (c->mux || !c->keep)
-        forget(c);
+        pass_through(c);
     else
         c->phase = PHASE_IDLE;
+}
+
+/* No more requests on c are decided (it ended, carries several at once,
+ * or is not FastCGI): c is kept until the app lets its fd go, so a
+ * thread still in a call on it never meets freed memory. */
+static void pass_through(conn *c)
+{
+    if (c->txn != NULL && !c->ended) {
+        end_output(c);
+        send_pending(c);
+        cc_engine_finish(c->txn, false);
+    }
+    reset_request(c);
+    cc_buf_free(&c->pending);
+    c->phase = PHASE_PASSED;
 }
 
 /* The app let the connection go (close, shutdown, dup2 over it) with or
  * without finishing: a request in progress ends, never stored. */
 static void let_go(conn *c)
 {
-    if (c->txn != NULL && !c->ended) {
-        end_output(c);
-        send_pending(c);
-        cc_engine_finish(c->txn, false);
-        c->txn = NULL;
-    }
+    pass_through(c);
     forget(c);
 }
 
@@ -296,13 +309,8 @@ static void count_read(conn *c, const struct iovec *iov, int iovcnt, ssize_t got
         cc_fcgi_feed(&c->in, iov[i].iov_base, n, &in_events, c);
         got -= (ssize_t)n;
     }
-    if (c->in.broken) {
-        /* Not FastCGI (any more): nothing here is ours to read. */
-        if (c->txn != NULL)
-            let_go(c);
-        else
-            forget(c);
-    }
+    if (c->in.broken)
+        pass_through(c);    /* not FastCGI (any more) */
 }
 
 static bool nonblocking(int fd, int flags)
@@ -460,10 +468,9 @@ static read_step decide(conn *c, look *l)
 }
 
 /* Before an app's read on c: looks at a request that begins here, and
- * decides it.  *cp is set to NULL when c is no longer followed. */
-static read_step before_read(conn **cp, int flags)
+ * decides it. */
+static read_step before_read(conn *c, int flags)
 {
-    conn *c = *cp;
     if (c->phase == PHASE_ACTIVE)
         return READ_GO;
     if (c->eof)
@@ -476,8 +483,7 @@ static read_step before_read(conn **cp, int flags)
             step = READ_FAIL;
         } else if (l.what == CC_FCGI_LOOK_NOT_FASTCGI ||
                    (l.what == CC_FCGI_LOOK_OTHER && c->phase == PHASE_FIRST)) {
-            forget(c);
-            *cp = NULL;
+            pass_through(c);
         } else if (l.what == CC_FCGI_LOOK_REQUEST) {
             step = decide(c, &l);
         } else if (l.what == CC_FCGI_LOOK_MORE && !l.eof) {
@@ -493,28 +499,28 @@ static read_step before_read(conn **cp, int flags)
 }
 
 /* The app's read on fd, done by real with the bytes landing in iov. */
-#define FOLLOWED_READ(fd, flags, iov, iovcnt, real_call)     \
-    do {                                                     \
-        conn *c_ = tracked(fd);                              \
-        if (c_ == NULL)                                      \
-            return real_call;                                \
-        int saved_ = errno;                                  \
-        switch (before_read(&c_, (flags))) {                 \
-        case READ_EOF:                                       \
-            return 0;                                        \
-        case READ_FAIL:                                      \
-            return -1;                                       \
-        default:                                             \
-            break;                                           \
-        }                                                    \
-        errno = saved_;                                      \
-        ssize_t got_ = real_call;                            \
-        if (c_ != NULL && got_ > 0 && !((flags)&MSG_PEEK)) { \
-            int after_ = errno;                              \
-            count_read(c_, (iov), (iovcnt), got_);           \
-            errno = after_;                                  \
-        }                                                    \
-        return got_;                                         \
+#define FOLLOWED_READ(fd, flags, iov, iovcnt, real_call)                    \
+    do {                                                                    \
+        conn *c_ = tracked(fd);                                             \
+        if (c_ == NULL || c_->phase == PHASE_PASSED)                        \
+            return real_call;                                               \
+        int saved_ = errno;                                                 \
+        switch (before_read(c_, (flags))) {                                 \
+        case READ_EOF:                                                      \
+            return 0;                                                       \
+        case READ_FAIL:                                                     \
+            return -1;                                                      \
+        default:                                                            \
+            break;                                                          \
+        }                                                                   \
+        errno = saved_;                                                     \
+        ssize_t got_ = real_call;                                           \
+        if (c_->phase != PHASE_PASSED && got_ > 0 && !((flags)&MSG_PEEK)) { \
+            int after_ = errno;                                             \
+            count_read(c_, (iov), (iovcnt), got_);                          \
+            errno = after_;                                                 \
+        }                                                                   \
+        return got_;                                                        \
     } while (0)
 
 EXPORT ssize_t read(int fd, void *buf, size_t n)
@@ -644,13 +650,10 @@ static ssize_t write_followed(conn *c, const struct iovec *iov, int iovcnt, int 
     }
     int rc = send_pending(c);
     int saved = errno;
-    if (c->out.broken) {
-        cc_engine_finish(c->txn, false);
-        c->txn = NULL;
-        forget(c);
-    } else if (c->ended) {
+    if (c->out.broken)
+        pass_through(c);
+    else if (c->ended)
         request_done(c);
-    }
     errno = saved;
     return rc == 0 ? (ssize_t)total : -1;
 }
@@ -673,7 +676,7 @@ static ssize_t write_followed(conn *c, const struct iovec *iov, int iovcnt, int 
                 left_ -= (ssize_t)n_;                                                              \
             }                                                                                      \
             if (c_->out.broken)                                                                    \
-                forget(c_);                                                                        \
+                pass_through(c_);                                                                  \
             else if (c_->ended)                                                                    \
                 request_done(c_);                                                                  \
             errno = saved_;                                                                        \
@@ -683,7 +686,7 @@ static ssize_t write_followed(conn *c, const struct iovec *iov, int iovcnt, int 
 
 EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-    struct iovec one = {(void *)buf, n};
+    struct iovec one = {(void *)(uintptr_t)buf, n};
     FOLLOWED_WRITE(fd, 0, &one, 1, cc_libc_next(write)(fd, buf, n));
 }
 
@@ -694,14 +697,14 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 
 EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-    struct iovec one = {(void *)buf, n};
+    struct iovec one = {(void *)(uintptr_t)buf, n};
     FOLLOWED_WRITE(fd, flags, &one, 1, cc_libc_next(send)(fd, buf, n, flags));
 }
 
 EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to,
                       socklen_t to_len)
 {
-    struct iovec one = {(void *)buf, n};
+    struct iovec one = {(void *)(uintptr_t)buf, n};
     FOLLOWED_WRITE(fd, flags, &one, 1, cc_libc_next(sendto)(fd, buf, n, flags, to, to_len));
 }
 

@@ -11,6 +11,7 @@
 
 bool cc_fcgi_header_parse(const uint8_t p[CC_FCGI_HEADER_LEN], cc_fcgi_header *h)
 {
+    *h = (cc_fcgi_header){0};
     if (p[0] != 1 || p[1] < CC_FCGI_BEGIN_REQUEST || p[1] > CC_FCGI_UNKNOWN_TYPE)
         return false;
     h->type = p[1];
