@@ -333,9 +333,10 @@ typedef struct look {
     int error;                /* the peek failed with this errno */
 } look;
 
-/* Peeks at what the connection holds until a request's head is whole (or
- * it is clear none is coming, or waiting is over). */
-static void look_ahead(conn *c, int flags, look *l)
+/* Peeks at what the connection holds until a request's head is whole,
+ * and with until_stdin its empty STDIN too (or it is clear none is
+ * coming, or waiting is over). */
+static void look_ahead(conn *c, int flags, bool until_stdin, look *l)
 {
     bool nb = nonblocking(c->fd, flags);
     long waited_us = 0, step_us = 50,
@@ -365,9 +366,9 @@ static void look_ahead(conn *c, int flags, look *l)
             l->len = (size_t)n;
         l->what = cc_fcgi_look_at(&c->in, c->phase == PHASE_IDLE ? c->id : 0, l->bytes, l->len,
                                   &l->v);
-        /* A request's head is whole; its empty STDIN may still be coming
-         * (it must be there for a hit to take the request off). */
-        bool stdin_due = l->what == CC_FCGI_LOOK_REQUEST && l->v.end == 0 &&
+        /* The head is whole; the empty STDIN a hit needs, to take the
+         * request off, may still be coming. */
+        bool stdin_due = until_stdin && l->what == CC_FCGI_LOOK_REQUEST && l->v.end == 0 &&
                          l->len - l->v.params_end < CC_FCGI_HEADER_LEN;
         if (l->what != CC_FCGI_LOOK_MORE && !stdin_due)
             return;
@@ -434,8 +435,10 @@ static read_step serve(conn *c, look *l, cc_buf *hit, cc_txn *refresh, char **en
     return READ_AGAIN;
 }
 
-/* The engine's decision on the request a look found. */
-static read_step decide(conn *c, look *l)
+/* The engine's decision on the request a look found.  A hit needs the
+ * request's end (its empty STDIN) on the socket, to take it off: a web
+ * server that sends it apart (Apache) is waited for, briefly. */
+static read_step decide(conn *c, int flags, look *l)
 {
     char **envp;
     c->phase = PHASE_ACTIVE;
@@ -455,9 +458,13 @@ static read_step decide(conn *c, look *l)
         c->envp = envp;
         return READ_GO;
     case CC_ACT_SERVE:
-        if (l->v.end != 0)
+        if (l->v.end == 0 && l->len - l->v.params_end < CC_FCGI_HEADER_LEN) {
+            free(l->bytes);
+            look_ahead(c, flags, true, l);
+        }
+        if (l->what == CC_FCGI_LOOK_REQUEST && l->v.end != 0 && l->v.id == c->id)
             return serve(c, l, &hit, txn, envp);
-        /* The request has a body, or its end is not here: it cannot be
+        /* The request has a body, or its end did not come: it cannot be
          * taken off the connection, so the app answers it. */
         cc_buf_free(&hit);
         cc_engine_finish(txn, false);
@@ -478,14 +485,14 @@ static read_step before_read(conn *c, int flags)
     for (;;) {
         look l;
         read_step step = READ_GO;
-        look_ahead(c, flags, &l);
+        look_ahead(c, flags, false, &l);
         if (l.error != 0) {
             step = READ_FAIL;
         } else if (l.what == CC_FCGI_LOOK_NOT_FASTCGI ||
                    (l.what == CC_FCGI_LOOK_OTHER && c->phase == PHASE_FIRST)) {
             pass_through(c);
         } else if (l.what == CC_FCGI_LOOK_REQUEST) {
-            step = decide(c, &l);
+            step = decide(c, flags, &l);
         } else if (l.what == CC_FCGI_LOOK_MORE && !l.eof) {
             cc_debug("fd %d: a request's head did not arrive whole in time; the app reads it",
                      c->fd);
