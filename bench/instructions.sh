@@ -8,7 +8,9 @@
 # it N requests.  Each case runs twice (N1 and N2 requests) and the
 # difference over N2 - N1 is the cost of one request, start-up excluded.
 # Cases: the app alone, with cgicache loaded but no route (pass-through),
-# a warm hit, and a miss (capture + store).  A private Redis is started.
+# a warm hit, and a miss (capture + store); then the same through the wire
+# adapter, with the app's libfcgi linked in statically (nothing of it to
+# interpose).  A private Redis is started.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 B=$TOP/build
@@ -32,12 +34,14 @@ request() {
         cgi-fcgi -bind -connect "$1" >/dev/null
 }
 
-# total NAME URI N [VAR=VALUE ...]: instructions for N requests, start-up included.
+# total NAME URI N [APP=PATH] [VAR=VALUE ...]: instructions for N requests,
+# start-up included.
 total() {
-    local name=$1 uri=$2 n=$3 sock=$TMP/$1.$3.sock out=$TMP/$1.$3.out
+    local name=$1 uri=$2 n=$3 sock=$TMP/$1.$3.sock out=$TMP/$1.$3.out app=$B/bench/app
     shift 3
+    case ${1:-} in APP=*) app=${1#APP=}; shift ;; esac
     env "$@" CGICACHE_REDIS="redis://127.0.0.1:$REDIS_PORT/0" spawn-fcgi -n -s "$sock" -- \
-        "$(command -v valgrind)" --tool=callgrind --callgrind-out-file="$out" "$B/bench/app" >"$TMP/$name.log" 2>&1 &
+        "$(command -v valgrind)" --tool=callgrind --callgrind-out-file="$out" "$app" >"$TMP/$name.log" 2>&1 &
     local pid=$!
     wait_for test -S "$sock" || return 1
     for i in $(seq "$n"); do
@@ -54,11 +58,18 @@ total() {
 }
 
 LIB=LD_PRELOAD=$B/libcgicache.so
+# The wire rows: the same app with libfcgi linked in statically, which only
+# the wire adapter can follow; "x app" for them is against its own alone.
+WIRE=APP=$B/bench/app-static
 CASES=(
     "app alone|plain|/trivial"
     "pass-through (loaded, no route)|passthru|/trivial|$LIB|CGICACHE_ROUTE_other=GET /other/* ttl=60"
     "hit (warm)|hit|/trivial|$LIB|CGICACHE_ROUTE_trivial=GET /trivial ttl=300"
     "miss (capture + store)|miss|/miss|$LIB|CGICACHE_ROUTE_miss=GET /miss ttl=5"
+    "wire: app alone (libfcgi static)|wplain|/trivial|$WIRE"
+    "wire: pass-through|wpassthru|/trivial|$WIRE|$LIB|CGICACHE_ROUTE_other=GET /other/* ttl=60"
+    "wire: hit (warm)|whit|/trivial|$WIRE|$LIB|CGICACHE_ROUTE_trivial=GET /trivial ttl=300"
+    "wire: miss (capture + store)|wmiss|/miss|$WIRE|$LIB|CGICACHE_ROUTE_miss=GET /miss ttl=5"
 )
 RESULTS=$TOP/bench/results
 mkdir -p "$RESULTS"
@@ -75,7 +86,7 @@ OUT=$RESULTS/$(date -u +%Y%m%d-%H%M%S)-$(hostname)-instructions.txt
         a=$(total "$name" "$uri" "$N1" "${env_vars[@]}")
         b=$(total "$name" "$uri" "$N2" "${env_vars[@]}")
         per=$(( (b - a) / (N2 - N1) ))
-        [ "$name" = plain ] && base=$per
+        case $name in plain | wplain) base=$per ;; esac
         printf '%-34s %12d %8.2f\n' "$label" "$per" "$(awk -v p="$per" -v b="$base" 'BEGIN { print p / b }')"
     done
 } | tee "$OUT"

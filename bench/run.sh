@@ -28,12 +28,37 @@ export CGICACHE_REDIS=redis://127.0.0.1:$REDIS_PORT/0
 bg redis-server --port 0 --unixsocket "$TMP/redis.sock" --save '' --appendonly no --logfile "$TMP/redis-unix.log"
 wait_for redis-cli -s "$TMP/redis.sock" PING || exit 1
 
-# app NAME [VAR=VALUE ...]: the bench app, 2 workers, on $TMP/NAME.sock.
+# app NAME [VAR=VALUE ...]: the bench app, 2 workers, on $TMP/NAME.sock
+# ($APP_BIN picks another build of it).
 app() {
     local name=$1
     shift
     bg env "$@" BENCH_COUNTER="$TMP/$name.count" spawn-fcgi -n -M 0666 -s "$TMP/$name.sock" -- \
-        "$TOP/tests/integration/prefork.sh" 2 "$B/bench/app"
+        "$TOP/tests/integration/prefork.sh" 2 "${APP_BIN:-$B/bench/app}"
+    wait_for test -S "$TMP/$name.sock" || exit 1
+}
+
+# fpm NAME [VAR=VALUE ...]: a php-fpm master with 2 static workers on
+# $TMP/NAME.sock, the variables in the master's environment.
+FPM=$(ls /usr/sbin/php-fpm* 2>/dev/null | head -1)
+fpm() {
+    local name=$1 user=""
+    shift
+    [ "$(id -u)" = 0 ] && user="user = nobody
+group = nogroup"
+    cat >"$TMP/$name-fpm.conf" <<CONF
+[global]
+pid = $TMP/$name-fpm.pid
+error_log = $TMP/$name-fpm.log
+daemonize = no
+[bench]
+$user
+listen = $TMP/$name.sock
+listen.mode = 0666
+pm = static
+pm.max_children = 2
+CONF
+    bg env "$@" "$FPM" -F -y "$TMP/$name-fpm.conf"
     wait_for test -S "$TMP/$name.sock" || exit 1
 }
 app plain
@@ -46,15 +71,26 @@ bg spawn-fcgi -n -M 0666 -s "$TMP/cgi.sock" -- "$TOP/tests/integration/prefork.s
 bg env LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_cgi='GET /cgi ttl=300' \
     spawn-fcgi -n -M 0666 -s "$TMP/cgic.sock" -- "$TOP/tests/integration/prefork.sh" 2 /usr/sbin/fcgiwrap
 wait_for test -S "$TMP/cgic.sock" || exit 1
+# The wire adapter on the same app, its libfcgi linked in statically.
+APP_BIN=$B/bench/app-static app wirecached LD_PRELOAD="$B/libcgicache.so" \
+    CGICACHE_ROUTE_trivial='GET /trivial ttl=300'
+# PHP: php-fpm alone, with the library and no route, with a route.
+mkdir -p "$TMP/php"
+printf '<?php\nheader("Content-Type: text/plain");\necho "php page\\n";\n' >"$TMP/php/page.php"
+chmod -R a+rX "$TMP/php"
+fpm phpplain
+fpm phppass LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_other='GET /other/* ttl=60'
+fpm phpcached LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_php='GET /page.php ttl=300'
 
 declare -A P
 servers=""
-for s in plain passthru cached cachedunix ncache cgi cgic; do
+for s in plain passthru cached cachedunix ncache cgi cgic wirecached phpplain phppass phpcached; do
     P[$s]=$(port)
     sock=$s; [ "$s" = ncache ] && sock=plain
     extra=""
     [ "$s" = ncache ] && extra="fastcgi_cache z; fastcgi_cache_key \$request_uri; fastcgi_cache_valid 200 5m;"
     case $s in cgi|cgic) extra="fastcgi_param SCRIPT_FILENAME $TOP/bench/cgi/hello.py;" ;; esac
+    case $s in php*) extra="fastcgi_param SCRIPT_FILENAME $TMP/php/page.php;" ;; esac
     servers="$servers $(fastcgi_server "${P[$s]}" "$TMP/$sock.sock" "$extra")"
 done
 nginx_conf "$TMP/nginx" 2 "fastcgi_cache_path $TMP/nginx/cache keys_zone=z:10m; $servers"
@@ -80,11 +116,16 @@ measure() {
         END { printf "%.0f %.2f %.2f\n", rps, p50, p99 }'
 }
 
+# name|server|path|wrk script|goal|label|the row its ratio is against
 CASES=(
     "trivial|plain|/trivial||1.00|trivial route, no cgicache"
     "passthru|passthru|/trivial||0.98|pass-through (loaded, route not configured)"
     "miss|cached|/miss|$TMP/miss.lua|0.90|miss path (capture + store every request)"
     "hit|cached|/trivial||0.75|hit path (warm)"
+    "wirehit|wirecached|/trivial||-|hit path, wire adapter (libfcgi static)"
+    "php|phpplain|/page.php||1.00|PHP page, php-fpm without cgicache|php"
+    "phppass|phppass|/page.php||0.98|php-fpm pass-through (loaded, no route)|php"
+    "phphit|phpcached|/page.php||-|php-fpm, cgicache hit (wire adapter)|php"
     "missunix|cachedunix|/miss|$TMP/miss.lua|-|miss path, Redis on a unix socket"
     "hitunix|cachedunix|/trivial||-|hit path, Redis on a unix socket"
     "nginx|ncache|/trivial||-|nginx fastcgi_cache hit (the peer)"
@@ -94,12 +135,12 @@ CASES=(
     "cgihit|cgic|/cgi||-|Python CGI, cgicache hit"
 )
 for c in "${CASES[@]}"; do    # warm every cache
-    IFS='|' read -r _ srv path _ _ _ <<<"$c"
+    IFS='|' read -r _ srv path _ _ _ _ <<<"$c"
     curl -s "http://127.0.0.1:${P[$srv]}$path" >/dev/null; curl -s "http://127.0.0.1:${P[$srv]}$path" >/dev/null
 done
 for r in $(seq "$ROUNDS"); do
     for c in "${CASES[@]}"; do
-        IFS='|' read -r name srv path lua _ _ <<<"$c"
+        IFS='|' read -r name srv path lua _ _ _ <<<"$c"
         echo "$r $name $(measure "$srv" "$path" "$lua")" >>"$TMP/results"
         echo "bench: round $r $name: $(tail -1 "$TMP/results" | cut -d' ' -f3-) (req/s p50 p99)" >&2
     done
@@ -130,13 +171,13 @@ RESULTS=$TOP/bench/results
 mkdir -p "$RESULTS"
 OUT=$RESULTS/$(date -u +%Y%m%d-%H%M%S)-$(hostname).txt
 {
-    echo "cgicache bench, $(date -u '+%Y-%m-%d %H:%M UTC'), $(hostname), $(nproc) cores, $ROUNDS round(s) of ${DUR}s, wrk -t2 -c16, nginx 2 workers, app 2 workers"
+    echo "cgicache bench, $(date -u '+%Y-%m-%d %H:%M UTC'), $(hostname), $(nproc) cores, $ROUNDS round(s) of ${DUR}s, wrk -t2 -c16, nginx 2 workers, app 2 workers, php-fpm 2 workers"
     echo
     printf '%-46s %9s %8s %8s %7s %6s %6s  %s\n' path "req/s" "p50 ms" "p99 ms" ratio goal spread verdict
     for c in "${CASES[@]}"; do
-        IFS='|' read -r name _ _ _ goal label <<<"$c"
-        awk -v name="$name" -v goal="$goal" -v label="$label" '
-            $2 == "trivial" { base[$1] = $3 }
+        IFS='|' read -r name _ _ _ goal label against <<<"$c"
+        awk -v name="$name" -v goal="$goal" -v label="$label" -v against="${against:-trivial}" '
+            $2 == against { base[$1] = $3 }
             $2 == name { n++; rps[n] = $3; p50[n] = $4; p99[n] = $5; ratio[n] = $3 / base[$1] }
             function median(a, k,   i, j, t, b) { for (i = 1; i <= k; i++) b[i] = a[i]
                 for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (b[j] < b[i]) { t = b[i]; b[i] = b[j]; b[j] = t }

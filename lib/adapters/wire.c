@@ -69,7 +69,9 @@
 #define HEAD_WAIT_MS 1000
 /* The same for a non-blocking socket, whose app must not be held. */
 #define HEAD_WAIT_NONBLOCK_MS 5
-#define LOOK_FIRST (16 * 1024)
+/* A look starts in a buffer on the stack (a request's head is a few
+ * hundred bytes to a few kilobytes) and moves to the heap when larger. */
+#define LOOK_FIRST (4 * 1024)
 #define LOOK_MAX (256 * 1024)
 /* A followed write larger than this is sent in parts. */
 #define SEND_AT (256 * 1024)
@@ -327,30 +329,43 @@ static void pause_us(long us)
 typedef struct look {
     cc_fcgi_look what;
     cc_fcgi_request_view v;
-    uint8_t *bytes;
+    uint8_t *bytes;           /* small, or a heap copy when larger */
     size_t len;
+    uint8_t small[LOOK_FIRST];
     bool eof;                 /* the server closed the connection */
     int error;                /* the peek failed with this errno */
 } look;
+
+static void look_free(look *l)
+{
+    if (l->bytes != l->small)
+        free(l->bytes);
+    l->bytes = l->small;
+}
 
 /* Peeks at what the connection holds until a request's head is whole,
  * and with until_stdin its empty STDIN too (or it is clear none is
  * coming, or waiting is over). */
 static void look_ahead(conn *c, int flags, bool until_stdin, look *l)
 {
-    bool nb = nonblocking(c->fd, flags);
-    long waited_us = 0, step_us = 50,
-         limit_us = 1000L * (nb ? HEAD_WAIT_NONBLOCK_MS : HEAD_WAIT_MS);
+    long waited_us = 0, step_us = 50, limit_us = -1;
     size_t cap = LOOK_FIRST;
-    memset(l, 0, sizeof *l);
-    l->bytes = malloc(cap);
-    if (l->bytes == NULL) {
-        l->what = CC_FCGI_LOOK_OTHER;
-        return;
-    }
+    l->what = CC_FCGI_LOOK_MORE;
+    l->len = 0;
+    l->eof = false;
+    l->error = 0;
+    l->bytes = l->small;
     for (bool first = true;; first = false) {
-        int peek_flags = MSG_PEEK | (nb || !first ? MSG_DONTWAIT : 0);
-        ssize_t n = cc_libc_next(recv)(c->fd, l->bytes, cap, peek_flags);
+        /* Not waiting, unless nothing at all is there yet and the app's
+         * own read would wait too: then the first look blocks as it does. */
+        ssize_t n = cc_libc_next(recv)(c->fd, l->bytes, cap, MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && first) {
+            if (nonblocking(c->fd, flags)) {
+                l->error = errno;
+                return;
+            }
+            n = cc_libc_next(recv)(c->fd, l->bytes, cap, MSG_PEEK);
+        }
         if (n < 0 && errno == EINTR && !first)
             continue;
         if (n < 0 && (first || (errno != EAGAIN && errno != EWOULDBLOCK))) {
@@ -373,13 +388,16 @@ static void look_ahead(conn *c, int flags, bool until_stdin, look *l)
         if (l->what != CC_FCGI_LOOK_MORE && !stdin_due)
             return;
         if (l->len == cap) {
-            uint8_t *bigger = cap < LOOK_MAX ? realloc(l->bytes, cap * 4) : NULL;
+            uint8_t *bigger = cap < LOOK_MAX ? malloc(cap * 4) : NULL;
             if (bigger == NULL)
                 return;         /* too large to look at: the app reads it */
+            look_free(l);
             l->bytes = bigger;
             cap *= 4;
             continue;
         }
+        if (limit_us < 0)
+            limit_us = 1000L * (nonblocking(c->fd, flags) ? HEAD_WAIT_NONBLOCK_MS : HEAD_WAIT_MS);
         if (waited_us >= limit_us)
             return;
         pause_us(step_us);
@@ -459,7 +477,7 @@ static read_step decide(conn *c, int flags, look *l)
         return READ_GO;
     case CC_ACT_SERVE:
         if (l->v.end == 0 && l->len - l->v.params_end < CC_FCGI_HEADER_LEN) {
-            free(l->bytes);
+            look_free(l);
             look_ahead(c, flags, true, l);
         }
         if (l->what == CC_FCGI_LOOK_REQUEST && l->v.end != 0 && l->v.id == c->id)
@@ -497,7 +515,7 @@ static read_step before_read(conn *c, int flags)
             cc_debug("fd %d: a request's head did not arrive whole in time; the app reads it",
                      c->fd);
         }
-        free(l.bytes);
+        look_free(&l);
         if (step == READ_FAIL)
             errno = l.error;
         if (step != READ_AGAIN)

@@ -225,68 +225,79 @@ static bool read_length(const uint8_t *p, size_t n, size_t *off, size_t *len)
     return true;
 }
 
-/* Walks the pairs of content: counts them and the bytes their strings
- * take; fills envp when it is given.  Returns false when malformed or
- * when C strings could not say what an app reading lengths sees. */
-static bool walk_pairs(const uint8_t *c, size_t n, size_t *pairs, size_t *bytes, char **envp,
-                       char *text)
+/* Copies the pairs of content (n bytes) into envp and text, sized for
+ * the worst case by the caller.  Returns the number of pairs, or -1 when
+ * malformed or when C strings could not say what an app reading lengths
+ * sees. */
+static long copy_pairs(const uint8_t *c, size_t n, char **envp, char *text)
 {
     size_t off = 0;
-    *pairs = *bytes = 0;
+    long pairs = 0;
     while (off < n) {
         size_t name_len, value_len;
         if (!read_length(c, n, &off, &name_len) || !read_length(c, n, &off, &value_len))
-            return false;
+            return -1;
         if (name_len > n - off || value_len > n - off - name_len || name_len == 0)
-            return false;
+            return -1;
         const uint8_t *name = c + off, *value = name + name_len;
-        if (memchr(name, '\0', name_len) != NULL || memchr(name, '=', name_len) != NULL ||
+        if (memchr(name, '=', name_len) != NULL || memchr(name, '\0', name_len) != NULL ||
             memchr(value, '\0', value_len) != NULL)
-            return false;
-        if (envp != NULL) {
-            envp[*pairs] = text;
-            memcpy(text, name, name_len);
-            text[name_len] = '=';
-            memcpy(text + name_len + 1, value, value_len);
-            text[name_len + 1 + value_len] = '\0';
-            text += name_len + value_len + 2;
-        }
-        (*pairs)++;
-        *bytes += name_len + value_len + 2;
+            return -1;
+        memcpy(text, name, name_len);
+        text[name_len] = '=';
+        memcpy(text + name_len + 1, value, value_len);
+        text[name_len + 1 + value_len] = '\0';
+        envp[pairs++] = text;
+        text += name_len + value_len + 2;
         off += name_len + value_len;
     }
-    return true;
+    return pairs;
 }
 
 int cc_fcgi_params_env(const uint8_t *p, const cc_fcgi_request_view *v, char ***envp)
 {
     *envp = NULL;
-    /* Pairs may straddle records: the content is joined first. */
-    uint8_t *content = malloc(v->params_len > 0 ? v->params_len : 1);
-    if (content == NULL)
-        return -1;
-    size_t len = 0;
-    for (size_t off = v->params_at; off < v->params_end;) {
-        cc_fcgi_header h;
-        if (!cc_fcgi_header_parse(p + off, &h))
-            break;
-        memcpy(content + len, p + off + CC_FCGI_HEADER_LEN, h.content_len);
-        len += h.content_len;
-        off += record_len(&h);
-    }
-    size_t pairs, bytes;
-    int rc = -1;
-    if (len == v->params_len && walk_pairs(content, len, &pairs, &bytes, NULL, NULL)) {
-        char **block = malloc((pairs + 1) * sizeof(char *) + bytes);
-        if (block != NULL) {
-            walk_pairs(content, len, &pairs, &bytes, block, (char *)(block + pairs + 1));
-            block[pairs] = NULL;
-            *envp = block;
-            rc = 0;
+    /* Pairs may straddle records: content in several is joined first
+     * (nginx sends it in one, read in place). */
+    cc_fcgi_header first;
+    cc_fcgi_header_parse(p + v->params_at, &first);
+    const uint8_t *content = p + v->params_at + CC_FCGI_HEADER_LEN;
+    uint8_t *joined = NULL;
+    if (first.content_len != v->params_len) {
+        joined = malloc(v->params_len > 0 ? v->params_len : 1);
+        if (joined == NULL)
+            return -1;
+        size_t len = 0;
+        for (size_t off = v->params_at; off < v->params_end && len < v->params_len;) {
+            cc_fcgi_header h;
+            cc_fcgi_header_parse(p + off, &h);
+            if (h.content_len > v->params_len - len)
+                break;
+            memcpy(joined + len, p + off + CC_FCGI_HEADER_LEN, h.content_len);
+            len += h.content_len;
+            off += record_len(&h);
         }
+        if (len != v->params_len) {   /* a view the records do not match */
+            free(joined);
+            return -1;
+        }
+        content = joined;
     }
-    free(content);
-    return rc;
+    /* A pair takes at least two bytes of content and gives at most two
+     * more of text ('=' and NUL): one allocation holds the worst case. */
+    size_t max_pairs = v->params_len / 2;
+    char **block = malloc((max_pairs + 1) * sizeof(char *) + v->params_len + 2 * max_pairs + 1);
+    long pairs = block != NULL
+                     ? copy_pairs(content, v->params_len, block, (char *)(block + max_pairs + 1))
+                     : -1;
+    free(joined);
+    if (pairs < 0) {
+        free(block);
+        return -1;
+    }
+    block[pairs] = NULL;
+    *envp = block;
+    return 0;
 }
 
 /* ---- framing ------------------------------------------------------------------------ */
