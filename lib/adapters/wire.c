@@ -49,6 +49,7 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,6 +87,8 @@ typedef enum {
 
 typedef struct conn {
     int fd;
+    dev_t dev;                /* the socket, to tell it from what may get */
+    ino_t ino;                /* its fd after a close the app made unseen */
     unsigned fork_gen;
     phase phase;
     uint16_t id;              /* the current request, or the last */
@@ -171,6 +174,16 @@ static void forget(conn *c)
 }
 
 /* ---- sending ------------------------------------------------------------------- */
+
+/* Whether c's fd is still the socket accepted.  An app may close it where
+ * no interposer sees (stdio's fclose, close_range) and get the number
+ * back for a file or another socket: a followed request's bytes must
+ * never go there. */
+static bool still_ours(const conn *c)
+{
+    struct stat st;
+    return fstat(c->fd, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino;
+}
 
 /* Sends c->pending whole, waiting for a non-blocking socket as a blocking
  * one would; returns 0, or -1 (errno set, the connection failed). */
@@ -262,6 +275,8 @@ static void request_done(conn *c)
 static void pass_through(conn *c)
 {
     if (c->txn != NULL && !c->ended) {
+        if (!c->refresh && !still_ours(c))
+            c->refresh = true;    /* its output goes nowhere */
         end_output(c);
         send_pending(c);
         cc_engine_finish(c->txn, false);
@@ -689,8 +704,14 @@ static ssize_t write_followed(conn *c, const struct iovec *iov, int iovcnt, int 
         conn *c_ = tracked(fd);                                                                    \
         if (c_ == NULL || c_->phase != PHASE_ACTIVE)                                               \
             return real_call;                                                                      \
-        if (c_->txn != NULL)                                                                       \
+        if (c_->txn != NULL && still_ours(c_))                                                     \
             return write_followed(c_, (iov), (iovcnt), (flags));                                   \
+        if (c_->txn != NULL) {                                                                     \
+            /* Not the connection any more: the request ends unseen. */                            \
+            c_->refresh = true;                                                                    \
+            pass_through(c_);                                                                      \
+            return real_call;                                                                      \
+        }                                                                                          \
         ssize_t put_ = real_call;                                                                  \
         if (put_ > 0) {                                                                            \
             int saved_ = errno;                                                                    \
@@ -797,12 +818,20 @@ static void follow_accepted(int fd)
     if (s == NULL)
         return;
     conn *old = atomic_load_explicit(s, memory_order_acquire);
-    if (old != NULL)
-        let_go(old);    /* its fd was closed behind our back */
-    conn *c = calloc(1, sizeof *c);
+    if (old != NULL) {
+        /* Its fd was closed behind our back (stdio, close_range) and is
+         * this new connection now: what the old request still held goes
+         * nowhere, never to this client. */
+        old->refresh = true;
+        let_go(old);
+    }
+    struct stat st;
+    conn *c = fstat(fd, &st) == 0 ? calloc(1, sizeof *c) : NULL;
     if (c == NULL)
         return;
     c->fd = fd;
+    c->dev = st.st_dev;
+    c->ino = st.st_ino;
     c->fork_gen = atomic_load_explicit(&fork_gen, memory_order_relaxed);
     atomic_store_explicit(s, c, memory_order_release);
 }

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,7 +34,7 @@
 /* Every libc function the library reaches through here, once. */
 /* clang-format off */
 #define CC_LIBC_FUNCTIONS(X)                                                   \
-    X(open) X(pipe2) X(fcntl) X(poll) X(nanosleep)                             \
+    X(open) X(pipe2) X(fcntl) X(poll) X(nanosleep) X(fstat)                    \
     X(socket) X(connect) X(bind) X(setsockopt) X(getsockopt)                   \
     X(getaddrinfo) X(freeaddrinfo) X(fork) X(waitpid) X(_exit) X(getpid)       \
     X(kill) X(raise) X(alarm) X(signal) X(sigaction) X(sigprocmask) X(getrandom)        \
@@ -78,6 +79,7 @@ __attribute__((constructor(101))) void cc_libc_init(void)
 HIDDEN int pipe2(int fds[2], int flags) { return REAL(pipe2)(fds, flags); }
 HIDDEN int poll(struct pollfd *fds, nfds_t n, int timeout) { return REAL(poll)(fds, n, timeout); }
 HIDDEN int nanosleep(const struct timespec *req, struct timespec *rem) { return REAL(nanosleep)(req, rem); }
+HIDDEN int fstat(int fd, struct stat *st) { return REAL(fstat)(fd, st); }
 
 /* open and fcntl take their third argument only for some flags or
  * commands; passing it always is what libc's own variadic callers do. */
