@@ -335,6 +335,14 @@ static bool nonblocking(int fd, int flags)
     return (flags & MSG_DONTWAIT) != 0 || (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
 }
 
+/* The server closed its side: what is not there yet never comes (a peek
+ * cannot tell while unread bytes remain). */
+static bool peer_closed(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 static void pause_us(long us)
 {
     struct timespec ts = {0, us * 1000};
@@ -413,7 +421,7 @@ static void look_ahead(conn *c, int flags, bool until_stdin, look *l)
         }
         if (limit_us < 0)
             limit_us = 1000L * (nonblocking(c->fd, flags) ? HEAD_WAIT_NONBLOCK_MS : HEAD_WAIT_MS);
-        if (waited_us >= limit_us)
+        if (waited_us >= limit_us || peer_closed(c->fd))
             return;
         pause_us(step_us);
         waited_us += step_us;
@@ -452,10 +460,15 @@ static read_step serve(conn *c, look *l, cc_buf *hit, cc_txn *refresh, char **en
     cc_buf_free(hit);
     int sent = send_pending(c);
     if (refresh != NULL && sent == 0) {
-        /* The app answers the request again, for the cache alone. */
+        /* The app answers the request again, for the cache alone.  A
+         * server that ends a response only when the connection closes
+         * (nginx without fastcgi_keep_conn) is told now: its client
+         * must not wait for the refresh. */
         c->txn = refresh;
         c->envp = envp;
         c->refresh = true;
+        if (!c->keep)
+            cc_libc_next(shutdown)(c->fd, SHUT_WR);
         return READ_GO;
     }
     cc_engine_finish(refresh, false);
