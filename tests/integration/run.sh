@@ -20,6 +20,9 @@ tests=("$@")
 [ ${#tests[@]} -eq 0 ] && tests=(t_*.sh)
 failed=()
 asan_dir=$(mktemp -d /tmp/cgicache-asan.XXXXXX)
+# Writable by apps that drop privileges (php-fpm's pools run as nobody):
+# a report they could not write would be lost.
+chmod 1777 "$asan_dir"
 case "$CC_LIB" in
 *asan*) export ASAN_OPTIONS="detect_leaks=0:log_path=$asan_dir/asan:abort_on_error=0"
         export UBSAN_OPTIONS="print_stacktrace=1:log_path=$asan_dir/ubsan" ;;
