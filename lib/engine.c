@@ -29,6 +29,7 @@
 #include "invalidate.h"
 #include "key.h"
 #include "log.h"
+#include "near.h"
 #include "pending.h"
 #include "policy.h"
 #include "random.h"
@@ -45,6 +46,7 @@ typedef enum {
     CC_OUT_NONE,              /* followed only to purge: untouched, uncounted */
     CC_OUT_MISS,
     CC_OUT_HIT,
+    CC_OUT_NEAR,              /* a hit from the worker's own memory */
     CC_OUT_STALE,
     CC_OUT_COLLAPSED,         /* another worker's fill, waited for */
     CC_OUT_NO_CACHE,
@@ -61,6 +63,7 @@ static const struct outcome {
 } outcomes[] = {
     [CC_OUT_MISS] = {"MISS", "uri-miss", NULL, CC_STAT_MISS},
     [CC_OUT_HIT] = {"HIT", "uri-miss", "", CC_STAT_HIT},
+    [CC_OUT_NEAR] = {"HIT", "uri-miss", "; detail=near", CC_STAT_HIT},
     [CC_OUT_STALE] = {"STALE", "uri-miss", "", CC_STAT_STALE},
     [CC_OUT_COLLAPSED] = {"HIT", "uri-miss", "; fwd=uri-miss; collapsed", CC_STAT_HIT},
     [CC_OUT_NO_CACHE] = {"NO_CACHE", "request", NULL, CC_STAT_NO_CACHE},
@@ -150,6 +153,11 @@ const cc_config *cc_engine_init(char *const *envp)
         return expected;
     }
     return cfg;
+}
+
+void cc_engine_long_lived(void)
+{
+    cc_near_allow();
 }
 
 const cc_config *cc_engine_config(void)
@@ -299,6 +307,25 @@ void cc_engine_rebind(cc_txn *t, char *const *envp)
         cc_request_copy(&t->rq, &rq);
 }
 
+/* A hit from the thread's near cache, unless XFetch says this request
+ * should refresh the entry (through Redis, under its lock). */
+static bool serve_near(cc_txn *t, cc_near *near, cc_store *s, cc_buf *hit)
+{
+    cc_entry e;
+    int64_t now = cc_now_ms();
+    if (!cc_near_get(near, s, &t->key, now, &e) || (t->store && refresh_due(t, &e, now)))
+        return false;
+    t->outcome = CC_OUT_NEAR;
+    build_hit(hit, t, &e, now);
+    if (hit->failed) {
+        t->outcome = CC_OUT_MISS;
+        cc_buf_free(hit);
+        return false;
+    }
+    cc_stats_count(t->cfg, t->route, CC_STAT_NEAR);
+    return true;
+}
+
 /* A cacheable request: look up, then serve, refresh, lead or wait. */
 static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
 {
@@ -315,6 +342,10 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
         t->store = false;
         return CC_ACT_RUN;
     }
+    cc_near *near = cc_near_for_thread(t->cfg);
+    if (near != NULL && serve_near(t, near, s, hit))
+        return CC_ACT_SERVE;
+    cc_near_mark mark = near != NULL ? cc_near_mark_now(near, s) : (cc_near_mark){0};
     if (cc_cache_lookup(s, t->cfg, &t->key, cc_now_ms(), &found) != 0) {
         /* Redis unreachable: the app answers, and Cache-Status does not
          * promise a store the open breaker will refuse. */
@@ -322,6 +353,8 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
         return CC_ACT_RUN;
     }
     t->generation = found.generation;
+    if (near != NULL && found.state == CC_FOUND_FRESH)
+        cc_near_put(near, s, &t->key, &found.entry, mark);
     if (found.state != CC_FOUND_NONE && serve_found(t, s, &found, hit, &refresh)) {
         if (!refresh)
             return CC_ACT_SERVE;

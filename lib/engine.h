@@ -50,6 +50,10 @@ typedef struct cc_engine {
 const cc_config *cc_engine_init(char *const *envp);
 const cc_config *cc_engine_config(void);
 
+/* This process answers many requests (a FastCGI worker, not a CGI
+ * program): its threads may keep hits in their own memory (near.h). */
+void cc_engine_long_lived(void);
+
 /* Decides for one request.  On CC_ACT_SERVE, *hit holds the whole
  * response (the caller frees it with cc_buf_free); on CC_ACT_RUN, *txn is
  * the request's state.  envp must outlive the transaction.

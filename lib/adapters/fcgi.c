@@ -338,8 +338,10 @@ static bool answered_from_cache(FCGX_Stream *out, char **envp, refresh **rf)
 static void on_first_accept(void)
 {
     static atomic_int activated;
-    if (atomic_exchange(&activated, 1) == 0)
+    if (atomic_exchange(&activated, 1) == 0) {
         cc_preload_remove_self();
+        cc_engine_long_lived();
+    }
 }
 
 EXPORT int FCGX_Accept_r(FCGX_Request *r)

@@ -494,6 +494,7 @@ static read_step decide(conn *c, int flags, look *l)
     if (l->v.role != CC_FCGI_RESPONDER || cc_fcgi_params_env(l->bytes, &l->v, &envp) != 0)
         return READ_GO;
     cc_preload_remove_self();
+    cc_engine_long_lived();
     cc_txn *txn = NULL;
     cc_buf hit = {0};
     switch (cc_engine_begin(envp, &txn, &hit)) {

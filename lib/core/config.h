@@ -47,6 +47,7 @@ typedef struct cc_config {
     int64_t lock_wait_ms;            /* CGICACHE_LOCK_WAIT [= lock_ttl_ms] */
     double early_refresh;            /* CGICACHE_EARLY_REFRESH [0.2], 0 disables */
     size_t max_size;                 /* CGICACHE_MAX_SIZE [8M] */
+    size_t near_size;                /* CGICACHE_NEAR_SIZE [8M]; 0: no near cache */
     cc_compress_mode compress;       /* CGICACHE_COMPRESS [smart] */
     size_t compress_min;             /* CGICACHE_COMPRESS_MIN [1024] */
     int compress_level;              /* CGICACHE_COMPRESS_LEVEL [3] */

@@ -15,7 +15,7 @@
 #include "keyspace.h"
 
 const char *const cc_stat_names[CC_STAT_KINDS] = {
-    "hit", "miss", "stale", "bypass", "no_cache", "collapsed", "store", "store_error",
+    "hit", "miss", "stale", "bypass", "no_cache", "collapsed", "store", "store_error", "near_hit",
 };
 
 #define FLUSH_EVERY_MS 1000

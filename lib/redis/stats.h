@@ -22,6 +22,7 @@ typedef enum {
     CC_STAT_COLLAPSED,
     CC_STAT_STORE,
     CC_STAT_STORE_ERROR,
+    CC_STAT_NEAR,             /* hits from a worker's own memory (also in HIT) */
     CC_STAT_KINDS
 } cc_stat;
 

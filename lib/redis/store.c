@@ -58,6 +58,7 @@ struct cc_store {
     int64_t down_until;        /* breaker: no attempt before (monotonic ms) */
     int64_t backoff;
     int owned;                 /* a cc_store_open connection, not the thread's */
+    unsigned serial;           /* connections made so far: tells one from the next */
 };
 
 static pthread_key_t thread_key;
@@ -425,6 +426,7 @@ static int ensure_connected(cc_store *s)
         return -1;
     }
     s->fork_gen = fork_generation;
+    s->serial++;
     s->reader = cc_reply_reader(&s->guard, &s->limits);
     if (s->reader == NULL ||
         handshake(s, now + s->cfg->connect_timeout_ms + s->cfg->timeout_ms) < 0) {
@@ -528,6 +530,38 @@ redisReply *cc_store_command(cc_store *s, const cc_cmd *cmd)
 {
     redisReply *reply = NULL;
     return cc_store_run(s, 1, cmd, &reply) == 0 ? reply : NULL;
+}
+
+unsigned cc_store_serial(const cc_store *s)
+{
+    return s != NULL && s->fd >= 0 ? s->serial : 0;
+}
+
+int cc_store_poll_push(cc_store *s, redisReply **out)
+{
+    if (s == NULL || s->fd < 0 || s->fork_gen != fork_generation)
+        return -1;
+    for (;;) {
+        void *reply = NULL;
+        if (cc_reply_get(s->reader, &reply) != REDIS_OK)
+            break;
+        if (reply != NULL) {
+            *out = reply;
+            return 1;
+        }
+        if (s->in == NULL && (s->in = malloc(RECV_CHUNK)) == NULL)
+            break;
+        ssize_t n = recv(s->fd, s->in, RECV_CHUNK, MSG_DONTWAIT);
+        if (n > 0 && redisReaderFeed(s->reader, s->in, (size_t)n) == REDIS_OK)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        break;      /* closed, failed, or not Redis */
+    }
+    disconnect(s);
+    return -1;
 }
 
 redisReply *cc_store_next_push(cc_store *s, int timeout_ms)

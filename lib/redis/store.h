@@ -63,6 +63,17 @@ redisReply *cc_store_command(cc_store *s, const cc_cmd *cmd);
  * connection is dropped). */
 redisReply *cc_store_next_push(cc_store *s, int timeout_ms);
 
+/* Which connection s is: a number that changes each time s connects
+ * anew, 0 while it is not connected.  State Redis keeps per connection
+ * (client tracking) holds for one serial only. */
+unsigned cc_store_serial(const cc_store *s);
+
+/* Takes the next reply pushed on s if one is there, without waiting.
+ * Returns 1 with *out set, 0 when none is there, -1 when the connection
+ * is gone (closed, failed or sent something that is not Redis; it is
+ * dropped). */
+int cc_store_poll_push(cc_store *s, redisReply **out);
+
 /* Same as cc_store_for_thread, but a connection of its own that the
  * caller owns: for subscribing.  Free with cc_store_close. */
 cc_store *cc_store_open(const cc_config *cfg);

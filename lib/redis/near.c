@@ -1,0 +1,450 @@
+/* near.c -- the near cache: fresh entries in the worker thread's memory,
+ * dropped the moment Redis says they may have changed.
+ *
+ * Coherence, over RESP2 (see near.h for what and why):
+ *   - the channel, a connection of the near cache's own, asks CLIENT ID
+ *     and subscribes to __redis__:invalidate; the thread's data
+ *     connection turns tracking on, redirected to that id, each time it
+ *     is made (a new connection tracks nothing the old one read, and
+ *     what the old one read is never told of again: the cache is emptied);
+ *   - every message names one key (or, null, everything: FLUSHALL); each
+ *     is applied before the next near hit, a non-blocking read;
+ *   - a message can overtake the reply of the lookup that read the key
+ *     (they travel on two connections), so an entry is kept only if no
+ *     message since the lookup named one of its keys (the last RECENT
+ *     are remembered; more than that, or a flush, and it is not kept);
+ *   - the channel proves itself alive with a PING every HEARTBEAT_MS; no
+ *     PONG within PONG_DEADLINE_MS, a closed channel, a message that is
+ *     not one, or a data connection made anew: emptied, and not served
+ *     from until it runs again.
+ * Entries are kept decoded (head and raw body), in a chained hash table
+ * with a least-recently-used list, within CGICACHE_NEAR_SIZE bytes. */
+#include "near.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+
+#define HEARTBEAT_MS 1000
+#define PONG_DEADLINE_MS 500
+#define RETRY_MS 1000
+#define RECENT 64
+#define BUCKETS_FIRST 1024
+
+typedef struct item {
+    struct item *next;                /* in its bucket */
+    struct item *older, *newer;       /* the LRU ring */
+    uint64_t hash;
+    size_t bytes;
+    cc_entry e;                       /* points into data */
+    char *key, *route_gen, *url_gen;  /* the Redis keys it was read from */
+    size_t key_len;
+    char data[];
+} item;
+
+struct cc_near {
+    const cc_config *cfg;
+    cc_store *channel;                /* subscribed to __redis__:invalidate */
+    long long channel_id;
+    bool ready;                       /* the channel is subscribed */
+    unsigned tracked_serial;          /* the data connection tracking for it */
+    int64_t last_pong, ping_sent, retry_at;
+    item **buckets;
+    size_t nbuckets, count, bytes;
+    item lru;                         /* the ring's anchor: lru.newer is the oldest
+                                       * entry, lru.older the newest */
+    uint64_t seq;                     /* messages applied; a flush counts RECENT + 1 */
+    uint64_t recent[RECENT];          /* hashes of the keys the latest named */
+    unsigned fork_gen;
+};
+
+static atomic_bool allowed;
+static atomic_uint fork_gen;
+static pthread_key_t thread_key;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static uint64_t hash_of(const char *p, size_t n)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    return h;
+}
+
+/* ---- the table -------------------------------------------------------------- */
+
+static void lru_remove(item *it)
+{
+    it->older->newer = it->newer;
+    it->newer->older = it->older;
+}
+
+/* Puts it in the ring as the newest. */
+static void lru_add(cc_near *n, item *it)
+{
+    it->newer = &n->lru;
+    it->older = n->lru.older;
+    it->older->newer = it;
+    n->lru.older = it;
+}
+
+static void unlink_item(cc_near *n, item *it)
+{
+    item **p = &n->buckets[it->hash & (n->nbuckets - 1)];
+    while (*p != it)
+        p = &(*p)->next;
+    *p = it->next;
+    lru_remove(it);
+    n->bytes -= it->bytes;
+    n->count--;
+    free(it);
+}
+
+static item *find(const cc_near *n, uint64_t h, const char *key, size_t len)
+{
+    if (n->buckets == NULL)
+        return NULL;
+    for (item *it = n->buckets[h & (n->nbuckets - 1)]; it != NULL; it = it->next)
+        if (it->hash == h && it->key_len == len && memcmp(it->key, key, len) == 0)
+            return it;
+    return NULL;
+}
+
+/* Empties n; an entry a lookup found before now is not kept. */
+static void flush(cc_near *n)
+{
+    while (n->lru.older != &n->lru)
+        unlink_item(n, n->lru.older);
+    n->seq += RECENT + 1;
+}
+
+static bool grow(cc_near *n)
+{
+    size_t size = n->nbuckets == 0 ? BUCKETS_FIRST : n->nbuckets * 2;
+    item **b = calloc(size, sizeof *b);
+    if (b == NULL)
+        return n->buckets != NULL;
+    for (size_t i = 0; i < n->nbuckets; i++)
+        for (item *it = n->buckets[i], *next; it != NULL; it = next) {
+            next = it->next;
+            it->next = b[it->hash & (size - 1)];
+            b[it->hash & (size - 1)] = it;
+        }
+    free(n->buckets);
+    n->buckets = b;
+    n->nbuckets = size;
+    return true;
+}
+
+/* ---- the channel ------------------------------------------------------------- */
+
+static void channel_down(cc_near *n, const char *why)
+{
+    if (n->ready)
+        cc_info("near cache emptied: invalidation channel %s", why);
+    flush(n);
+    cc_store_close(n->channel);
+    n->channel = NULL;
+    n->ready = false;
+    n->tracked_serial = 0;
+    n->retry_at = cc_mono_ms() + RETRY_MS;
+}
+
+static bool is_str(const redisReply *r, const char *s)
+{
+    return r->type == REDIS_REPLY_STRING && r->len == strlen(s) && memcmp(r->str, s, r->len) == 0;
+}
+
+static bool channel_up(cc_near *n)
+{
+    if (n->ready)
+        return true;
+    if (cc_mono_ms() < n->retry_at)
+        return false;
+    cc_cmd id = {0}, sub = {0};
+    cc_cmd_arg(&id, "CLIENT", (size_t)-1);
+    cc_cmd_arg(&id, "ID", (size_t)-1);
+    cc_cmd_arg(&sub, "SUBSCRIBE", (size_t)-1);
+    cc_cmd_arg(&sub, "__redis__:invalidate", (size_t)-1);
+    n->channel = cc_store_open(n->cfg);
+    redisReply *r = n->channel != NULL ? cc_store_command(n->channel, &id) : NULL;
+    bool ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
+    n->channel_id = ok ? r->integer : 0;
+    if (r != NULL)
+        freeReplyObject(r);
+    r = ok ? cc_store_command(n->channel, &sub) : NULL;
+    ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+         is_str(r->element[0], "subscribe");
+    if (r != NULL)
+        freeReplyObject(r);
+    n->ready = ok;
+    if (!ok) {
+        channel_down(n, "could not be made");
+        return false;
+    }
+    n->last_pong = cc_mono_ms();
+    n->ping_sent = 0;
+    flush(n);
+    return true;
+}
+
+static void invalidate_key(cc_near *n, const char *key, size_t len)
+{
+    uint64_t h = hash_of(key, len);
+    n->recent[n->seq % RECENT] = h;
+    n->seq++;
+    item *it = find(n, h, key, len);
+    if (it != NULL)
+        unlink_item(n, it);
+    if (memmem(key, len, ":#gen:", 6) == NULL)
+        return;
+    /* A purge generation: every entry read with it goes. */
+    for (item *i = n->lru.newer, *next; i != &n->lru; i = next) {
+        next = i->newer;     /* from the oldest on */
+        if ((strlen(i->route_gen) == len && memcmp(i->route_gen, key, len) == 0) ||
+            (strlen(i->url_gen) == len && memcmp(i->url_gen, key, len) == 0))
+            unlink_item(n, i);
+    }
+}
+
+/* One message from the channel; false when it is not one it expects. */
+static bool apply(cc_near *n, const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2)
+        return false;
+    if (r->elements == 2 && is_str(r->element[0], "pong")) {
+        n->last_pong = cc_mono_ms();
+        n->ping_sent = 0;
+        return true;
+    }
+    if (r->elements != 3 || !is_str(r->element[0], "message"))
+        return false;
+    const redisReply *keys = r->element[2];
+    if (keys->type == REDIS_REPLY_NIL) {
+        flush(n);     /* FLUSHALL, FLUSHDB: everything */
+        return true;
+    }
+    if (keys->type != REDIS_REPLY_ARRAY)
+        return false;
+    for (size_t i = 0; i < keys->elements; i++) {
+        if (keys->element[i]->type != REDIS_REPLY_STRING)
+            return false;
+        invalidate_key(n, keys->element[i]->str, keys->element[i]->len);
+    }
+    return true;
+}
+
+/* Turns tracking on for the data connection s, redirected to the channel. */
+static bool track(cc_near *n, cc_store *s, unsigned serial)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%lld", n->channel_id);
+    cc_cmd cmd = {0};
+    cc_cmd_arg(&cmd, "CLIENT", (size_t)-1);
+    cc_cmd_arg(&cmd, "TRACKING", (size_t)-1);
+    cc_cmd_arg(&cmd, "ON", (size_t)-1);
+    cc_cmd_arg(&cmd, "REDIRECT", (size_t)-1);
+    cc_cmd_arg(&cmd, id, (size_t)-1);
+    redisReply *r = cc_store_command(s, &cmd);
+    bool ok = r != NULL && r->type == REDIS_REPLY_STATUS;
+    if (r != NULL && r->type == REDIS_REPLY_ERROR)
+        cc_info("near cache off: redis refused client tracking (%s)", r->str);
+    if (r != NULL)
+        freeReplyObject(r);
+    /* The connection the command ran on must still be the one asked. */
+    n->tracked_serial = ok && cc_store_serial(s) == serial ? serial : 0;
+    return n->tracked_serial != 0;
+}
+
+/* Applies what the channel says, keeps its heartbeat, and makes sure the
+ * data connection s tracks for it.  True when n may be served from. */
+static bool sync_with(cc_near *n, cc_store *s)
+{
+    if (s == NULL || !channel_up(n))
+        return false;
+    redisReply *r;
+    int got;
+    while ((got = cc_store_poll_push(n->channel, &r)) > 0) {
+        bool ok = apply(n, r);
+        freeReplyObject(r);
+        if (!ok) {
+            channel_down(n, "sent something unexpected");
+            return false;
+        }
+    }
+    if (got < 0) {
+        channel_down(n, "lost");
+        return false;
+    }
+    int64_t now = cc_mono_ms();
+    if (n->ping_sent != 0 && now - n->ping_sent > PONG_DEADLINE_MS) {
+        channel_down(n, "did not answer its heartbeat");
+        return false;
+    }
+    if (n->ping_sent == 0 && now - n->last_pong >= HEARTBEAT_MS) {
+        cc_cmd ping = {0};
+        cc_cmd_arg(&ping, "PING", (size_t)-1);
+        if (cc_store_send(n->channel, 1, &ping) != 0) {
+            channel_down(n, "lost");
+            return false;
+        }
+        n->ping_sent = now;
+    }
+    unsigned serial = cc_store_serial(s);
+    if (serial == 0)
+        return false;
+    if (serial != n->tracked_serial) {
+        /* A data connection made anew: nothing read on the one before
+         * will ever be told of. */
+        flush(n);
+        if (!track(n, s, serial))
+            return false;
+    }
+    return now - n->last_pong <= HEARTBEAT_MS + PONG_DEADLINE_MS;
+}
+
+/* ---- per thread ------------------------------------------------------------------ */
+
+static void reset(cc_near *n)
+{
+    while (n->lru.older != &n->lru)
+        unlink_item(n, n->lru.older);
+    cc_store_close(n->channel);
+    n->channel = NULL;
+    n->ready = false;
+    n->tracked_serial = 0;
+}
+
+static void free_near(void *p)
+{
+    cc_near *n = p;
+    reset(n);
+    free(n->buckets);
+    free(n);
+}
+
+static void after_fork_in_child(void)
+{
+    atomic_fetch_add(&fork_gen, 1);
+}
+
+static void make_key(void)
+{
+    pthread_key_create(&thread_key, free_near);
+    pthread_atfork(NULL, NULL, after_fork_in_child);
+}
+
+void cc_near_allow(void)
+{
+    atomic_store_explicit(&allowed, true, memory_order_relaxed);
+}
+
+cc_near *cc_near_for_thread(const cc_config *cfg)
+{
+    if (!atomic_load_explicit(&allowed, memory_order_relaxed) || cfg == NULL || !cfg->enabled ||
+        cfg->near_size == 0)
+        return NULL;
+    pthread_once(&once, make_key);
+    cc_near *n = pthread_getspecific(thread_key);
+    if (n == NULL) {
+        n = calloc(1, sizeof *n);
+        if (n == NULL || pthread_setspecific(thread_key, n) != 0) {
+            free(n);
+            return NULL;
+        }
+        n->cfg = cfg;
+        n->lru.older = n->lru.newer = &n->lru;
+        n->fork_gen = atomic_load(&fork_gen);
+    }
+    if (n->fork_gen != atomic_load(&fork_gen)) {
+        /* Our parent's copy: its entries were tracked for its connection. */
+        reset(n);
+        n->fork_gen = atomic_load(&fork_gen);
+    }
+    return n;
+}
+
+/* ---- the entries ------------------------------------------------------------------- */
+
+cc_near_mark cc_near_mark_now(cc_near *n, cc_store *s)
+{
+    unsigned serial = cc_store_serial(s);
+    return (cc_near_mark){n->seq, serial, n->ready && serial != 0 && n->tracked_serial == serial};
+}
+
+bool cc_near_get(cc_near *n, cc_store *s, const cc_key *key, int64_t now, cc_entry *e)
+{
+    if (!sync_with(n, s))
+        return false;
+    item *it = find(n, hash_of(key->redis, key->redis_len), key->redis, key->redis_len);
+    if (it == NULL)
+        return false;
+    if (now >= it->e.stored_at_ms + it->e.ttl_ms) {
+        unlink_item(n, it);     /* stale: Redis serves it, and refreshes */
+        return false;
+    }
+    lru_remove(it);
+    lru_add(n, it);
+    *e = it->e;
+    return true;
+}
+
+/* Copies len bytes to *at and returns where they start. */
+static char *copy_out(char **at, const char *p, size_t len)
+{
+    char *start = *at;
+    memcpy(start, p, len);
+    start[len] = '\0';
+    *at += len + 1;
+    return start;
+}
+
+void cc_near_put(cc_near *n, cc_store *s, const cc_key *key, const cc_entry *e, cc_near_mark mark)
+{
+    if (!mark.tracking || !sync_with(n, s) || n->tracked_serial != mark.serial ||
+        n->seq - mark.seq > RECENT)
+        return;
+    uint64_t h = hash_of(key->redis, key->redis_len);
+    uint64_t hr = hash_of(key->route_gen, strlen(key->route_gen));
+    uint64_t hu = hash_of(key->url_gen, strlen(key->url_gen));
+    for (uint64_t i = mark.seq; i < n->seq; i++) {
+        uint64_t told = n->recent[i % RECENT];
+        if (told == h || told == hr || told == hu)
+            return;     /* changed since the lookup read it */
+    }
+    size_t size = sizeof(item) + key->redis_len + strlen(key->route_gen) +
+                  strlen(key->url_gen) + e->key_len + e->head_len + e->body_len + 6;
+    if (size > n->cfg->near_size / 4)
+        return;         /* one entry never takes most of it */
+    item *old = find(n, h, key->redis, key->redis_len);
+    if (old != NULL)
+        unlink_item(n, old);
+    while (n->bytes + size > n->cfg->near_size && n->lru.newer != &n->lru)
+        unlink_item(n, n->lru.newer);    /* the oldest */
+    if (n->count >= n->nbuckets && !grow(n))
+        return;
+    item *it = malloc(size);
+    if (it == NULL)
+        return;
+    char *at = it->data;
+    it->hash = h;
+    it->bytes = size;
+    it->key_len = key->redis_len;
+    it->key = copy_out(&at, key->redis, key->redis_len);
+    it->route_gen = copy_out(&at, key->route_gen, strlen(key->route_gen));
+    it->url_gen = copy_out(&at, key->url_gen, strlen(key->url_gen));
+    it->e = *e;
+    it->e.key = copy_out(&at, e->key, e->key_len);
+    it->e.head = copy_out(&at, e->head, e->head_len);
+    it->e.body = copy_out(&at, e->body, e->body_len);
+    item **b = &n->buckets[h & (n->nbuckets - 1)];
+    it->next = *b;
+    *b = it;
+    lru_add(n, it);
+    n->bytes += size;
+    n->count++;
+}
