@@ -668,9 +668,14 @@ static int64_t encode_response(cc_txn *t, bool completed, char **value, size_t *
 static void invalidate(cc_txn *t)
 {
     const char *keys[sizeof t->bumps->url / sizeof t->bumps->url[0]];
+    /* This worker's own near entries go at once; the others' when
+     * Redis's message about the generation reaches them. */
+    cc_near *near = cc_near_for_thread(t->cfg);
     for (size_t i = 0; i < t->bumps->n; i++) {
         keys[i] = t->bumps->keys[i];
         cc_debug("purging generation %s", keys[i]);
+        if (near != NULL)
+            cc_near_forget(near, keys[i]);
     }
     if (cc_cache_bump(store_of(t), t->bumps->n, keys, t->bumps->url) != 0)
         for (size_t i = 0; i < t->bumps->n; i++)

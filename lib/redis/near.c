@@ -211,6 +211,11 @@ static void invalidate_key(cc_near *n, const char *key, size_t len)
     }
 }
 
+void cc_near_forget(cc_near *n, const char *key)
+{
+    invalidate_key(n, key, strlen(key));
+}
+
 /* One message from the channel; false when it is not one it expects. */
 static bool apply(cc_near *n, const redisReply *r)
 {

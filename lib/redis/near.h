@@ -52,4 +52,8 @@ bool cc_near_get(cc_near *n, cc_store *s, const cc_key *key, int64_t now, cc_ent
 /* Keeps a copy of the fresh entry e a lookup on s found for key. */
 void cc_near_put(cc_near *n, cc_store *s, const cc_key *key, const cc_entry *e, cc_near_mark mark);
 
+/* Drops what n holds under key (an entry or a purge generation) at once:
+ * for the worker that changes it, before Redis's message comes. */
+void cc_near_forget(cc_near *n, const char *key);
+
 #endif
