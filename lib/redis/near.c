@@ -36,14 +36,14 @@
 #define BUCKETS_FIRST 1024
 
 typedef struct item {
+    struct item *older, *newer;       /* the least-recently-used ring */
     struct item *next;                /* in its bucket */
-    struct item *older, *newer;       /* the LRU ring */
     uint64_t hash;
     size_t bytes;
     cc_entry e;                       /* points into data */
     char *key, *route_gen, *url_gen;  /* the Redis keys it was read from */
     size_t key_len;
-    char data[];
+    char *data;                       /* the copies, allocated with the item */
 } item;
 
 struct cc_near {
@@ -56,7 +56,7 @@ struct cc_near {
     item **buckets;
     size_t nbuckets, count, bytes;
     item lru;                         /* the ring's anchor: lru.newer is the oldest
-                                       * entry, lru.older the newest */
+                                       * item, lru.older the newest */
     uint64_t seq;                     /* messages applied; a flush counts RECENT + 1 */
     uint64_t recent[RECENT];          /* hashes of the keys the latest named */
     unsigned fork_gen;
@@ -104,6 +104,16 @@ static void unlink_item(cc_near *n, item *it)
     free(it);
 }
 
+/* Evicts the least recently used item (the ring is not empty). */
+static void evict_oldest(cc_near *n)
+{
+    item *old = n->lru.newer;
+    n->lru.newer = old->newer;
+    old->newer->older = &n->lru;
+    old->older = old->newer = old;
+    unlink_item(n, old);
+}
+
 static item *find(const cc_near *n, uint64_t h, const char *key, size_t len)
 {
     if (n->buckets == NULL)
@@ -114,11 +124,23 @@ static item *find(const cc_near *n, uint64_t h, const char *key, size_t len)
     return NULL;
 }
 
+static void drop_all(cc_near *n)
+{
+    for (size_t i = 0; i < n->nbuckets; i++) {
+        for (item *it = n->buckets[i], *next; it != NULL; it = next) {
+            next = it->next;
+            free(it);
+        }
+        n->buckets[i] = NULL;
+    }
+    n->lru.older = n->lru.newer = &n->lru;
+    n->bytes = n->count = 0;
+}
+
 /* Empties n; an entry a lookup found before now is not kept. */
 static void flush(cc_near *n)
 {
-    while (n->lru.older != &n->lru)
-        unlink_item(n, n->lru.older);
+    drop_all(n);
     n->seq += RECENT + 1;
 }
 
@@ -316,8 +338,7 @@ static bool sync_with(cc_near *n, cc_store *s)
 
 static void reset(cc_near *n)
 {
-    while (n->lru.older != &n->lru)
-        unlink_item(n, n->lru.older);
+    drop_all(n);
     cc_store_close(n->channel);
     n->channel = NULL;
     n->ready = false;
@@ -421,20 +442,21 @@ void cc_near_put(cc_near *n, cc_store *s, const cc_key *key, const cc_entry *e, 
         if (told == h || told == hr || told == hu)
             return;     /* changed since the lookup read it */
     }
-    size_t size = sizeof(item) + key->redis_len + strlen(key->route_gen) +
-                  strlen(key->url_gen) + e->key_len + e->head_len + e->body_len + 6;
+    size_t size = sizeof(item) + key->redis_len + strlen(key->route_gen) + strlen(key->url_gen) +
+                  e->key_len + e->head_len + e->body_len + 6;
     if (size > n->cfg->near_size / 4)
         return;         /* one entry never takes most of it */
     item *old = find(n, h, key->redis, key->redis_len);
     if (old != NULL)
         unlink_item(n, old);
     while (n->bytes + size > n->cfg->near_size && n->lru.newer != &n->lru)
-        unlink_item(n, n->lru.newer);    /* the oldest */
+        evict_oldest(n);
     if (n->count >= n->nbuckets && !grow(n))
         return;
     item *it = malloc(size);
     if (it == NULL)
         return;
+    it->data = (char *)(it + 1);
     char *at = it->data;
     it->hash = h;
     it->bytes = size;
