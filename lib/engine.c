@@ -217,6 +217,12 @@ static void build_hit(cc_buf *out, const cc_txn *t, const cc_entry *e, int64_t n
         cc_buf_append(out, e->body, e->body_len);
 }
 
+/* Whether t's key is filled under the stampede lock. */
+static bool locking(const cc_txn *t)
+{
+    return t->route->lock && !t->engine.shared_thread;
+}
+
 /* XFetch: should this fresh entry be recomputed now, before it expires?
  * The compute time is taken as at least 1% of the TTL, so a fast route
  * also refreshes in its last moments instead of ever expiring cold while
@@ -241,13 +247,13 @@ static bool serve_found(cc_txn *t, cc_store *s, cc_found *f, cc_buf *hit, bool *
     *refresh = false;
     /* Only a GET can refresh: a HEAD's answer has no body to store. */
     if (t->store && (stale || refresh_due(t, &f->entry, now)))
-        *refresh = !t->route->lock || cc_cache_lock(s, t->cfg, &t->key, t->lock_token, NULL);
+        *refresh = !locking(t) || cc_cache_lock(s, t->cfg, &t->key, t->lock_token, NULL);
     t->outcome = stale ? CC_OUT_STALE : CC_OUT_HIT;
     build_hit(hit, t, &f->entry, now);
     cc_cache_found_free(f);
     /* Set before a failure too: a lock taken for the refresh is then the
      * miss's, released by its store, not left to wait out its TTL. */
-    t->locked = *refresh && t->route->lock;
+    t->locked = *refresh && locking(t);
     if (hit->failed) {
         t->outcome = CC_OUT_MISS;     /* the app answers: said and counted so */
         cc_buf_free(hit);
@@ -364,7 +370,7 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
         return CC_ACT_SERVE;
     }
     cc_cache_found_free(&found);
-    if (!t->route->lock || !t->store || t->locked)
+    if (!locking(t) || !t->store || t->locked)
         return CC_ACT_RUN;        /* t->locked: serve_found took it */
     if (cc_cache_lock(s, t->cfg, &t->key, t->lock_token, &found)) {
         t->locked = true;
@@ -387,7 +393,13 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
 
 cc_action cc_engine_begin(char *const *envp, cc_txn **txn, cc_buf *hit)
 {
-    const cc_engine e = {cc_engine_config(), thread_store, NULL};
+    const cc_engine e = {cc_engine_config(), thread_store, NULL, false};
+    return cc_engine_begin_with(&e, envp, txn, hit);
+}
+
+cc_action cc_engine_begin_shared(char *const *envp, cc_txn **txn, cc_buf *hit)
+{
+    const cc_engine e = {cc_engine_config(), thread_store, NULL, true};
     return cc_engine_begin_with(&e, envp, txn, hit);
 }
 

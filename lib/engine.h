@@ -42,6 +42,11 @@ typedef struct cc_engine {
     const cc_config *cfg;
     cc_store *(*store)(void *ctx, const cc_config *cfg);
     void *ctx;
+    /* The thread serves other requests while this one is in progress (an
+     * event loop): it must never wait for another request's fill (that
+     * may be its own), and takes no fill lock (a lock's holder is known by
+     * its connection, which the thread's requests share). */
+    bool shared_thread;
 } cc_engine;
 
 /* Reads the configuration from envp once per process (idempotent), logs
@@ -65,6 +70,10 @@ void cc_engine_long_lived(void);
  * engine can store the new copy.  No client waits for it.  When envp will
  * not outlive that run, the caller gives a copy with cc_engine_rebind. */
 cc_action cc_engine_begin(char *const *envp, cc_txn **txn, cc_buf *hit);
+
+/* The same for a thread that has other requests in progress (see
+ * cc_engine.shared_thread). */
+cc_action cc_engine_begin_shared(char *const *envp, cc_txn **txn, cc_buf *hit);
 
 /* The same with the engine e (copied into the transaction). */
 cc_action cc_engine_begin_with(const cc_engine *e, char *const *envp, cc_txn **txn, cc_buf *hit);

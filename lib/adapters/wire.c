@@ -101,6 +101,7 @@ typedef struct conn {
     bool aborted;             /* the server sent ABORT_REQUEST */
     bool failed;              /* a send to the server failed */
     bool refresh;             /* the client had a hit: the output goes nowhere */
+    bool undecided;           /* the app reads a request no look could decide */
     bool output_ended;        /* cc_engine_end_output ran */
     int send_flags;           /* MSG_NOSIGNAL when the app's own call had it */
     int send_errno;
@@ -117,6 +118,9 @@ typedef struct conn {
 #define MAX_FDS (1u << 20)
 static _Atomic(conn *) *_Atomic chunks[MAX_FDS / CHUNK];
 static atomic_uint fork_gen;
+/* Followed requests this thread has in progress: more than one at a time
+ * is an event loop, whose requests must not wait for each other. */
+static _Thread_local unsigned in_progress;
 
 static void forget(conn *c);
 static void pass_through(conn *c);
@@ -149,7 +153,7 @@ static conn *tracked(int fd)
          * go.  One between requests is the child's to follow now. */
         if (c->txn != NULL) {
             cc_engine_forget(c->txn);
-            c->txn = NULL;
+            c->txn = NULL;      /* not counted in this process */
             pass_through(c);
         }
         c->fork_gen = atomic_load_explicit(&fork_gen, memory_order_relaxed);
@@ -160,6 +164,7 @@ static conn *tracked(int fd)
 static void after_fork_in_child(void)
 {
     atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
+    in_progress = 0;    /* the parent's requests, let go by tracked() */
 }
 
 /* Frees c, whose request is settled: the app let its fd go. */
@@ -240,8 +245,10 @@ static void reset_request(conn *c)
 {
     free(c->envp);
     c->envp = NULL;
+    if (c->txn != NULL && in_progress > 0)
+        in_progress--;
     c->txn = NULL;
-    c->ended = c->completed = c->aborted = c->refresh = c->output_ended = false;
+    c->ended = c->completed = c->aborted = c->refresh = c->output_ended = c->undecided = false;
     memset(&c->out, 0, sizeof c->out);
 }
 
@@ -300,9 +307,10 @@ static void in_record(void *ctx, const cc_fcgi_stream *s)
 {
     conn *c = ctx;
     if (s->h.type == CC_FCGI_BEGIN_REQUEST && s->body_len >= 3) {
-        if (c->phase != PHASE_ACTIVE) {
+        if (c->phase != PHASE_ACTIVE || c->undecided) {
             /* A request no look decided: followed only to see it end. */
             c->phase = PHASE_ACTIVE;
+            c->undecided = false;
             c->id = s->h.id;
             c->keep = (s->body[2] & CC_FCGI_KEEP_CONN) != 0;
             c->begin_seen = true;
@@ -467,6 +475,7 @@ static read_step serve(conn *c, look *l, cc_buf *hit, cc_txn *refresh, char **en
         c->txn = refresh;
         c->envp = envp;
         c->refresh = true;
+        in_progress++;
         if (!c->keep)
             cc_libc_next(shutdown)(c->fd, SHUT_WR);
         return READ_GO;
@@ -497,12 +506,15 @@ static read_step decide(conn *c, int flags, look *l)
     cc_engine_long_lived();
     cc_txn *txn = NULL;
     cc_buf hit = {0};
-    switch (cc_engine_begin(envp, &txn, &hit)) {
+    cc_action action = in_progress > 0 ? cc_engine_begin_shared(envp, &txn, &hit)
+                                       : cc_engine_begin(envp, &txn, &hit);
+    switch (action) {
     case CC_ACT_PASS:
         break;
     case CC_ACT_RUN:
         c->txn = txn;
         c->envp = envp;
+        in_progress++;
         return READ_GO;
     case CC_ACT_SERVE:
         if (l->v.end == 0 && l->len - l->v.params_end < CC_FCGI_HEADER_LEN) {
@@ -535,14 +547,18 @@ static read_step before_read(conn *c, int flags)
         look_ahead(c, flags, false, &l);
         if (l.error != 0) {
             step = READ_FAIL;
-        } else if (l.what == CC_FCGI_LOOK_NOT_FASTCGI ||
-                   (l.what == CC_FCGI_LOOK_OTHER && c->phase == PHASE_FIRST)) {
+        } else if (l.what == CC_FCGI_LOOK_NOT_FASTCGI) {
             pass_through(c);
+        } else if (l.what == CC_FCGI_LOOK_OTHER) {
+            c->phase = PHASE_IDLE;  /* FastCGI, a management record first */
         } else if (l.what == CC_FCGI_LOOK_REQUEST) {
             step = decide(c, flags, &l);
         } else if (l.what == CC_FCGI_LOOK_MORE && !l.eof) {
             cc_debug("fd %d: a request's head did not arrive whole in time; the app reads it",
                      c->fd);
+            /* No more looks until its BEGIN_REQUEST is read. */
+            c->phase = PHASE_ACTIVE;
+            c->undecided = true;
         }
         look_free(&l);
         if (step == READ_FAIL)
@@ -702,6 +718,10 @@ static ssize_t write_followed(conn *c, const struct iovec *iov, int iovcnt, int 
                     c->fd);
         }
     }
+    if (c->ended && c->out.raw_len > 0 && c->out.raw_len < CC_FCGI_HEADER_LEN)
+        /* The start of a record after the request's end (another request
+         * on a multiplexed connection): it goes out as it came. */
+        cc_buf_append(&c->pending, c->out.raw, c->out.raw_len);
     int rc = send_pending(c);
     int saved = errno;
     if (c->out.broken)

@@ -90,8 +90,8 @@ static void start_redis(void)
             int null = open("/dev/null", O_WRONLY);
             dup2(null, 1);
             dup2(null, 2);
-            execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
-                   "--save", "", "--appendonly", "no", (char *)NULL);
+            execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
+                   "", "--appendonly", "no", (char *)NULL);
             _exit(127);
         }
         struct timeval tv = {1, 0};
@@ -231,7 +231,7 @@ static void setup(const char *const *extra)
         cr_assert(cfg->problems[i].warning, "%s: %s", cfg->problems[i].variable,
                   cfg->problems[i].message);
     cc_log_set_level(cfg->log_level);
-    engine = (cc_engine){cfg, test_store, NULL};
+    engine = (cc_engine){cfg, test_store, NULL, false};
 }
 
 /* One request's params, as nginx's fastcgi_params give them. */
@@ -245,11 +245,20 @@ static void make_req(req *r, const char *method, const char *uri)
     const char *q = strchr(uri, '?');
     snprintf(r->method, sizeof r->method, "REQUEST_METHOD=%s", method);
     snprintf(r->uri, sizeof r->uri, "REQUEST_URI=%s", uri);
-    snprintf(r->script, sizeof r->script, "SCRIPT_NAME=%.*s", (int)(q ? q - uri : (long)strlen(uri)), uri);
+    snprintf(r->script, sizeof r->script, "SCRIPT_NAME=%.*s",
+             (int)(q ? q - uri : (long)strlen(uri)), uri);
     snprintf(r->query, sizeof r->query, "QUERY_STRING=%s", q ? q + 1 : "");
-    char *fixed[] = {r->method, r->uri, r->script, r->query, "SERVER_NAME=localhost",
-                     "SERVER_PORT=80", "HTTP_HOST=localhost", "SERVER_PROTOCOL=HTTP/1.1",
-                     "GATEWAY_INTERFACE=CGI/1.1", "REMOTE_ADDR=127.0.0.1", NULL};
+    char *fixed[] = {r->method,
+                     r->uri,
+                     r->script,
+                     r->query,
+                     "SERVER_NAME=localhost",
+                     "SERVER_PORT=80",
+                     "HTTP_HOST=localhost",
+                     "SERVER_PROTOCOL=HTTP/1.1",
+                     "GATEWAY_INTERFACE=CGI/1.1",
+                     "REMOTE_ADDR=127.0.0.1",
+                     NULL};
     memcpy(r->env, fixed, sizeof fixed);
 }
 
@@ -441,7 +450,8 @@ Test(engine, collapsed_waiter_times_out_to_run)
     /* It answers uncached, and does not store over the leader. */
     app(&w.o, NULL, "the waiter's");
     cr_assert(has(&w.o.out, "X-Cache-Status: MISS\r\n"));
-    cr_assert(has(&w.o.out, "fwd=uri-miss\r\n"), "not stored: %.*s", (int)w.o.out.len, w.o.out.data);
+    cr_assert(has(&w.o.out, "fwd=uri-miss\r\n"), "not stored: %.*s", (int)w.o.out.len,
+              w.o.out.data);
     cr_assert_eq(count_keys("*#lock:*"), 1, "the leader's lock is still held");
     app(&lead, NULL, "the leader's");
     done(&w.o);
@@ -449,6 +459,32 @@ Test(engine, collapsed_waiter_times_out_to_run)
     begin(&lead, "GET", "/page?c=1");
     cr_assert_eq(lead.action, CC_ACT_SERVE);
     cr_assert(ends_with(&lead.hit, "the leader's"));
+    done(&lead);
+}
+
+/* An event loop: a second request for a key this thread is computing
+ * must not wait for it (the fill can only come from this very thread),
+ * nor take a lock over the first's; it runs, and the first's fill stores. */
+Test(engine, shared_thread_never_waits_for_its_own_fill)
+{
+    setup(NULL);                  /* a lock wait of 5 s */
+    outcome lead;
+    begin(&lead, "GET", "/page?e=1");
+    cr_assert_eq(lead.action, CC_ACT_RUN);
+    cr_assert_eq(count_keys("*#lock:*"), 1);
+    engine.shared_thread = true;
+    int64_t t0 = cc_mono_ms();
+    outcome second;
+    begin(&second, "GET", "/page?e=1");
+    cr_assert_eq(second.action, CC_ACT_RUN);
+    cr_assert_lt(cc_mono_ms() - t0, 1000, "it did not wait for the lock");
+    app(&second, NULL, "the second's");
+    cr_assert(has(&second.out, "X-Cache-Status: MISS\r\n"));
+    cr_assert_eq(count_keys("*#lock:*"), 1, "the first's lock is left alone");
+    engine.shared_thread = false;
+    app(&lead, NULL, "the first's");
+    cr_assert_eq(count_keys("*#lock:*"), 0, "the first's store released its lock");
+    done(&second);
     done(&lead);
 }
 
