@@ -45,3 +45,34 @@ CONF
 fastcgi_server() {
     echo "server { listen 127.0.0.1:$1; location / { include /etc/nginx/fastcgi_params; fastcgi_pass unix:$2; ${3:-} } }"
 }
+
+# apache_conf DIR PORT LINES: writes DIR/apache.conf for Apache in front
+# of a FastCGI server (mod_proxy_fcgi): one child of a few threads on
+# 127.0.0.1:PORT, its pid file, logs and runtime files under DIR, the
+# modules loaded by path (no /etc/apache2), and LINES (ProxyPass ...).
+apache_conf() {
+    local m=/usr/lib/apache2/modules
+    mkdir -p "$1"
+    cat >"$1/apache.conf" <<CONF
+ServerRoot $1
+ServerName localhost
+Listen 127.0.0.1:$2
+PidFile $1/apache.pid
+DefaultRuntimeDir $1
+ErrorLog $1/error.log
+LogLevel warn
+LoadModule mpm_event_module $m/mod_mpm_event.so
+LoadModule authz_core_module $m/mod_authz_core.so
+LoadModule proxy_module $m/mod_proxy.so
+LoadModule proxy_fcgi_module $m/mod_proxy_fcgi.so
+User nobody
+Group nogroup
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 8
+MaxRequestWorkers 8
+MinSpareThreads 1
+MaxSpareThreads 8
+$3
+CONF
+}

@@ -163,6 +163,21 @@ start_nginx() {
     wait_for curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/"
 }
 
+# start_apache PATH TARGET: Apache on a free port ($APACHE_PORT) passing
+# PATH to TARGET through mod_proxy_fcgi: fcgi://127.0.0.1:PORT/ or
+# "unix:/path.sock|fcgi://localhost/".  Its own directory and pid file,
+# stopped by PID like the rest.
+start_apache() {
+    APACHE_PORT=$(free_port)
+    local dir=$TMP/apache-$APACHE_PORT
+    apache_conf "$dir" "$APACHE_PORT" "ProxyPass \"$1\" \"$2\""
+    apache2 -DFOREGROUND -f "$dir/apache.conf" >"$dir/out.log" 2>&1 &
+    PIDS+=("$!")
+    disown "$!" 2>/dev/null
+    # A path it does not pass on (a 404 from Apache): the app is not run.
+    wait_for curl -s -o /dev/null "http://127.0.0.1:$APACHE_PORT/cgicache-ready"
+}
+
 curl_get() { timeout 10 curl -s -i "$@"; }
 
 finish() {
