@@ -418,6 +418,10 @@ static void look_ahead(conn *c, int flags, bool until_stdin, look *l)
                          l->len - l->v.params_end < CC_FCGI_HEADER_LEN;
         if (l->what != CC_FCGI_LOOK_MORE && !stdin_due)
             return;
+        /* Only the rest of the request before (an unread STDIN): the
+         * next may not come for a long time, and the app reads that. */
+        if (l->what == CC_FCGI_LOOK_MORE && !l->v.begun)
+            return;
         if (l->len == cap) {
             uint8_t *bigger = cap < LOOK_MAX ? malloc(cap * 4) : NULL;
             if (bigger == NULL)
@@ -553,7 +557,7 @@ static read_step before_read(conn *c, int flags)
             c->phase = PHASE_IDLE;  /* FastCGI, a management record first */
         } else if (l.what == CC_FCGI_LOOK_REQUEST) {
             step = decide(c, flags, &l);
-        } else if (l.what == CC_FCGI_LOOK_MORE && !l.eof) {
+        } else if (l.what == CC_FCGI_LOOK_MORE && l.v.begun && !l.eof) {
             cc_debug("fd %d: a request's head did not arrive whole in time; the app reads it",
                      c->fd);
             /* No more looks until its BEGIN_REQUEST is read. */

@@ -198,6 +198,7 @@ cc_fcgi_look cc_fcgi_look_at(const cc_fcgi_stream *at, uint16_t prev_id, const u
         }
         if (h.type != CC_FCGI_BEGIN_REQUEST)
             return CC_FCGI_LOOK_OTHER;
+        v->begun = true;
         /* A BEGIN_REQUEST is eight bytes to every app; any other is the
          * app's to refuse. */
         if (h.id == 0 || h.content_len != 8)

@@ -97,6 +97,8 @@ typedef enum {
 typedef struct cc_fcgi_request_view {
     size_t skip;              /* bytes before its BEGIN_REQUEST: the rest of the
                                * previous request (records with prev_id) */
+    bool begun;               /* a BEGIN_REQUEST is there, whole or not (MORE:
+                               * a request's head is on its way) */
     uint16_t id, role;
     bool keep;                /* FCGI_KEEP_CONN */
     size_t params_at;         /* offset of its first PARAMS record */
