@@ -31,7 +31,8 @@
 
 #define HEARTBEAT_MS 1000
 #define PONG_DEADLINE_MS 500
-#define RETRY_MS 1000
+#define RETRY_MS 1000           /* the first wait after a failure, doubled up to */
+#define RETRY_MAX_MS 60000      /* this while failures go on */
 #define RECENT 64
 #define BUCKETS_FIRST 1024
 
@@ -52,7 +53,7 @@ struct cc_near {
     long long channel_id;
     bool ready;                       /* the channel is subscribed */
     unsigned tracked_serial;          /* the data connection tracking for it */
-    int64_t last_pong, ping_sent, retry_at;
+    int64_t last_pong, ping_sent, retry_at, retry_ms;
     item **buckets;
     size_t nbuckets, count, bytes;
     item lru;                         /* the ring's anchor: lru.newer is the oldest
@@ -173,7 +174,12 @@ static void channel_down(cc_near *n, const char *why)
     n->channel = NULL;
     n->ready = false;
     n->tracked_serial = 0;
-    n->retry_at = cc_mono_ms() + RETRY_MS;
+    /* A Redis that refuses (an ACL without client or subscribe) is not
+     * asked again on every request. */
+    n->retry_ms = n->retry_ms == 0 ? RETRY_MS : n->retry_ms * 2;
+    if (n->retry_ms > RETRY_MAX_MS)
+        n->retry_ms = RETRY_MAX_MS;
+    n->retry_at = cc_mono_ms() + n->retry_ms;
 }
 
 static bool is_str(const redisReply *r, const char *s)
@@ -284,7 +290,12 @@ static bool track(cc_near *n, cc_store *s, unsigned serial)
         freeReplyObject(r);
     /* The connection the command ran on must still be the one asked. */
     n->tracked_serial = ok && cc_store_serial(s) == serial ? serial : 0;
-    return n->tracked_serial != 0;
+    if (n->tracked_serial == 0) {
+        channel_down(n, "unusable: tracking could not be turned on");
+        return false;
+    }
+    n->retry_ms = 0;    /* working: the next failure waits RETRY_MS again */
+    return true;
 }
 
 /* Applies what the channel says, keeps its heartbeat, and makes sure the
