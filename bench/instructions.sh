@@ -64,11 +64,12 @@ WIRE=APP=$B/bench/app-static
 CASES=(
     "app alone|plain|/trivial"
     "pass-through (loaded, no route)|passthru|/trivial|$LIB|CGICACHE_ROUTE_other=GET /other/* ttl=60"
-    "hit (warm)|hit|/trivial|$LIB|CGICACHE_ROUTE_trivial=GET /trivial ttl=300"
+    "hit (warm, near cache)|hit|/trivial|$LIB|CGICACHE_ROUTE_trivial=GET /trivial ttl=300"
+    "hit (near cache off)|hitfar|/trivial|$LIB|CGICACHE_NEAR_SIZE=0|CGICACHE_ROUTE_trivial=GET /trivial ttl=300"
     "miss (capture + store)|miss|/miss|$LIB|CGICACHE_ROUTE_miss=GET /miss ttl=5"
     "wire: app alone (libfcgi static)|wplain|/trivial|$WIRE"
     "wire: pass-through|wpassthru|/trivial|$WIRE|$LIB|CGICACHE_ROUTE_other=GET /other/* ttl=60"
-    "wire: hit (warm)|whit|/trivial|$WIRE|$LIB|CGICACHE_ROUTE_trivial=GET /trivial ttl=300"
+    "wire: hit (near cache off)|whit|/trivial|$WIRE|$LIB|CGICACHE_NEAR_SIZE=0|CGICACHE_ROUTE_trivial=GET /trivial ttl=300"
     "wire: miss (capture + store)|wmiss|/miss|$WIRE|$LIB|CGICACHE_ROUTE_miss=GET /miss ttl=5"
 )
 RESULTS=$TOP/bench/results

@@ -65,6 +65,7 @@ app plain
 app passthru LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_other='GET /other/* ttl=60'
 app cached LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_trivial='GET /trivial ttl=300' \
     CGICACHE_ROUTE_slow='GET /slow ttl=300' CGICACHE_ROUTE_miss='GET /miss ttl=5' CGICACHE_ROUTE_cold='GET /cold ttl=300'
+app cachedfar LD_PRELOAD="$B/libcgicache.so" CGICACHE_NEAR_SIZE=0 CGICACHE_ROUTE_trivial='GET /trivial ttl=300'
 app cachedunix LD_PRELOAD="$B/libcgicache.so" CGICACHE_REDIS="unix:$TMP/redis.sock" \
     CGICACHE_ROUTE_trivial='GET /trivial ttl=300' CGICACHE_ROUTE_miss='GET /miss ttl=5'
 bg spawn-fcgi -n -M 0666 -s "$TMP/cgi.sock" -- "$TOP/tests/integration/prefork.sh" 2 /usr/sbin/fcgiwrap
@@ -84,7 +85,7 @@ fpm phpcached LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_php='GET /page.php t
 
 declare -A P
 servers=""
-for s in plain passthru cached cachedunix ncache cgi cgic wirecached phpplain phppass phpcached; do
+for s in plain passthru cached cachedfar cachedunix ncache cgi cgic wirecached phpplain phppass phpcached; do
     P[$s]=$(port)
     sock=$s; [ "$s" = ncache ] && sock=plain
     extra=""
@@ -121,7 +122,8 @@ CASES=(
     "trivial|plain|/trivial||1.00|trivial route, no cgicache"
     "passthru|passthru|/trivial||0.98|pass-through (loaded, route not configured)"
     "miss|cached|/miss|$TMP/miss.lua|0.90|miss path (capture + store every request)"
-    "hit|cached|/trivial||0.75|hit path (warm)"
+    "hit|cached|/trivial||0.75|hit path (warm, from the worker's memory)"
+    "hitfar|cachedfar|/trivial||-|hit path, near cache off (one Redis round trip)"
     "wirehit|wirecached|/trivial||-|hit path, wire adapter (libfcgi static)"
     "php|phpplain|/page.php||1.00|PHP page, php-fpm without cgicache|php"
     "phppass|phppass|/page.php||0.98|php-fpm pass-through (loaded, no route)|php"
