@@ -278,8 +278,8 @@ const cc_setting cc_settings[] = {
      "XFetch beta for refreshing fresh entries early; `0` disables", NULL, 0, 100},
     {"CGICACHE_MAX_SIZE", CC_SET_SIZE, FIELD(max_size), "8M", "largest body stored", NULL, 0, 0},
     {"CGICACHE_NEAR_SIZE", CC_SET_SIZE, FIELD(near_size), "8M",
-     "memory for hits served from the worker's own memory (per FastCGI worker thread); `0` "
-     "disables",
+     "memory for hits served from the worker's own memory (per process, shared among its "
+     "threads); `0` disables",
      NULL, 0, 0},
     {"CGICACHE_TIMEOUT", CC_SET_DURATION, FIELD(timeout_ms), "50ms", "Redis command timeout", NULL,
      0, 0},

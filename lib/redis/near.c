@@ -64,6 +64,9 @@ struct cc_near {
 };
 
 static atomic_bool allowed;
+/* Threads with a near cache: CGICACHE_NEAR_SIZE is the process's, and
+ * each thread keeps its share (trimmed to it at its next store). */
+static atomic_uint live;
 static atomic_uint fork_gen;
 static pthread_key_t thread_key;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -359,6 +362,7 @@ static void reset(cc_near *n)
 static void free_near(void *p)
 {
     cc_near *n = p;
+    atomic_fetch_sub(&live, 1);
     reset(n);
     free(n->buckets);
     free(n);
@@ -395,6 +399,7 @@ cc_near *cc_near_for_thread(const cc_config *cfg)
         }
         n->cfg = cfg;
         n->lru.older = n->lru.newer = &n->lru;
+        atomic_fetch_add(&live, 1);
         n->fork_gen = atomic_load(&fork_gen);
     }
     if (n->fork_gen != atomic_load(&fork_gen)) {
@@ -455,12 +460,14 @@ void cc_near_put(cc_near *n, cc_store *s, const cc_key *key, const cc_entry *e, 
     }
     size_t size = sizeof(item) + key->redis_len + strlen(key->route_gen) + strlen(key->url_gen) +
                   e->key_len + e->head_len + e->body_len + 6;
-    if (size > n->cfg->near_size / 4)
+    unsigned threads = atomic_load(&live);
+    size_t share = n->cfg->near_size / (threads > 0 ? threads : 1);
+    if (size > share / 4)
         return;         /* one entry never takes most of it */
     item *old = find(n, h, key->redis, key->redis_len);
     if (old != NULL)
         unlink_item(n, old);
-    while (n->bytes + size > n->cfg->near_size && n->lru.newer != &n->lru)
+    while (n->bytes + size > share && n->lru.newer != &n->lru)
         evict_oldest(n);
     if (n->count >= n->nbuckets && !grow(n))
         return;
