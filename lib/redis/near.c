@@ -21,6 +21,7 @@
  * with a least-recently-used list, within CGICACHE_NEAR_SIZE bytes. */
 #include "near.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -307,9 +308,24 @@ static bool sync_with(cc_near *n, cc_store *s)
 {
     if (s == NULL || !channel_up(n))
         return false;
+    /* One look at both connections: messages waiting on the channel, and
+     * whether the data connection is still there -- near hits send nothing
+     * on it, and once it is gone (killed, Redis's idle timeout) nothing it
+     * read is ever told of again. */
+    struct pollfd p[2] = {{.fd = cc_store_fd(n->channel), .events = POLLIN},
+                          {.fd = cc_store_fd(s), .events = POLLRDHUP}};
+    if (poll(p, 2, 0) < 0)
+        p[0].revents = POLLIN;    /* read anyway: the reads tell */
+    if (p[1].fd < 0 || (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0) {
+        if (n->tracked_serial != 0)
+            cc_info("near cache emptied: the redis connection it tracks for was closed");
+        flush(n);
+        n->tracked_serial = 0;
+        return false;
+    }
     redisReply *r;
-    int got;
-    while ((got = cc_store_poll_push(n->channel, &r)) > 0) {
+    int got = 0;
+    while (p[0].revents != 0 && (got = cc_store_poll_push(n->channel, &r)) > 0) {
         bool ok = apply(n, r);
         freeReplyObject(r);
         if (!ok) {

@@ -532,6 +532,11 @@ redisReply *cc_store_command(cc_store *s, const cc_cmd *cmd)
     return cc_store_run(s, 1, cmd, &reply) == 0 ? reply : NULL;
 }
 
+int cc_store_fd(const cc_store *s)
+{
+    return s != NULL && s->fork_gen == fork_generation ? s->fd : -1;
+}
+
 unsigned cc_store_serial(const cc_store *s)
 {
     return s != NULL && s->fd >= 0 ? s->serial : 0;

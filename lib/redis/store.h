@@ -68,6 +68,10 @@ redisReply *cc_store_next_push(cc_store *s, int timeout_ms);
  * (client tracking) holds for one serial only. */
 unsigned cc_store_serial(const cc_store *s);
 
+/* The socket of s, or -1: for polling it with others (it is s's to
+ * read and write). */
+int cc_store_fd(const cc_store *s);
+
 /* Takes the next reply pushed on s if one is there, without waiting.
  * Returns 1 with *out set, 0 when none is there, -1 when the connection
  * is gone (closed, failed or sent something that is not Redis; it is
