@@ -21,6 +21,12 @@ ROUTES=(CGICACHE_ROUTE_w='GET,HEAD,POST /w/* ttl=60' CGICACHE_ROUTE_g='GET /g/* 
 # $TMP/NAME.count; on $TMP/NAME.sock unless the options say --port;
 # EXTRA_ENV adds to its environment.
 EXTRA_ENV=()
+# Debian's python3, not a shim in front of it (pyenv's is a shell script
+# that would run under the sanitizer runtime too, and start slowly).
+PY=$(command -v /usr/bin/python3 || command -v python3)
+# wait_for_slow CMD...: wait_for, for up to 20 s (a Python server starting
+# under the sanitizer runtime on a busy machine).
+wait_for_slow() { local i; for i in 1 2 3 4; do wait_for "$@" 2>/dev/null && return 0; done; wait_for "$@"; }
 start_py() {
     local name=$1 listen
     shift
@@ -29,14 +35,14 @@ start_py() {
     : >"$TMP/$name.count"
     env CGICACHE_REDIS="$REDIS_URL" "${ROUTES[@]}" "${EXTRA_ENV[@]}" LD_PRELOAD="$(preload_value)" \
         ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" \
-        python3 "$SERVER" "${listen[@]}" --count "$TMP/$name.count" "$@" >>"$TMP/$name.log" 2>&1 &
+        "$PY" "$SERVER" "${listen[@]}" --count "$TMP/$name.count" "$@" >>"$TMP/$name.log" 2>&1 &
     PIDS+=("$!")
     disown "$!" 2>/dev/null
     eval "PY_PID_$name=$!"
     case " $* " in
-    *" --port "*) wait_for python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])))' \
+    *" --port "*) wait_for_slow python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])))' \
         "$(printf '%s\n' "$@" | grep -A1 -x -- --port | tail -1)" ;;
-    *) wait_for can_connect "$TMP/$name.sock" ;;
+    *) wait_for_slow can_connect "$TMP/$name.sock" ;;
     esac
     if grep -q "cannot be preloaded" "$TMP/$name.log" 2>/dev/null; then
         not_ok "$name: the library was not preloaded: $(grep -m1 'cannot be preloaded' "$TMP/$name.log")"
