@@ -721,6 +721,13 @@ void cc_engine_finish(cc_txn *t, bool completed)
                                     tags != NULL ? tags->value : NULL,
                                     tags != NULL ? tags->value_len : 0,
                                     t->locked ? t->lock_token : NULL);
+        /* Tracking runs with NOLOOP (near.c): Redis tells the others of
+         * this store, and this worker forgets what it changes itself. */
+        cc_near *near = stored > 0 ? cc_near_for_thread(t->cfg) : NULL;
+        if (near != NULL) {
+            cc_near_forget(near, t->key.redis);
+            cc_near_forget(near, t->key.url_gen);
+        }
         if (stored != 0 && value != NULL)
             cc_stats_count(t->cfg, t->route, stored > 0 ? CC_STAT_STORE : CC_STAT_STORE_ERROR);
         /* What happened, not what was meant: a refusal by Redis is logged

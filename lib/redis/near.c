@@ -8,7 +8,9 @@
  *     is made (a new connection tracks nothing the old one read, and
  *     what the old one read is never told of again: the cache is emptied);
  *   - every message names one key (or, null, everything: FLUSHALL); each
- *     is applied before the next near hit, a non-blocking read;
+ *     is applied before the next near hit, a non-blocking read; the
+ *     worker's own writes send none (NOLOOP): it forgets what it changes
+ *     itself (cc_near_forget, from the engine's stores and purges);
  *   - a message can overtake the reply of the lookup that read the key
  *     (they travel on two connections), so an entry is kept only if no
  *     message since the lookup named one of its keys (the last RECENT
@@ -286,6 +288,10 @@ static bool track(cc_near *n, cc_store *s, unsigned serial)
     cc_cmd_arg(&cmd, "ON", (size_t)-1);
     cc_cmd_arg(&cmd, "REDIRECT", (size_t)-1);
     cc_cmd_arg(&cmd, id, (size_t)-1);
+    /* Not told of its own writes: the worker forgets what it stores or
+     * purges itself (engine.c), and its stores would otherwise come back
+     * as messages to parse on every miss. */
+    cc_cmd_arg(&cmd, "NOLOOP", (size_t)-1);
     redisReply *r = cc_store_command(s, &cmd);
     bool ok = r != NULL && r->type == REDIS_REPLY_STATUS;
     if (r != NULL && r->type == REDIS_REPLY_ERROR)
