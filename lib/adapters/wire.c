@@ -281,11 +281,15 @@ static void request_done(conn *c)
  * thread still in a call on it never meets freed memory. */
 static void pass_through(conn *c)
 {
-    if (c->txn != NULL && !c->ended) {
-        if (!c->refresh && !still_ours(c))
-            c->refresh = true;    /* its output goes nowhere */
-        end_output(c);
-        send_pending(c);
+    if (c->txn != NULL) {
+        if (!c->ended) {
+            if (!c->refresh && !still_ours(c))
+                c->refresh = true;    /* its output goes nowhere */
+            end_output(c);
+            send_pending(c);
+        }
+        /* Never stored: ended by something that is not FastCGI, or not
+         * ended at all. */
         cc_engine_finish(c->txn, false);
     }
     reset_request(c);
