@@ -327,6 +327,7 @@ static bool sync_with(cc_near *n, cc_store *s)
             cc_info("near cache emptied: the redis connection it tracks for was closed");
         flush(n);
         n->tracked_serial = 0;
+        cc_store_drop(s);   /* this request's lookup connects anew */
         return false;
     }
     redisReply *r;

@@ -532,6 +532,12 @@ redisReply *cc_store_command(cc_store *s, const cc_cmd *cmd)
     return cc_store_run(s, 1, cmd, &reply) == 0 ? reply : NULL;
 }
 
+void cc_store_drop(cc_store *s)
+{
+    if (s != NULL)
+        disconnect(s);
+}
+
 int cc_store_fd(const cc_store *s)
 {
     return s != NULL && s->fork_gen == fork_generation ? s->fd : -1;

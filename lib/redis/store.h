@@ -68,6 +68,10 @@ redisReply *cc_store_next_push(cc_store *s, int timeout_ms);
  * (client tracking) holds for one serial only. */
 unsigned cc_store_serial(const cc_store *s);
 
+/* Closes s's connection, which its peer closed (seen by polling it): the
+ * next call on s connects anew, with no breaker in between. */
+void cc_store_drop(cc_store *s);
+
 /* The socket of s, or -1: for polling it with others (it is s's to
  * read and write). */
 int cc_store_fd(const cc_store *s);
