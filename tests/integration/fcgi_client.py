@@ -215,6 +215,8 @@ def bad(addr, kind):
         "garbage": begin + b"\x07\xffGARBAGE" * 50,
         # a request cut in the middle of its params
         "truncated": good[:30],
+        # a few bytes of a header, then the end (a health check that writes)
+        "short": good[:3],
         # a header announcing 65535 + 255 bytes, and a few of them
         "huge": begin + HEADER.pack(1, PARAMS, 1, 0xFFFF, 0xFF) + b"x" * 100,
         # a param whose length says 2 GB
