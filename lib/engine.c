@@ -745,6 +745,14 @@ void cc_engine_finish(cc_txn *t, bool completed)
     cc_engine_forget(t);
 }
 
+void cc_engine_skip_refresh(cc_txn *t)
+{
+    if (t == NULL)
+        return;
+    t->background = false;     /* not a refresh that failed: nothing to warn of */
+    cc_engine_finish(t, false);
+}
+
 void cc_engine_settle(int64_t max_ms)
 {
     cc_store_settle();

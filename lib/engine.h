@@ -108,6 +108,10 @@ void cc_engine_finish(cc_txn *txn, bool completed);
  * then is lost, and logged as an error. */
 void cc_engine_settle(int64_t max_ms);
 
+/* Ends the background refresh txn (CC_ACT_SERVE with *txn set) without
+ * running it: its lock is released, nothing is stored or logged. */
+void cc_engine_skip_refresh(cc_txn *txn);
+
 /* Frees txn without a word to Redis: for a forked copy of a transaction
  * that another process owns (and whose lock it must not release). */
 void cc_engine_forget(cc_txn *txn);

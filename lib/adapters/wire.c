@@ -338,8 +338,12 @@ static void count_read(conn *c, const struct iovec *iov, int iovcnt, ssize_t got
         cc_fcgi_feed(&c->in, iov[i].iov_base, n, &in_events, c);
         got -= (ssize_t)n;
     }
-    if (c->in.broken)
-        pass_through(c);    /* not FastCGI (any more) */
+    /* Not FastCGI (any more): no request on it is decided again.  One the
+     * app is answering keeps its framing to its end. */
+    if (c->in.broken && c->txn != NULL)
+        c->mux = true;
+    else if (c->in.broken)
+        pass_through(c);
 }
 
 static bool nonblocking(int fd, int flags)
@@ -475,7 +479,12 @@ static read_step serve(conn *c, look *l, cc_buf *hit, cc_txn *refresh, char **en
     cc_fcgi_frame_end(&c->pending, c->id, 0, CC_FCGI_REQUEST_COMPLETE);
     cc_buf_free(hit);
     int sent = send_pending(c);
-    if (refresh != NULL && sent == 0) {
+    /* On a connection the server keeps, its next request may come at
+     * once, with the same request id, while the app still answers this
+     * one: an app that reads ahead could no more tell the two apart than
+     * this adapter could tell their output.  There the stale copy is
+     * served without a refresh (the lock is released). */
+    if (refresh != NULL && sent == 0 && !c->keep) {
         /* The app answers the request again, for the cache alone.  A
          * server that ends a response only when the connection closes
          * (nginx without fastcgi_keep_conn) is told now: its client
@@ -484,11 +493,10 @@ static read_step serve(conn *c, look *l, cc_buf *hit, cc_txn *refresh, char **en
         c->envp = envp;
         c->refresh = true;
         in_progress++;
-        if (!c->keep)
-            cc_libc_next(shutdown)(c->fd, SHUT_WR);
+        cc_libc_next(shutdown)(c->fd, SHUT_WR);
         return READ_GO;
     }
-    cc_engine_finish(refresh, false);
+    cc_engine_skip_refresh(refresh);
     free(envp);
     c->phase = PHASE_IDLE;
     if (take(c, l->bytes, l->v.end) != 0 || sent != 0 || !c->keep) {
@@ -932,6 +940,7 @@ EXPORT int dup2(int from, int to)
 
 EXPORT int dup3(int from, int to, int flags)
 {
-    release(to);
+    if (from != to) /* dup3 refuses that, and to stays as it was */
+        release(to);
     return cc_libc_next(dup3)(from, to, flags);
 }
