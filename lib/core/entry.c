@@ -21,6 +21,11 @@
 #define CHECKSUM_LEN 8
 #define BODY_MAX ((size_t)1 << 30)   /* nothing larger is ever stored */
 
+uint64_t cc_entry_hash(const void *data, size_t len)
+{
+    return XXH3_64bits(data, len);
+}
+
 static void put_u16(unsigned char *p, uint16_t v)
 {
     p[0] = (unsigned char)v;

@@ -48,6 +48,9 @@ int cc_entry_encode(const cc_entry *e, cc_compress_mode mode, size_t min_size, i
  * not a whole, valid entry of this version. */
 int cc_entry_decode(const char *buf, size_t len, cc_entry *e, char **scratch);
 
+/* The 64-bit hash entries are checked with (XXH3-64), for other uses. */
+uint64_t cc_entry_hash(const void *data, size_t len);
+
 /* Decodes only the fixed header (no checksum or body work): for inspect
  * and for deciding freshness before paying for decompression. Returns 0/-1. */
 int cc_entry_peek(const char *buf, size_t len, cc_entry *e);

@@ -412,7 +412,7 @@ static void append_status(cc_buf *out, const cc_head *h, int fill_reason)
         cc_buf_appendf(out, "Status: %d\r\n", h->status);
 }
 
-static void append_header(cc_buf *out, const cc_header *h)
+void cc_header_append(cc_buf *out, const cc_header *h)
 {
     cc_buf_append(out, h->name, h->name_len);
     cc_buf_append(out, ": ", 2);
@@ -428,7 +428,7 @@ void cc_head_store_form(cc_buf *out, const cc_head *h, const char *tags_header)
     append_status(out, h, 1);
     for (size_t i = 0; i < h->nheaders; i++)
         if (!cc_header_is_unstored(h->headers[i].name, h->headers[i].name_len, tags_header))
-            append_header(out, &h->headers[i]);
+            cc_header_append(out, &h->headers[i]);
 }
 
 void cc_head_inject(cc_buf *out, const cc_head *h, const char *drop, const char *extra,
@@ -443,7 +443,7 @@ void cc_head_inject(cc_buf *out, const cc_head *h, const char *drop, const char 
     for (size_t i = 0; i < h->nheaders; i++) {
         const cc_header *hd = &h->headers[i];
         if (drop == NULL || drop[0] == '\0' || !name_is(hd->name, hd->name_len, drop))
-            append_header(out, hd);
+            cc_header_append(out, hd);
     }
     cc_buf_append(out, extra, extra_len);
     cc_buf_append(out, "\r\n", 2);

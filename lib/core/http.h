@@ -81,6 +81,9 @@ void cc_buf_append_int(cc_buf *b, long long v);
 void cc_buf_appendf(cc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cc_buf_free(cc_buf *b);
 
+/* Appends "Name: value\r\n". */
+void cc_header_append(cc_buf *out, const cc_header *h);
+
 /* Appends the head that is stored: "Status: <code> <reason>\r\n" then every
  * header of h that is not unstored (see above), each "Name: value\r\n",
  * without the blank line. */

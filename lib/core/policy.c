@@ -23,6 +23,7 @@
 #include "policy.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <string.h>
 #include <strings.h>
@@ -39,6 +40,7 @@ typedef enum {
     RULE_REMOTE_USER,        /* a user the server authenticated */
     RULE_CLIENT_CERT,        /* SSL_CLIENT_VERIFY: SUCCESS is a user too */
     RULE_FORWARDING,         /* see below */
+    RULE_ASK,                /* a precondition or a range (delivery.h) */
 } rule;
 
 typedef struct known_param {
@@ -46,15 +48,20 @@ typedef struct known_param {
     size_t len;
     rule rule;
     bool watched;            /* repeats that differ make the request ambiguous */
+    size_t ask_at;           /* RULE_ASK: where in cc_ask its value goes */
 } known_param;
 
-#define WATCH(literal, r)                    \
-    {                                        \
-        literal, sizeof literal - 1, r, true \
+#define WATCH(literal, r)                       \
+    {                                           \
+        literal, sizeof literal - 1, r, true, 0 \
     }
-#define FORWARDING(literal)                                 \
-    {                                                       \
-        literal, sizeof literal - 1, RULE_FORWARDING, false \
+#define FORWARDING(literal)                                    \
+    {                                                          \
+        literal, sizeof literal - 1, RULE_FORWARDING, false, 0 \
+    }
+#define ASK(literal, field)                                                  \
+    {                                                                        \
+        literal, sizeof literal - 1, RULE_ASK, true, offsetof(cc_ask, field) \
     }
 
 /* Every parameter the rules read.  Watched ones are those the key or the
@@ -94,6 +101,12 @@ static const known_param known[] = {
     WATCH("HTTP_AUTHORIZATION", RULE_AUTHORIZATION),
     WATCH("HTTP_CACHE_CONTROL", RULE_CACHE_CONTROL),
     WATCH("HTTP_PRAGMA", RULE_PRAGMA),
+    ASK("HTTP_IF_MATCH", if_match),
+    ASK("HTTP_IF_NONE_MATCH", if_none_match),
+    ASK("HTTP_IF_MODIFIED_SINCE", if_modified_since),
+    ASK("HTTP_IF_UNMODIFIED_SINCE", if_unmodified_since),
+    ASK("HTTP_RANGE", range),
+    ASK("HTTP_IF_RANGE", if_range),
     FORWARDING("HTTP_FORWARDED"),
     FORWARDING("HTTP_X_FORWARDED_HOST"),
     FORWARDING("HTTP_X_FORWARDED_SERVER"),
@@ -203,6 +216,7 @@ typedef struct configured {
  * a request is private, no-cache or bypassing if any copy makes it so. */
 typedef struct request_view {
     bool bypass, no_cache, private, uncovered_forwarding, conflicting;
+    cc_ask ask;
     /* The first value of each watched parameter, to compare repeats with:
      * known[] first, then the vary headers, then the bypass header. */
     const char *first[NKNOWN + CC_MAX_LIST + 1];
@@ -254,6 +268,9 @@ static void apply(const cc_route *route, request_view *h, const known_param *k, 
     case RULE_FORWARDING:
         h->uncovered_forwarding |= !route_varies_on(route, k->name);
         break;
+    case RULE_ASK:
+        memcpy((char *)&h->ask + k->ask_at, &v, sizeof v);
+        break;
     }
 }
 
@@ -295,10 +312,19 @@ static void view_request(const cc_config *cfg, const cc_route *route, char *cons
 
 cc_req_class cc_policy_request(const cc_config *cfg, const cc_route *route, const cc_request *rq)
 {
+    cc_ask ask;
+    return cc_policy_request_ask(cfg, route, rq, &ask);
+}
+
+cc_req_class cc_policy_request_ask(const cc_config *cfg, const cc_route *route,
+                                   const cc_request *rq, cc_ask *ask)
+{
+    memset(ask, 0, sizeof *ask);
     if (!(rq->method_bit & CC_M_SAFE) || rq->has_body)
         return CC_REQ_UNSAFE;
     request_view h;
     view_request(cfg, route, rq->envp, &h);
+    *ask = h.ask;
     if (h.uncovered_forwarding)
         return CC_REQ_UNSAFE;
     if (h.conflicting || !rq->path_normal)
@@ -481,6 +507,8 @@ static bool cache_control_forbids(const cc_head *head)
 static const char *refusal(const cc_config *cfg, const cc_route *route, const cc_head *head,
                            size_t body_len)
 {
+    if (head->status == 206 || head->status == 304)
+        return "a partial or not-modified response (never the whole representation)";
     if (!status_listed(route, head->status))
         return "status not in the route's list";
     if (cc_head_find(head, "Set-Cookie") != NULL || cc_head_find(head, "Set-Cookie2") != NULL)

@@ -215,12 +215,16 @@ static const char *route_option(cc_route *r, const char *name, const char *value
         if (strcmp(value, "bypass") != 0 && strcmp(value, "ignore") != 0)
             return "cookies= expects bypass or ignore";
         r->cookies_ignore = strcmp(value, "ignore") == 0;
+    } else if (strcmp(name, "etag") == 0) {
+        if (strcmp(value, "auto") != 0 && strcmp(value, "off") != 0)
+            return "etag= expects auto or off";
+        r->etag_auto = strcmp(value, "auto") == 0;
     } else if (strcmp(name, "invalidates") == 0) {
         if (list_option(r, value, CC_MAX_LIST, &r->ninvalidates, add_invalidate) < 0)
             return "invalidates= expects up to 16 route names";
     } else {
         return "unknown option (known: ttl, stale, vary, query, status, compress, lock, cookies, "
-               "invalidates)";
+               "etag, invalidates)";
     }
     return NULL;
 }

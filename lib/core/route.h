@@ -31,6 +31,7 @@ typedef struct cc_route {
     cc_compress_mode compress;       /* compress= or CGICACHE_COMPRESS */
     bool lock;                       /* lock=on|off [on] */
     bool cookies_ignore;             /* cookies=ignore (default bypass) */
+    bool etag_auto;                  /* etag=auto|off [auto]: an ETag from the body */
     size_t ninvalidates;
     char invalidates[CC_MAX_LIST][CC_NAME_MAX];
 } cc_route;
