@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <poll.h>
 
 #include "cache.h"
@@ -27,6 +28,7 @@
 #include "config_load.h"
 #include "delivery.h"
 #include "entry.h"
+#include "hit.h"
 #include "invalidate.h"
 #include "key.h"
 #include "log.h"
@@ -189,65 +191,20 @@ static cc_store *thread_store(void *ctx, const cc_config *cfg)
  * operator disabled it with an empty CGICACHE_STATUS_HEADER. */
 static void append_status_line(cc_buf *b, const cc_config *cfg, const char *status)
 {
-    if (cfg->status_header[0] == '\0')
-        return;
-    cc_buf_append_str(b, cfg->status_header);
-    cc_buf_append(b, ": ", 2);
-    cc_buf_append_str(b, status);
-    cc_buf_append(b, "\r\n", 2);
+    cc_status_line(b, cfg->status_header, status);
 }
 
-/* What a request with preconditions or a Range gets from entry e: the
- * head of a 304, 206, 416 or 412 appended to out (send->kind says which),
- * or nothing (CC_SEND_FULL).  The stored head is parsed into t->head,
- * unused on a hit. */
-static void delivery_head(cc_buf *out, cc_txn *t, const cc_entry *e, int64_t now, cc_send *send)
-{
-    cc_buf stored = {0};
-    cc_validators v;
-    send->kind = CC_SEND_FULL;
-    cc_buf_append(&stored, e->head, e->head_len);
-    cc_buf_append(&stored, "\r\n", 2);
-    if (stored.failed || cc_head_parse(stored.data, stored.len, &t->head) != CC_HEAD_OK) {
-        cc_buf_free(&stored);
-        return;               /* the full response, as without the headers */
-    }
-    cc_validators_of(&t->head, e->body_len, &v);
-    cc_delivery_decide(&t->ask, &v, t->rq.method_bit == CC_M_GET, now, send);
-    cc_delivery_head(out, &t->head, send, e->body_len);
-    cc_buf_free(&stored);
-}
-
-/* The response a stored entry gives: its head, status lines, Age, and the
- * body unless the request is a HEAD -- or, for a request with
- * preconditions or a Range, a 304, 206, 416 or 412 made from it.  RFC
- * 9211 ttl goes negative once the entry is stale. */
+/* The response entry e gives t's request (hit.h). */
 static void build_hit(cc_buf *out, cc_txn *t, const cc_entry *e, int64_t now)
 {
-    const char *status = outcomes[t->outcome].header, *detail = outcomes[t->outcome].detail;
-    int64_t age = (now - e->stored_at_ms) / 1000;
-    int64_t left = e->stored_at_ms + e->ttl_ms - now;
-    left = left >= 0 ? left / 1000 : -((-left + 999) / 1000);
-    bool body = t->rq.method_bit != CC_M_HEAD;
-    /* One allocation: the stored head, the lines added here, the body. */
-    cc_buf_reserve(out, e->head_len + 256 + strlen(t->cfg->status_header) + strlen(detail) +
-                            (body ? e->body_len : 0));
-    cc_send send = {CC_SEND_FULL, 0, 0};
-    if (cc_ask_any(&t->ask))
-        delivery_head(out, t, e, now, &send);
-    if (send.kind == CC_SEND_FULL)
-        cc_buf_append(out, e->head, e->head_len);
-    append_status_line(out, t->cfg, status);
-    cc_buf_append_str(out, "Age: ");
-    cc_buf_append_int(out, age < 0 ? 0 : age);
-    cc_buf_append_str(out, "\r\nCache-Status: cgicache; hit; ttl=");
-    cc_buf_append_int(out, left);
-    cc_buf_append_str(out, detail);
-    cc_buf_append(out, "\r\n\r\n", 4);
-    if (body && send.kind == CC_SEND_FULL)
-        cc_buf_append(out, e->body, e->body_len);
-    else if (send.kind == CC_SEND_PARTIAL)
-        cc_buf_append(out, e->body + send.first, send.last - send.first + 1);
+    cc_hit_request rq = {
+        .ask = &t->ask,
+        .get = t->rq.method_bit != CC_M_HEAD,
+        .status_header = t->cfg->status_header,
+        .status = outcomes[t->outcome].header,
+        .detail = outcomes[t->outcome].detail,
+    };
+    cc_hit_build(out, &rq, e, now);
 }
 
 /* Whether t's key is filled under the stampede lock. */
@@ -352,7 +309,8 @@ static bool serve_near(cc_txn *t, cc_near *near, cc_store *s, cc_buf *hit)
 {
     cc_entry e;
     int64_t now = cc_now_ms();
-    if (!cc_near_get(near, s, &t->key, now, &e) || (t->store && refresh_due(t, &e, now)))
+    if (!cc_near_get(near, s, &t->key, now, &e) || (t->store && refresh_due(t, &e, now)) ||
+        !cc_hit_acceptable(&e, t->ask.accept_encoding))
         return false;
     t->outcome = CC_OUT_NEAR;
     build_hit(hit, t, &e, now);
@@ -394,6 +352,13 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
     t->generation = found.generation;
     if (near != NULL && found.state == CC_FOUND_FRESH)
         cc_near_put(near, s, &t->key, &found.entry, mark);
+    if (found.state != CC_FOUND_NONE && !cc_hit_acceptable(&found.entry, t->ask.accept_encoding)) {
+        /* Stored as the app encoded it, in a coding this client does not
+         * take: the app answers it, and the entry stays for the others. */
+        cc_cache_found_free(&found);
+        t->store = false;
+        return CC_ACT_RUN;
+    }
     if (found.state != CC_FOUND_NONE && serve_found(t, s, &found, hit, &refresh)) {
         if (!refresh)
             return CC_ACT_SERVE;
@@ -409,16 +374,22 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
         t->locked = true;
         return CC_ACT_RUN;
     }
-    /* Another worker is computing this key: wait for its fill. */
+    /* Another worker is computing this key: wait for its fill (and take
+     * it, unless it is in a coding this client does not take). */
     if (cc_cache_wait_fill(s, t->cfg, &t->key, &found) == 0) {
-        t->outcome = CC_OUT_COLLAPSED;
-        build_hit(hit, t, &found.entry, cc_now_ms());
+        bool taken = cc_hit_acceptable(&found.entry, t->ask.accept_encoding);
+        if (taken) {
+            t->outcome = CC_OUT_COLLAPSED;
+            build_hit(hit, t, &found.entry, cc_now_ms());
+            cc_stats_count(t->cfg, t->route, CC_STAT_COLLAPSED);
+        }
         cc_cache_found_free(&found);
-        cc_stats_count(t->cfg, t->route, CC_STAT_COLLAPSED);
-        if (!hit->failed)
+        if (taken && !hit->failed)
             return CC_ACT_SERVE;
-        t->outcome = CC_OUT_MISS;
-        cc_buf_free(hit);
+        if (taken) {
+            t->outcome = CC_OUT_MISS;
+            cc_buf_free(hit);
+        }
     }
     t->store = false;             /* as nginx: a timed-out waiter does not store */
     return CC_ACT_RUN;
@@ -670,51 +641,46 @@ int cc_engine_write(cc_txn *t, const cc_sink *sink, const char *data, size_t len
     return rc;
 }
 
-/* The strong validator a stored copy of t's response has: the app's
- * ETag, or with etag=auto one made from the body; NULL when none. */
-static const char *response_etag(const cc_txn *t, char auto_tag[CC_ETAG_AUTO_LEN + 1])
+/* Appends the head a stored copy of t's response keeps (stored form,
+ * http.h), with the ETag etag=auto gives it: a 2xx without a validator of
+ * its own (ETag or Last-Modified; one it has is never changed) gets one
+ * made from its body. */
+static void stored_head(cc_buf *out, const cc_txn *t)
 {
-    const cc_header *h = cc_head_find(&t->head, "ETag");
-    if (h != NULL || !t->route->etag_auto || t->head.status < 200 || t->head.status > 299)
-        return NULL;
-    cc_etag_of_body(auto_tag, t->body.data != NULL ? t->body.data : "", t->body.len);
-    return auto_tag;
+    cc_head_store_form(out, &t->head, t->cfg->tags_header);
+    if (!t->route->etag_auto || t->head.status < 200 || t->head.status > 299 ||
+        cc_head_find(&t->head, "ETag") != NULL || cc_head_find(&t->head, "Last-Modified") != NULL)
+        return;
+    char etag[CC_ETAG_AUTO_LEN + 1];
+    cc_etag_of_body(etag, t->body.data != NULL ? t->body.data : "", t->body.len);
+    cc_buf_append_str(out, "ETag: ");
+    cc_buf_append_str(out, etag);
+    cc_buf_append(out, "\r\n", 2);
 }
 
 /* The app's whole response to a Range held on a miss is in: the client
- * gets its part (206), a 416, or the whole when the Range asks for that
- * or cannot be read.  Its preconditions went to the app with it. */
+ * gets its part (206) or a 416, made from the head a hit would give
+ * (what the copy keeps), or the whole when the Range asks for that or
+ * cannot be read.  Its preconditions went to the app with it. */
 static int send_held_range(cc_txn *t, const cc_sink *sink)
 {
-    char auto_tag[CC_ETAG_AUTO_LEN + 1];
     cc_validators v;
-    cc_send send;
+    cc_send send = {CC_SEND_FULL, 0, 0};
     cc_ask range_only = {.range = t->ask.range, .if_range = t->ask.if_range};
-    t->range_hold = false;
-    cc_validators_of(&t->head, t->body.len, &v);
-    const char *etag = response_etag(t, auto_tag);
-    if (etag != NULL && v.etag == NULL) {
-        v.etag = etag;
-        v.etag_len = strlen(etag);
-    }
-    cc_delivery_decide(&range_only, &v, true, cc_now_ms(), &send);
     cc_buf stored = {0}, out = {0};
-    cc_head *parsed = send.kind != CC_SEND_FULL ? malloc(sizeof *parsed) : NULL;
-    if (parsed != NULL) {
-        /* The head as a hit would give it (what a copy keeps), made into
-         * the part's. */
-        cc_head_store_form(&stored, &t->head, t->cfg->tags_header);
-        cc_buf_append(&stored, "\r\n", 2);
-        if (!stored.failed && cc_head_parse(stored.data, stored.len, parsed) == CC_HEAD_OK) {
-            cc_delivery_head(&out, parsed, &send, t->body.len);
-            forward_lines(&out, t);
-            cc_buf_append(&out, "\r\n", 2);
-        } else {
-            out.failed = 1;
-        }
+    t->range_hold = false;
+    stored_head(&stored, t);
+    if (!stored.failed) {
+        cc_validators_of(stored.data, stored.len, t->head.status, t->body.len, &v);
+        cc_delivery_decide(&range_only, &v, true, cc_now_ms(), &send);
+    }
+    if (send.kind != CC_SEND_FULL) {
+        cc_delivery_head(&out, stored.data, stored.len, &send, t->body.len);
+        forward_lines(&out, t);
+        cc_buf_append(&out, "\r\n", 2);
     }
     int rc;
-    if (parsed == NULL || out.failed) {
+    if (send.kind == CC_SEND_FULL || out.failed) {
         rc = release_hold(t, sink);
     } else {
         rc = emit(t, sink, out.data, out.len);
@@ -722,7 +688,6 @@ static int send_held_range(cc_txn *t, const cc_sink *sink)
             rc = emit(t, sink, t->body.data + send.first, send.last - send.first + 1);
         cc_buf_free(&t->held_head);
     }
-    free(parsed);
     cc_buf_free(&stored);
     cc_buf_free(&out);
     return rc;
@@ -804,16 +769,13 @@ static int64_t encode_response(cc_txn *t, bool completed, char **value, size_t *
         ttl = life < ttl ? life : ttl;
     }
     cc_buf head = {0};
-    char auto_tag[CC_ETAG_AUTO_LEN + 1];
-    cc_head_store_form(&head, &t->head, cfg->tags_header);
-    const char *etag = response_etag(t, auto_tag);
-    if (etag != NULL) {
-        cc_buf_append_str(&head, "ETag: ");
-        cc_buf_append_str(&head, etag);
-        cc_buf_append(&head, "\r\n", 2);
-    }
+    stored_head(&head, t);
+    const cc_header *coding = cc_head_find(&t->head, "Content-Encoding");
+    bool encoded = coding != NULL &&
+                   !(coding->value_len == 8 && strncasecmp(coding->value, "identity", 8) == 0);
     cc_entry e = {
         .status = (uint16_t)t->head.status,
+        .flags = encoded ? CC_ENTRY_APP_ENCODED : 0,
         .stored_at_ms = now,
         .ttl_ms = ttl,
         .stale_ms = life - ttl,

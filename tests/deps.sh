@@ -7,6 +7,8 @@ libxxhash-dev libcriterion-dev redis-server spawn-fcgi nginx curl
 libfcgi-perl python3 lighttpd fcgiwrap wrk valgrind zlib1g-dev clang libclang-rt-14-dev"
 # t_wire.sh: Apache's mod_proxy_fcgi in front of a FastCGI server.
 PKGS="$PKGS apache2"
+# t_delivery.sh: zstd and gzip to decode what clients get.
+PKGS="$PKGS zstd gzip"
 # make lint and make format-check.
 PKGS="$PKGS cppcheck clang-format-16"
 # The compatibility suite (t_compat.sh): real apps, as Debian ships them.

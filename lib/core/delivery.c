@@ -19,27 +19,30 @@ bool cc_ask_any(const cc_ask *a)
            a->if_unmodified_since != NULL || a->range != NULL || a->if_range != NULL;
 }
 
-static bool header_is(const cc_header *h, const char *name)
+void cc_validators_of(const char *head, size_t head_len, int status, uint64_t length,
+                      cc_validators *out)
 {
-    return strlen(name) == h->name_len && strncasecmp(h->name, name, h->name_len) == 0;
-}
-
-/* The value of the one header named name; none when there are several
- * (two validators would be two answers to "did it change"). */
-static void single(const cc_head *head, const char *name, const char **value, size_t *len)
-{
-    const cc_header *h = cc_head_find(head, name);
-    bool one = h != NULL && cc_head_next(head, h, name) == NULL;
-    *value = one ? h->value : NULL;
-    *len = one ? h->value_len : 0;
-}
-
-void cc_validators_of(const cc_head *head, uint64_t length, cc_validators *out)
-{
-    out->status = head->status;
+    out->status = status;
     out->length = length;
-    single(head, "ETag", &out->etag, &out->etag_len);
-    single(head, "Last-Modified", &out->last_modified, &out->last_modified_len);
+    out->etag = out->last_modified = NULL;
+    out->etag_len = out->last_modified_len = 0;
+    int etags = 0, dates = 0;
+    const char *p = head;
+    cc_line line;
+    while (cc_stored_line(&p, head + head_len, &line)) {
+        if (line.name_len == 4 && cc_line_is(&line, "ETag") && etags++ == 0) {
+            out->etag = line.value;
+            out->etag_len = line.value_len;
+        } else if (line.name_len == 13 && cc_line_is(&line, "Last-Modified") && dates++ == 0) {
+            out->last_modified = line.value;
+            out->last_modified_len = line.value_len;
+        }
+    }
+    /* Two validators would be two answers to "did it change": none. */
+    if (etags > 1)
+        out->etag = NULL, out->etag_len = 0;
+    if (dates > 1)
+        out->last_modified = NULL, out->last_modified_len = 0;
 }
 
 /* ---- entity tags ------------------------------------------------------------ */
@@ -278,14 +281,24 @@ void cc_delivery_decide(const cc_ask *ask, const cc_validators *v, bool get, int
 
 /* ---- heads ------------------------------------------------------------------ */
 
-static const char *const not_modified_keeps[] = {
-    "Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Vary", "Last-Modified",
+#define FIELD(name)           \
+    {                         \
+        name, sizeof name - 1 \
+    }
+static const struct {
+    const char *name;
+    size_t len;
+} not_modified_keeps[] = {
+    FIELD("Cache-Control"), FIELD("Content-Location"), FIELD("Date"),
+    FIELD("ETag"),          FIELD("Expires"),          FIELD("Vary"),
+    FIELD("Last-Modified"),
 };
 
-static bool kept_in_304(const cc_header *h)
+static bool kept_in_304(const cc_line *line)
 {
     for (size_t i = 0; i < sizeof not_modified_keeps / sizeof not_modified_keeps[0]; i++)
-        if (header_is(h, not_modified_keeps[i]))
+        if (line->name_len == not_modified_keeps[i].len &&
+            strncasecmp(line->name, not_modified_keeps[i].name, line->name_len) == 0)
             return true;
     return false;
 }
@@ -295,23 +308,33 @@ static void append_u64(cc_buf *out, uint64_t n)
     cc_buf_append_int(out, (long long)n);
 }
 
-void cc_delivery_head(cc_buf *out, const cc_head *stored, const cc_send *send, uint64_t length)
+/* Whether a line of the stored head goes into a 206: all but its status
+ * and what the part changes. */
+static bool kept_in_206(const cc_line *line)
 {
+    return !cc_line_is(line, "Status") && !cc_line_is(line, "Content-Length") &&
+           !cc_line_is(line, "Content-Range");
+}
+
+void cc_delivery_head(cc_buf *out, const char *head, size_t head_len, const cc_send *send,
+                      uint64_t length)
+{
+    const char *p = head, *end = head + head_len;
+    cc_line line;
     switch (send->kind) {
     case CC_SEND_FULL:
         break;
     case CC_SEND_NOT_MODIFIED:
         cc_buf_append_str(out, "Status: 304 Not Modified\r\n");
-        for (size_t i = 0; i < stored->nheaders; i++)
-            if (kept_in_304(&stored->headers[i]))
-                cc_header_append(out, &stored->headers[i]);
+        while (cc_stored_line(&p, end, &line))
+            if (kept_in_304(&line))
+                cc_buf_append(out, line.start, line.len);
         break;
     case CC_SEND_PARTIAL:
         cc_buf_append_str(out, "Status: 206 Partial Content\r\n");
-        for (size_t i = 0; i < stored->nheaders; i++)
-            if (!header_is(&stored->headers[i], "Content-Length") &&
-                !header_is(&stored->headers[i], "Content-Range"))
-                cc_header_append(out, &stored->headers[i]);
+        while (cc_stored_line(&p, end, &line))
+            if (kept_in_206(&line))
+                cc_buf_append(out, line.start, line.len);
         cc_buf_append_str(out, "Content-Range: bytes ");
         append_u64(out, send->first);
         cc_buf_append(out, "-", 1);

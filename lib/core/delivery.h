@@ -27,9 +27,10 @@ typedef struct cc_ask {
     const char *if_unmodified_since;
     const char *range;
     const char *if_range;
+    const char *accept_encoding; /* the codings it takes (encoding.h) */
 } cc_ask;
 
-/* Whether the request asks anything of the above. */
+/* Whether the request has a precondition or a Range. */
 bool cc_ask_any(const cc_ask *ask);
 
 /* The stored response's status, validators and body length. */
@@ -42,8 +43,10 @@ typedef struct cc_validators {
     uint64_t length;          /* the body's length */
 } cc_validators;
 
-/* The validators of head (a parsed stored head) for a body of length. */
-void cc_validators_of(const cc_head *head, uint64_t length, cc_validators *out);
+/* The validators of a head in stored form (head_len bytes, http.h) of a
+ * response with status and a body of length. */
+void cc_validators_of(const char *head, size_t head_len, int status, uint64_t length,
+                      cc_validators *out);
 
 typedef enum {
     CC_SEND_FULL,             /* the stored response as it is */
@@ -67,12 +70,13 @@ void cc_delivery_decide(const cc_ask *ask, const cc_validators *v, bool get, int
                         cc_send *out);
 
 /* Appends the head lines (no blank line) of a response of send's kind
- * other than CC_SEND_FULL, made from the stored head: a 304 keeps the
+ * other than CC_SEND_FULL, made from a head in stored form: a 304 keeps the
  * fields RFC 9110 §15.4.5 names (Cache-Control, Content-Location, Date,
  * ETag, Expires, Vary) and Last-Modified; a 206 keeps every field but
  * Content-Length and gains Content-Range; a 416 and a 412 say only their
  * status, Content-Range (416) and Content-Length: 0. */
-void cc_delivery_head(cc_buf *out, const cc_head *stored, const cc_send *send, uint64_t length);
+void cc_delivery_head(cc_buf *out, const char *head, size_t head_len, const cc_send *send,
+                      uint64_t length);
 
 /* A strong entity tag for a body: "\"" + 16 hex digits of its hash +
  * "\"", NUL-terminated in out. */

@@ -107,6 +107,7 @@ static const known_param known[] = {
     ASK("HTTP_IF_UNMODIFIED_SINCE", if_unmodified_since),
     ASK("HTTP_RANGE", range),
     ASK("HTTP_IF_RANGE", if_range),
+    ASK("HTTP_ACCEPT_ENCODING", accept_encoding),
     FORWARDING("HTTP_FORWARDED"),
     FORWARDING("HTTP_X_FORWARDED_HOST"),
     FORWARDING("HTTP_X_FORWARDED_SERVER"),
@@ -355,6 +356,10 @@ static bool status_listed(const cc_route *route, int status)
 
 static bool route_keys_on(const cc_route *route, const char *name, size_t len)
 {
+    /* The cache's own negotiation answers for Accept-Encoding: a body the
+     * app encoded goes only to clients that take its coding (hit.h). */
+    if (len == 15 && strncasecmp(name, "Accept-Encoding", 15) == 0)
+        return true;
     for (size_t i = 0; i < route->nvary; i++)
         if (strlen(route->vary[i].http) == len && strncasecmp(route->vary[i].http, name, len) == 0)
             return true;

@@ -6,6 +6,7 @@
  * cc=VALUE (Cache-Control, url-decoded), maxage=N (Cache-Control: max-age),
  * cc2=VALUE and xae2=N (a second Cache-Control / X-Accel-Expires line),
  * pragma=VALUE, etag=VALUE (ETag), lastmod=VALUE (Last-Modified),
+ * ce=VALUE (Content-Encoding, the body left as it is),
  * vary=NAME, size=N (body bytes), rand=1 (a random line, so even plain=1
  * bodies differ run to run), xae=N (X-Accel-Expires), tags=a,b, sleep_ms=N,
  * crash=1 / exit=1 (die after the head), free=1 (FCGX_Free without a
@@ -123,6 +124,7 @@ static const struct {
     {"pragma", "Pragma: "},
     {"etag", "ETag: "},
     {"lastmod", "Last-Modified: "},
+    {"ce", "Content-Encoding: "},
 };
 
 int main(void)

@@ -13,6 +13,7 @@ start_redis
 start_app app 2 "$TESTAPP" \
     CGICACHE_ROUTE_d='GET,HEAD /d/* ttl=60' \
     CGICACHE_ROUTE_off='GET /off/* ttl=60 etag=off' \
+    CGICACHE_ROUTE_ae='GET /ae/* ttl=60 vary=Accept-Encoding' \
     CGICACHE_MAX_SIZE=2m
 start_nginx app
 U=http://127.0.0.1:$NGINX_PORT
@@ -86,6 +87,9 @@ get c "$U/d/v?$q" -H 'If-Match: "v1"'
 expect_eq "If-Match that holds: 200" "$(code c)" 200
 get c "$U/d/v?$q" -H "If-Unmodified-Since: Sat, 05 Nov 1994 08:49:37 GMT"
 expect_eq "If-Unmodified-Since before Last-Modified: 412" "$(code c)" 412
+get c "$U/d/lm?plain=1&lastmod=Sun,%2006%20Nov%201994%2008:49:37%20GMT"
+get c "$U/d/lm?plain=1&lastmod=Sun,%2006%20Nov%201994%2008:49:37%20GMT"
+expect_eq "etag=auto leaves a response with a Last-Modified of its own alone" "$(st c) $(hdr c ETag)" "HIT "
 get c "$U/off/x?plain=1"
 get c "$U/off/x?plain=1"
 expect_eq "etag=off: no ETag on the HIT" "$(st c) $(hdr c ETag)" "HIT "
@@ -171,6 +175,72 @@ expect_eq "Range on a MISS too large to store: the whole, streamed (200)" "$(st 
 # A repeated Range or condition (two values) is not read either way.
 get p "$U1" -H 'Range: bytes=0-1' -H 'Range: bytes=2-3'
 expect_eq "two different Range headers: the app answers (BYPASS)" "$(st p) $(code p)" "BYPASS 200"
+
+# ---- content codings ------------------------------------------------------------
+# A compressible page is stored as a zstd frame: a client that takes zstd
+# gets that frame, one that takes only gzip gets it gzipped, the rest
+# identity; every variant says Vary: Accept-Encoding and has its own ETag.
+Z="$U/d/z?plain=1&size=20000"
+get id "$Z"
+get id "$Z"
+get zs "$Z" -H 'Accept-Encoding: zstd'
+expect_eq "zstd: HIT, Content-Encoding zstd, Vary" "$(st zs) $(hdr zs Content-Encoding) $(hdr zs Vary)" "HIT zstd Accept-Encoding"
+expect_eq "zstd: decompresses to the identity body, byte for byte" "$(zstd -dc <"$TMP/zs.b" | md5sum | cut -d' ' -f1)" "$(md5 id)"
+[ "$(size_of zs)" -lt "$(size_of id)" ] && ok "zstd: fewer bytes ($(size_of zs) < $(size_of id))" || not_ok "zstd: not smaller"
+expect_eq "zstd: Content-Length is the frame's" "$(hdr zs Content-Length)" "$(size_of zs)"
+expect_eq "identity: Vary too (the variants exist), no Content-Encoding" "$(hdr id Vary) $(hdr id Content-Encoding)" "Accept-Encoding "
+expect_eq "zstd: its own ETag" "$(hdr zs ETag)" "$(hdr id ETag | sed 's/"$/-zstd"/')"
+get gz "$Z" -H 'Accept-Encoding: gzip'
+expect_eq "gzip: Content-Encoding gzip" "$(st gz) $(hdr gz Content-Encoding) $(hdr gz ETag)" "HIT gzip $(hdr id ETag | sed 's/"$/-gzip"/')"
+expect_eq "gzip: decompresses to the identity body" "$(gzip -dc <"$TMP/gz.b" | md5sum | cut -d' ' -f1)" "$(md5 id)"
+get cu "$Z" --compressed
+expect_eq "curl --compressed: decoded by curl to the identity body" "$(hdr cu Content-Encoding) $(md5 cu)" "zstd $(md5 id)"
+for ae in 'gzip;q=0, zstd;q=0' 'identity' 'br' 'zstd;q=0' 'zstd;q=0.000' ', ,' 'gzip;q=2' 'zstd;level=3;q=x'; do
+    get x "$Z" -H "Accept-Encoding: $ae"
+    expect_eq "Accept-Encoding: $ae -> identity" "$(hdr x Content-Encoding) $(md5 x)" " $(md5 id)"
+done
+for ae in '*' 'gzip, zstd;q=0.5, br' 'x-gzip' 'GZIP;Q=1'; do
+    get x "$Z" -H "Accept-Encoding: $ae"
+    case $ae in '*') want=zstd ;; *) want=gzip ;; esac
+    expect_eq "Accept-Encoding: $ae -> $want" "$(hdr x Content-Encoding)" "$want"
+done
+get x "$Z" -I -H 'Accept-Encoding: zstd'
+expect_eq "HEAD, zstd: the frame's Content-Length" "$(code x) $(hdr x Content-Encoding) $(hdr x Content-Length)" "200 zstd $(size_of zs)"
+get x "$Z" -H 'Accept-Encoding: zstd' -H "If-None-Match: $(hdr zs ETag)"
+expect_eq "If-None-Match with the zstd variant's ETag: 304" "$(code x) $(hdr x ETag)" "304 $(hdr zs ETag)"
+get x "$Z" -H 'Accept-Encoding: zstd' -H "If-None-Match: $(hdr id ETag)"
+expect_eq "the identity ETag does not validate the zstd variant: 200" "$(code x) $(hdr x Content-Encoding)" "200 zstd"
+get x "$Z" -H 'Accept-Encoding: zstd' -r 100-199
+expect_eq "a Range is of the identity body" "$(code x) $(hdr x Content-Encoding) $(md5 x)" "206  $(slice_md5 "$TMP/id.b" 100 199)"
+expect_eq "codings: the app ran once for all of it" "$(grep -c '/d/z' "$TMP/app.count")" 1
+get x "$U/d/small?plain=1" -H 'Accept-Encoding: zstd'
+get x "$U/d/small?plain=1" -H 'Accept-Encoding: zstd'
+expect_eq "a body too small to be stored compressed: identity, no Vary" "$(st x) $(hdr x Content-Encoding)$(hdr x Vary)" "HIT "
+
+# A body the app encoded itself is stored as sent and goes only to
+# clients that take its coding; the others get the app's own answer.
+B="$U/d/br?plain=1&ce=br"
+get b1 "$B" -H 'Accept-Encoding: br'
+get b2 "$B" -H 'Accept-Encoding: gzip, br'
+expect_eq "app-encoded (br): stored, HIT for a client that takes br" "$(st b1) $(st b2) $(hdr b2 Content-Encoding)" "MISS HIT br"
+expect_eq "... never encoded again" "$(md5 b2)" "$(md5 b1)"
+runs=$(runs_of app)
+get b3 "$B" -H 'Accept-Encoding: gzip'
+expect_eq "... a client that does not take br: the app answers (MISS), nothing stored" "$(st b3) $(runs_of app)" "MISS $((runs + 1))"
+get b4 "$B"
+expect_eq "... nor one that sends no Accept-Encoding" "$(st b4)" MISS
+get b5 "$B" -H 'Accept-Encoding: br'
+expect_eq "... the stored br body stays for the others" "$(st b5) $(md5 b5)" "HIT $(md5 b1)"
+get v1 "$U/d/vae?plain=1&vary=Accept-Encoding"
+get v2 "$U/d/vae?plain=1&vary=Accept-Encoding" -H 'Accept-Encoding: gzip'
+expect_eq "Vary: Accept-Encoding from the app is the cache's own negotiation: stored" "$(st v1) $(st v2)" "MISS HIT"
+# vary=Accept-Encoding keys on the bucket: one entry per coding picked.
+get k1 "$U/ae/k?plain=1&ce=gzip" -H 'Accept-Encoding: gzip, deflate'
+get k2 "$U/ae/k?plain=1&ce=gzip" -H 'Accept-Encoding: deflate, gzip;q=0.9'
+get k3 "$U/ae/k?plain=1" -H 'Accept-Encoding: identity'
+get k4 "$U/ae/k?plain=1" -H 'Accept-Encoding: br'
+expect_eq "vary=Accept-Encoding: gzip spellings share an entry, identity ones another" \
+    "$(st k1) $(st k2) $(st k3) $(st k4)" "MISS HIT MISS HIT"
 
 # ---- a CGI program ------------------------------------------------------------
 cat >"$TMP/page.cgi" <<'CGI'
