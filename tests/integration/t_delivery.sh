@@ -3,8 +3,8 @@
 # If-None-Match / If-Modified-Since answered 304, Range answered 206 or
 # 416, If-Range, If-Match answered 412, from the entry and without the
 # app; a Range on a miss withheld from the app, the whole stored and the
-# part sent.  Through nginx and curl (libfcgi app), a CGI program run as
-# a web server runs it, and a FastCGI server speaking the protocol itself
+# part sent; content codings.  Through nginx and curl: a libfcgi app, a
+# CGI program behind fcgiwrap, and a FastCGI server speaking the protocol itself
 # (the wire adapter).  The rules themselves are unit-tested row by row
 # (tests/unit/test_delivery.c); here they meet real servers and clients.
 . "$(dirname "$0")/lib.sh"
@@ -242,38 +242,38 @@ get k4 "$U/ae/k?plain=1" -H 'Accept-Encoding: br'
 expect_eq "vary=Accept-Encoding: gzip spellings share an entry, identity ones another" \
     "$(st k1) $(st k2) $(st k3) $(st k4)" "MISS HIT MISS HIT"
 
-# ---- a CGI program ------------------------------------------------------------
+# ---- a CGI program, behind fcgiwrap and nginx ---------------------------------------
 cat >"$TMP/page.cgi" <<'CGI'
 #!/bin/sh
 echo "Content-Type: text/plain"
 echo "Cache-Control: max-age=60"
 echo
 echo "range=${HTTP_RANGE-unset} if_range=${HTTP_IF_RANGE-unset}"
-i=0; while [ $i -lt 40 ]; do echo "line $i of the page"; i=$((i + 1)); done
+i=0; while [ $i -lt 400 ]; do echo "line $i of the page"; i=$((i + 1)); done
 CGI
-chmod +x "$TMP/page.cgi"
-: >"$TMP/cgi.count"
-cgi() {
-    local uri=$1
-    shift
-    timeout 10 env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET \
-        REQUEST_URI="$uri" QUERY_STRING= SCRIPT_NAME="$uri" SERVER_NAME=localhost \
-        SERVER_PORT=80 HTTP_HOST=localhost SERVER_PROTOCOL=HTTP/1.1 REMOTE_ADDR=127.0.0.1 \
-        LD_PRELOAD="$(preload_value)" ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" \
-        CGICACHE_REDIS="$REDIS_URL" CGICACHE_ROUTE_cgi='GET /cgi/* ttl=60' "$@" "$TMP/page.cgi" </dev/null
-}
-part=$(cgi /cgi/p HTTP_RANGE=bytes=0-4)
-r=$(cgi /cgi/p)
+chmod 755 "$TMP/page.cgi"
+rm -f "$TMP/cgi.sock"
+env CGICACHE_REDIS="$REDIS_URL" CGICACHE_ROUTE_cgi='GET /cgi/* ttl=60' LD_PRELOAD="$(preload_value)" \
+    ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" \
+    spawn-fcgi -n -M 0666 -s "$TMP/cgi.sock" -- /usr/sbin/fcgiwrap >>"$TMP/cgi.log" 2>&1 &
+PIDS+=("$!")
+disown "$!" 2>/dev/null
+wait_for can_connect "$TMP/cgi.sock"
+NGINX_EXTRA="fastcgi_param SCRIPT_FILENAME $TMP/page.cgi;" start_nginx cgi
+C=http://127.0.0.1:$NGINX_PORT/cgi/p
+get part "$C" -r 0-4
+get full "$C"
 expect_eq "CGI: Range on a MISS: 206, the first 5 bytes" \
-    "$(status_of "$part") $(header_of "$part" Status) $(header_of "$part" Content-Range) $(body_of "$part")" \
-    "MISS 206 Partial Content bytes 0-4/$(body_of "$r" | wc -c) range"
-expect_eq "CGI: the whole was stored" "$(status_of "$r")" HIT
-expect_contains "CGI: ... without the Range seen by the program" "$(body_of "$r" | head -1)" "range=unset if_range=unset"
-cetag=$(header_of "$r" ETag)
-r=$(cgi /cgi/p HTTP_IF_NONE_MATCH="$cetag")
-expect_eq "CGI: If-None-Match on a HIT: 304, no body" "$(header_of "$r" Status) $(body_of "$r" | wc -c)" "304 Not Modified 0"
-r=$(cgi /cgi/p HTTP_RANGE=bytes=-6)
-expect_eq "CGI: a suffix range on a HIT" "$(header_of "$r" Status) $(body_of "$r")" "206 Partial Content  page"
+    "$(st part) $(code part) $(hdr part Content-Range) $(cat "$TMP/part.b")" "MISS 206 bytes 0-4/$(size_of full) range"
+expect_eq "CGI: the whole was stored" "$(st full)" HIT
+expect_contains "CGI: ... without the Range seen by the program" "$(head -1 "$TMP/full.b")" "range=unset if_range=unset"
+get c "$C" -H "If-None-Match: $(hdr full ETag)"
+expect_eq "CGI: If-None-Match on a HIT: 304, no body" "$(code c) $(size_of c)" "304 0"
+get p "$C" -r -6
+expect_eq "CGI: a suffix range on a HIT" "$(code p) $(cat "$TMP/p.b")" "206  page"
+get z "$C" -H 'Accept-Encoding: zstd'
+expect_eq "CGI: zstd from the stored frame" "$(hdr z Content-Encoding) $(zstd -dc <"$TMP/z.b" | md5sum | cut -d' ' -f1)" \
+    "zstd $(md5 full)"
 
 # ---- the wire adapter ----------------------------------------------------------
 PY=$(command -v /usr/bin/python3 || command -v python3)
