@@ -346,12 +346,14 @@ static bool is_blank(char c)
     return c == ' ' || c == '\t';
 }
 
-static bool status_listed(const cc_route *route, int status)
+/* The route's lifetime for a status it stores (status=404:30s, else
+ * ttl=), or 0 when it does not store that status. */
+static int64_t status_ttl(const cc_route *route, int status)
 {
     for (size_t i = 0; i < route->nstatuses; i++)
         if (route->statuses[i] == status)
-            return true;
-    return false;
+            return route->status_ttl_ms[i] > 0 ? route->status_ttl_ms[i] : route->ttl_ms;
+    return 0;
 }
 
 static bool route_keys_on(const cc_route *route, const char *name, size_t len)
@@ -514,7 +516,7 @@ static const char *refusal(const cc_config *cfg, const cc_route *route, const cc
 {
     if (head->status == 206 || head->status == 304)
         return "a partial or not-modified response (never the whole representation)";
-    if (!status_listed(route, head->status))
+    if (status_ttl(route, head->status) == 0)
         return "status not in the route's list";
     if (cc_head_find(head, "Set-Cookie") != NULL || cc_head_find(head, "Set-Cookie2") != NULL)
         return "Set-Cookie";
@@ -534,7 +536,7 @@ int64_t cc_policy_response_ttl(const cc_config *cfg, const cc_route *route, cons
     int64_t ttl = 0;
     if (reason == NULL) {
         int64_t app = app_lifetime(head, now_ms);
-        ttl = app >= 0 ? app : route->ttl_ms;
+        ttl = app >= 0 ? app : status_ttl(route, head->status);
         if (ttl <= 0)
             reason = app >= 0 ? "expired: the app's expiry headers say 0 or the past"
                               : "the route's ttl is 0";

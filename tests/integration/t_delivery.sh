@@ -14,6 +14,7 @@ start_app app 2 "$TESTAPP" \
     CGICACHE_ROUTE_d='GET,HEAD /d/* ttl=60' \
     CGICACHE_ROUTE_off='GET /off/* ttl=60 etag=off' \
     CGICACHE_ROUTE_ae='GET /ae/* ttl=60 vary=Accept-Encoding' \
+    CGICACHE_ROUTE_neg='GET /neg/* ttl=60 status=200,404:7s' \
     CGICACHE_MAX_SIZE=2m
 start_nginx app
 U=http://127.0.0.1:$NGINX_PORT
@@ -106,6 +107,22 @@ expect_eq "an app's 304 is never stored" "$(st c)" MISS
 get c "$U/d/n206?status=206"
 get c "$U/d/n206?status=206"
 expect_eq "an app's 206 is never stored" "$(st c)" MISS
+
+# Per-status lifetimes (status=200,404:7s): a 404 for 7 s, a 410 never.
+get n "$U/neg/x?status=404"
+get n "$U/neg/x?status=404"
+expect_eq "status=404:7s: a 404 is stored" "$(code n) $(st n)" "404 HIT"
+# pttl TEXT: the Redis lifetime left of the entry whose key has TEXT.
+pttl() { rcli PTTL "$(rcli --scan --pattern 'cgicache:neg:*' | grep -F -- "$1" | head -1)"; }
+left=$(pttl 'x?status=404')
+[ "$left" -gt 5000 ] && [ "$left" -le 7000 ] && ok "the 404 lives 7 s ($left ms left)" ||
+    not_ok "the 404 has $left ms left, want 7 s"
+get n "$U/neg/y?plain=1"
+left=$(pttl 'y?plain=1')
+[ "$left" -gt 50000 ] && ok "a 200 keeps the route's ttl ($left ms left)" || not_ok "a 200 has $left ms left"
+get n "$U/neg/z?status=410"
+get n "$U/neg/z?status=410"
+expect_eq "a 410 the route does not list: not stored" "$(code n) $(st n)" "410 MISS"
 
 # ---- ranges -----------------------------------------------------------------
 for n in 1 100 70000 1048576; do
