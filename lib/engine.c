@@ -117,6 +117,10 @@ struct cc_txn {
     cc_head head;
 };
 
+/* Early refresh's deterministic window: the last 1/REFRESH_WINDOW of a
+ * TTL (refresh_due). */
+#define REFRESH_WINDOW 10
+
 static _Atomic(const cc_config *) current_config;
 static cc_config disabled_config;   /* enabled == false, no routes */
 
@@ -213,17 +217,22 @@ static bool locking(const cc_txn *t)
     return t->route->lock && !t->engine.shared_thread;
 }
 
-/* XFetch: should this fresh entry be recomputed now, before it expires?
- * The compute time is taken as at least 1% of the TTL, so a fast route
- * also refreshes in its last moments instead of ever expiring cold while
- * it is busy (cachemate's formula, proportional to compute time alone,
- * never refreshes those). */
+/* Should this fresh entry be recomputed now, in the background, before
+ * it expires?  A request in its last tenth refreshes it: a key asked for
+ * at least once in that window never expires cold, and one nobody asks
+ * for is never refreshed (the lock lets one request do it).  Before that,
+ * XFetch, with the compute time (at least 1% of the TTL) as its delta,
+ * starts slow routes' refreshes earlier still. */
 static bool refresh_due(const cc_txn *t, const cc_entry *e, int64_t now)
 {
     double beta = t->cfg->early_refresh;
+    int64_t expiry = e->stored_at_ms + e->ttl_ms;
+    if (beta <= 0)
+        return false;
+    if (expiry - now <= e->ttl_ms / REFRESH_WINDOW)
+        return true;
     int64_t weight = e->compute_ms > e->ttl_ms / 100 ? e->compute_ms : e->ttl_ms / 100;
-    return beta > 0 && cc_policy_early_refresh(now, e->stored_at_ms + e->ttl_ms, weight, beta,
-                                               cc_random_unit());
+    return cc_policy_early_refresh(now, expiry, weight, beta, cc_random_unit());
 }
 
 /* A stored entry was found: serves it, and keeps t for a background

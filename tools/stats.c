@@ -1,8 +1,11 @@
-/* stats.c -- `cgicache stats [--reset] [--json]`: per-route counters.
+/* stats.c -- `cgicache stats [--reset] [--json | --prometheus]`: per-route
+ * counters.
  *
  * Every worker adds its counts to "<prefix>:#stats:<route>" in Redis (see
  * lib/redis/stats.c), so one read shows the whole fleet.  Counters run from the
- * last --reset, whose time each hash keeps in its "since" field. */
+ * last --reset, whose time each hash keeps in its "since" field.  The
+ * Prometheus form is the text exposition format (version 0.0.4), for
+ * node_exporter's textfile collector or any scraper. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,26 +89,109 @@ static void print_row(const char *route, const long long counts[CC_STAT_KINDS], 
     printf(" %8.1f%%\n", 100 * ratio);
 }
 
+/* ---- the Prometheus text format ---------------------------------------------- */
+
+/* What each counter is called there: requests by outcome share a family. */
+static const struct {
+    const char *family, *help, *outcome;
+} families[CC_STAT_KINDS] = {
+    [CC_STAT_HIT] = {"cgicache_requests_total", "Requests on a route, by what the cache did.",
+                     "hit"},
+    [CC_STAT_MISS] = {"cgicache_requests_total", NULL, "miss"},
+    [CC_STAT_STALE] = {"cgicache_requests_total", NULL, "stale"},
+    [CC_STAT_BYPASS] = {"cgicache_requests_total", NULL, "bypass"},
+    [CC_STAT_NO_CACHE] = {"cgicache_requests_total", NULL, "no_cache"},
+    [CC_STAT_COLLAPSED] = {"cgicache_collapsed_total",
+                           "Requests that waited for another's computation and were "
+                           "answered by it (also counted as hits).",
+                           NULL},
+    [CC_STAT_STORE] = {"cgicache_stores_total", "Responses sent to Redis to be stored.", NULL},
+    [CC_STAT_STORE_ERROR] = {"cgicache_store_errors_total",
+                             "Responses that could not be sent to Redis to be stored.", NULL},
+    [CC_STAT_NEAR] = {"cgicache_near_hits_total",
+                      "Hits served from a worker's own memory (also counted as hits).", NULL},
+};
+
+/* A label value, escaped as the format asks (\\, \", \n). */
+static void prom_label(const char *v)
+{
+    for (; *v != '\0'; v++) {
+        if (*v == '\\' || *v == '"')
+            printf("\\%c", *v);
+        else if (*v == '\n')
+            printf("\\n");
+        else
+            putchar(*v);
+    }
+}
+
+typedef struct route_counts {
+    const char *name;
+    long long counts[CC_STAT_KINDS];
+    long long since;
+} route_counts;
+
+/* Every family at once, each with its HELP and TYPE, its samples
+ * together: the format wants a family's lines in one group. */
+static void print_prometheus(const route_counts *rows, size_t n)
+{
+    for (int k = 0; k < CC_STAT_KINDS; k++) {
+        if (families[k].help != NULL)
+            printf("# HELP %s %s\n# TYPE %s counter\n", families[k].family, families[k].help,
+                   families[k].family);
+        for (size_t i = 0; i < n; i++) {
+            printf("%s{route=\"", families[k].family);
+            prom_label(rows[i].name);
+            if (families[k].outcome != NULL)
+                printf("\",outcome=\"%s", families[k].outcome);
+            printf("\"} %lld\n", rows[i].counts[k]);
+        }
+    }
+    printf("# HELP cgicache_hit_ratio Hits and stale serves over those and misses, since the "
+           "counters began.\n# TYPE cgicache_hit_ratio gauge\n");
+    for (size_t i = 0; i < n; i++) {
+        const long long *c = rows[i].counts;
+        long long served = c[CC_STAT_HIT] + c[CC_STAT_STALE], lookups = served + c[CC_STAT_MISS];
+        printf("cgicache_hit_ratio{route=\"");
+        prom_label(rows[i].name);
+        printf("\"} %.4f\n", lookups > 0 ? (double)served / (double)lookups : 0.0);
+    }
+    printf("# HELP cgicache_counters_since_seconds When the route's counters began (Unix time; "
+           "0: never reset).\n# TYPE cgicache_counters_since_seconds gauge\n");
+    for (size_t i = 0; i < n; i++) {
+        printf("cgicache_counters_since_seconds{route=\"");
+        prom_label(rows[i].name);
+        printf("\"} %lld.%03lld\n", rows[i].since / 1000, rows[i].since % 1000);
+    }
+}
+
 int cmd_stats(int argc, char **argv)
 {
     if (wants_help(argc, argv)) {
-        printf("usage: cgicache stats [--reset] [--json]\n\n"
+        printf("usage: cgicache stats [--reset] [--json | --prometheus]\n\n"
                "Per-route counters of every worker sharing this Redis: hits, misses,\n"
                "stale serves, bypasses, no-cache requests, collapsed waits, stores and\n"
                "store errors, and the hit ratio.  Workers send their counts at most a\n"
-               "second late.  --reset starts them again from zero.\n");
+               "second late.  --reset starts them again from zero.  --prometheus\n"
+               "prints them in the Prometheus text format.\n");
         return EXIT_OK;
     }
-    int json = 0, reset = 0;
+    int json = 0, reset = 0, prometheus = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
             json = 1;
         else if (strcmp(argv[i], "--reset") == 0)
             reset = 1;
+        else if (strcmp(argv[i], "--prometheus") == 0)
+            prometheus = 1;
         else {
             fprintf(stderr, "cgicache stats: unexpected '%s'\n", argv[i]);
             return EXIT_USAGE;
         }
+    }
+    if (json + prometheus + reset > 1 && !(json && reset && !prometheus)) {
+        fprintf(stderr, "cgicache stats: --prometheus goes alone\n");
+        return EXIT_USAGE;
     }
     cc_config *cfg = tool_config();
     cc_store *s = tool_store(cfg);
@@ -114,6 +200,27 @@ int cmd_stats(int argc, char **argv)
         fprintf(stderr, "cgicache stats: redis unreachable\n");
         cc_config_free(cfg);
         return EXIT_PROBLEM;
+    }
+    if (prometheus) {
+        route_counts *rows = calloc(cfg->nroutes > 0 ? cfg->nroutes : 1, sizeof *rows);
+        size_t n = 0;
+        for (; rows != NULL && n < cfg->nroutes; n++) {
+            rows[n].name = cfg->routes[n].name;
+            if (read_route(s, cfg, rows[n].name, rows[n].counts, &rows[n].since) != 0)
+                break;
+        }
+        if (rows == NULL || n < cfg->nroutes) {
+            fprintf(stderr, "cgicache stats: redis error reading the counters\n");
+            rc = EXIT_PROBLEM;
+        } else {
+            print_prometheus(rows, n);
+            if (fflush(stdout) != 0)
+                rc = EXIT_PROBLEM;
+        }
+        free(rows);
+        cc_store_close(s);
+        cc_config_free(cfg);
+        return rc;
     }
     if (!json && !reset) {
         printf("%-20s", "route");

@@ -274,8 +274,10 @@ const cc_setting cc_settings[] = {
     {"CGICACHE_STALE", CC_SET_DURATION_ZERO, FIELD(stale_ms), "0",
      "default grace after TTL in which a stale copy is served while one request refreshes", NULL, 0,
      0},
-    {"CGICACHE_EARLY_REFRESH", CC_SET_NUMBER, FIELD(early_refresh), "0.2",
-     "XFetch beta for refreshing fresh entries early; `0` disables", NULL, 0, 100},
+    {"CGICACHE_EARLY_REFRESH", CC_SET_NUMBER, FIELD(early_refresh), "1",
+     "early refresh: XFetch beta, and a request in an entry's last tenth refreshes it; `0` "
+     "disables",
+     NULL, 0, 100},
     {"CGICACHE_MAX_SIZE", CC_SET_SIZE, FIELD(max_size), "8M", "largest body stored", NULL, 0, 0},
     {"CGICACHE_NEAR_SIZE", CC_SET_SIZE, FIELD(near_size), "8M",
      "memory for hits served from the worker's own memory (per process, shared among its "

@@ -45,7 +45,7 @@ typedef struct cc_config {
     int64_t stale_ms;                /* CGICACHE_STALE [0] */
     int64_t lock_ttl_ms;             /* CGICACHE_LOCK_TTL [5s] */
     int64_t lock_wait_ms;            /* CGICACHE_LOCK_WAIT [= lock_ttl_ms] */
-    double early_refresh;            /* CGICACHE_EARLY_REFRESH [0.2], 0 disables */
+    double early_refresh;            /* CGICACHE_EARLY_REFRESH [1], 0 disables */
     size_t max_size;                 /* CGICACHE_MAX_SIZE [8M] */
     size_t near_size;                /* CGICACHE_NEAR_SIZE [8M]; 0: no near cache */
     cc_compress_mode compress;       /* CGICACHE_COMPRESS [smart] */

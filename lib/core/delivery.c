@@ -11,7 +11,7 @@
 #include <strings.h>
 
 #include "entry.h"
-#include "policy.h"
+#include "date.h"
 
 bool cc_ask_any(const cc_ask *a)
 {

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "date.h"
 #include "delivery.h"
 #include "http.h"
 #include "request.h"
@@ -50,9 +51,6 @@ int cc_secret_equal(const char *a, size_t alen, const char *b, size_t blen);
 int64_t cc_policy_response_ttl(const cc_config *cfg, const cc_route *route, const cc_head *head,
                                size_t body_len, int64_t now_ms, const char **why);
 
-/* Parses an HTTP-date (IMF-fixdate, RFC 850 or asctime) into Unix ms.
- * Returns 0 or -1. */
-int cc_parse_http_date(const char *text, size_t len, int64_t *out_ms);
 
 /* XFetch (Vattani et al.): true when an entry that expires at expiry_ms,
  * whose computation took compute_ms, should be refreshed now.  rand01 is a

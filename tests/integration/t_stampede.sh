@@ -131,17 +131,24 @@ expect_eq "refresh failed: still STALE" "$(status_of "$r2")" STALE
 expect_eq "... with the good body" "$(body_of "$r2")" "$good"
 expect_contains "... and the failure is logged" "$(cat "$TMP/app.log")" "refresh not stored"
 
-# Early refresh (XFetch) also fires on a fast route: steady traffic for
-# three TTLs, hits only after the first request, yet recomputed.
-start_app early 2 "$TESTAPP" CGICACHE_ROUTE_early='GET /early/* ttl=1' CGICACHE_EARLY_REFRESH=100
+# Early refresh, as configured by default: steady traffic at 20 requests
+# a second on a fast route with ttl=2s, for ten TTLs: no MISS after the
+# first, and about one computation per TTL, not one per request.  A key
+# nobody asks for is never refreshed.
+start_app early 2 "$TESTAPP" CGICACHE_ROUTE_early='GET /early/* ttl=2'
 fcgi early GET /early/e >/dev/null
-misses=0
-for _ in $(seq 70); do
+fcgi early GET /early/idle >/dev/null
+misses=0 hits=0
+t0=$(date +%s%N)
+while [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 20000 ]; do
     s=$(status_of "$(fcgi early GET /early/e)")
     [ "$s" = MISS ] && misses=$((misses + 1))
-    sleep 0.05
+    hits=$((hits + 1))
+    sleep 0.04
 done
 n=$(grep -c '/early/e' "$TMP/early.count")
-[ "$n" -gt 3 ] && ok "early refresh recomputed a fast route ($n runs in 3.5 s, TTL 1 s)" || not_ok "no early refresh ($n runs)"
-expect_eq "... without a client ever getting a MISS" "$misses" 0
+expect_eq "early refresh: $hits requests over ten TTLs of 2 s, no MISS after the first" "$misses" 0
+[ "$n" -ge 10 ] && [ "$n" -le 16 ] && ok "early refresh: about one computation per TTL ($n in 20 s)" ||
+    not_ok "early refresh: $n computations in 20 s (want 10 to 16)"
+expect_eq "early refresh: the key nobody asked for again was not refreshed" "$(grep -c '/early/idle' "$TMP/early.count")" 1
 finish

@@ -120,6 +120,21 @@ out=$("$CC_TOOL" stats --json)
 hits=$(printf '%s' "$out" | python3 -c 'import json,sys; print([r for r in json.load(sys.stdin) if r["route"]=="pages"][0]["hit"])')
 [ "$hits" -ge 3 ] && ok "stats: hits of every worker counted ($hits)" || not_ok "stats: hits counted ($hits)"
 expect_contains "stats: table" "$("$CC_TOOL" stats)" "hit ratio"
+# The same counters in the Prometheus text format, read by a strict parser.
+prom=$("$CC_TOOL" stats --prometheus | python3 "$TOP/tests/integration/prom_check.py")
+expect_eq "stats --prometheus: the format holds (prom_check.py)" "$?" 0
+expect_eq "stats --prometheus: the hits are the JSON's" \
+    "$(printf '%s\n' "$prom" | awk '$1 == "cgicache_requests_total{outcome=hit,route=pages}" { print $2 }')" "$hits"
+expect_contains "stats --prometheus: misses, stores, the ratio" "$prom" "cgicache_stores_total{route=pages}"
+expect_contains "stats --prometheus: ... and the hit ratio" "$prom" "cgicache_hit_ratio{route=pages} "
+for bad in 'x{a="1"} 1 2 3' 'x{a="\q"} 1' '# TYPE x_total counter
+x_total -1' 'x 1
+y 1
+x 2' 'x{a="1",a="2"} 1'; do
+    printf '%s\n' "$bad" | python3 "$TOP/tests/integration/prom_check.py" >/dev/null 2>&1 &&
+        not_ok "prom_check.py takes what the format forbids: $bad" || ok "prom_check.py refuses: $(printf '%s' "$bad" | tr '\n' '|')"
+done
+expect_eq "stats: --prometheus goes alone" "$("$CC_TOOL" stats --prometheus --json >/dev/null 2>&1; echo $?)" 2
 
 # probe: a FastCGI client of its own.
 out=$("$CC_TOOL" probe "$TMP/run.sock" http://localhost/pages/1)

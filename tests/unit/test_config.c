@@ -69,7 +69,7 @@ Test(config, defaults)
     cr_assert_eq(c->stale_ms, 0);
     cr_assert_eq(c->lock_ttl_ms, 5000);
     cr_assert_eq(c->lock_wait_ms, 5000);
-    cr_assert_float_eq(c->early_refresh, 0.2, 1e-9);
+    cr_assert_float_eq(c->early_refresh, 1.0, 1e-9);
     cr_assert_eq(c->max_size, 8u << 20);
     cr_assert_eq(c->compress, CC_COMPRESS_SMART);
     cr_assert_eq(c->compress_min, 1024);

@@ -683,8 +683,8 @@ Test(policy_response, per_status_lifetimes, .init = setup)
     cr_expect_eq(ttl(&r, "Status: 410 Gone\n\n"), 0);      /* negative caching: opt-in */
     /* The app's own expiry still comes first. */
     cr_expect_eq(ttl(&r, "Status: 404 Not Found\nCache-Control: max-age=5\n\n"), 5000);
-    const char *bad[] = {"status=404:", "status=404:0", "status=404:x", "status=40:5s",
-                         "status=404:5s:1", "status=4040:5s"};
+    const char *bad[] = {"status=404:",  "status=404:0",    "status=404:x",
+                         "status=40:5s", "status=404:5s:1", "status=4040:5s"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char spec[64];
         snprintf(spec, sizeof spec, "/x/* %s", bad[i]);
