@@ -164,6 +164,7 @@ static int parse_db(const char *text, int *db)
 }
 
 /* redis://[[user]:password@]host[:port][/db]  or  unix:/path[?db=N].
+ * A user names a Redis 6 ACL user (AUTH user password).
  * Returns NULL or what is wrong. */
 static const char *parse_redis(const char *url, cc_redis_addr *a)
 {
@@ -193,9 +194,12 @@ static const char *parse_redis(const char *url, cc_redis_addr *a)
     if (at != NULL) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
         if (colon == NULL)
-            return "expected :password@ before the host";
-        if (colon != p && !(colon - p == 7 && strncmp(p, "default", 7) == 0))
-            return "only the default user is supported: write redis://:password@host";
+            return "expected user:password@ or :password@ before the host";
+        /* "default" is the user a bare password authenticates as: it is
+         * sent as AUTH password, which Redis before 6 understands too. */
+        bool deflt = colon - p == 7 && strncmp(p, "default", 7) == 0;
+        if (colon != p && !deflt && url_decode(p, (size_t)(colon - p), a->user, sizeof a->user) < 0)
+            return "bad user name encoding";
         if (url_decode(colon + 1, (size_t)(at - colon - 1), a->password, sizeof a->password) < 0)
             return "bad password encoding";
         p = at + 1;
@@ -250,8 +254,8 @@ static const char *const enable_words[] = {"0",    "1",  "off", "on", "false",
 
 const cc_setting cc_settings[] = {
     {"CGICACHE_REDIS", CC_SET_REDIS, FIELD(redis), "redis://127.0.0.1:6379/0",
-     "`redis://[:password@]host[:port][/db]` or `unix:/path/redis.sock[?db=N]`; IPv6 as "
-     "`redis://[::1]:6379`",
+     "`redis://[[user]:password@]host[:port][/db]` (a user: Redis 6 ACL) or "
+     "`unix:/path/redis.sock[?db=N]`; IPv6 as `redis://[::1]:6379`",
      NULL, 0, 0},
     {"CGICACHE_TTL", CC_SET_DURATION, FIELD(ttl_ms), "60s", "default TTL", NULL, 0, 0},
     {"CGICACHE_PREFIX", CC_SET_PREFIX, FIELD(prefix), "cgicache", "key prefix", NULL, 0, 0},
@@ -498,7 +502,10 @@ void cc_setting_format(const cc_config *cfg, const cc_setting *s, char *out, siz
             snprintf(out, cap, "unix:%s?db=%d%s", cfg->redis.path, cfg->redis.db,
                      cfg->redis.password[0] ? " (password set)" : "");
         else
-            snprintf(out, cap, "redis://%s%s:%d/%d", cfg->redis.password[0] ? "(password)@" : "",
+            snprintf(out, cap, "redis://%s%s%s:%d/%d", cfg->redis.user,
+                     cfg->redis.password[0] ? ":(password)@"
+                     : cfg->redis.user[0]   ? "@"
+                                            : "",
                      cfg->redis.host, cfg->redis.port, cfg->redis.db);
         return;
     case CC_SET_NONE:

@@ -25,6 +25,7 @@ typedef struct cc_redis_addr {
     char host[256];                  /* TCP */
     int port;                        /* TCP, default 6379 */
     char path[108];                  /* unix socket path */
+    char user[128];                  /* ACL user; empty: the default user */
     char password[256];              /* empty: no AUTH */
     int db;                          /* SELECT when non-zero */
 } cc_redis_addr;

@@ -370,16 +370,20 @@ static void open_breaker(cc_store *s, const char *what)
 }
 
 /* AUTH and SELECT, pipelined; any error reply means this address is
- * unusable (wrong password, wrong db), which the breaker treats as down. */
+ * unusable (wrong user or password, wrong db), which the breaker treats
+ * as down.  A user is a Redis 6 ACL user: AUTH user password.  What
+ * Redis answered is logged, never what was sent. */
 static int handshake(cc_store *s, int64_t deadline)
 {
     const cc_redis_addr *a = &s->cfg->redis;
     cc_cmd cmds[2];
     size_t n = 0;
     char db[16];
-    if (a->password[0] != '\0') {
+    if (a->password[0] != '\0' || a->user[0] != '\0') {
         memset(&cmds[n], 0, sizeof cmds[n]);
         cc_cmd_arg(&cmds[n], "AUTH", (size_t)-1);
+        if (a->user[0] != '\0')
+            cc_cmd_arg(&cmds[n], a->user, (size_t)-1);
         cc_cmd_arg(&cmds[n], a->password, (size_t)-1);
         n++;
     }
@@ -397,7 +401,11 @@ static int handshake(cc_store *s, int64_t deadline)
         return -1;
     int bad = 0;
     for (size_t i = 0; i < n; i++)
-        bad |= replies[i]->type == REDIS_REPLY_ERROR;
+        if (replies[i]->type == REDIS_REPLY_ERROR) {
+            if (!bad && s->backoff == 0)
+                cc_warn("redis refused the connection's %s: %s", cmds[i].argv[0], replies[i]->str);
+            bad = 1;
+        }
     cc_store_free_replies(n, replies);
     if (bad) {
         errno = EACCES;

@@ -139,13 +139,26 @@ Test(config, redis_addresses)
     cr_assert_str_eq(c->redis.path, "/tmp/r.sock");
     cr_assert_eq(c->redis.db, 3);
     cc_config_free(c);
+    char *acl[] = {"CGICACHE_REDIS=redis://app%3Aa:s3:cret@10.0.0.1", NULL};
+    c = parse(acl);
+    cr_assert_str_eq(c->redis.user, "app:a");
+    cr_assert_str_eq(c->redis.password, "s3:cret");
+    cr_assert_eq(c->redis.port, 6379);
+    cc_config_free(c);
+    /* The default user is AUTH password alone, which Redis 5 understands. */
+    char *deflt[] = {"CGICACHE_REDIS=redis://default:pw@h", NULL};
+    c = parse(deflt);
+    cr_assert_str_eq(c->redis.user, "");
+    cr_assert_str_eq(c->redis.password, "pw");
+    cc_config_free(c);
     char *v6[] = {"CGICACHE_REDIS=redis://[::1]:7000", NULL};
     c = parse(v6);
     cr_assert_str_eq(c->redis.host, "::1");
     cr_assert_eq(c->redis.port, 7000);
     cc_config_free(c);
-    const char *bad[] = {"CGICACHE_REDIS=http://x", "CGICACHE_REDIS=redis://h:99999",
-                         "CGICACHE_REDIS=unix:relative", "CGICACHE_REDIS=redis://bob:pw@h", NULL};
+    const char *bad[] = {"CGICACHE_REDIS=http://x",          "CGICACHE_REDIS=redis://h:99999",
+                         "CGICACHE_REDIS=unix:relative",     "CGICACHE_REDIS=redis://bob@h",
+                         "CGICACHE_REDIS=redis://b%zz:pw@h", NULL};
     for (size_t i = 0; bad[i] != NULL; i++) {
         char *env[] = {(char *)bad[i], "CGICACHE_ROUTE_a=GET /a ttl=1", NULL};
         c = parse(env);
