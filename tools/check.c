@@ -134,6 +134,11 @@ static int ping(FILE *out, const cc_config *cfg, char *policy, size_t cap)
     int ok = reply != NULL && reply->type == REDIS_REPLY_STATUS;
     fprintf(out, "\nredis          %s\n",
             ok ? "PONG" : "unreachable (requests will be answered by the app, uncached)");
+    cc_store_peer peer;
+    cc_store_peer_of(s, &peer);
+    if (ok)
+        fprintf(out, "redis mode     %s\nredis node     %s\nredis tls      %s\n", peer.mode,
+                peer.node, peer.tls[0] != '\0' ? peer.tls : "no");
     if (ok)
         memory_policy(out, s, policy, cap);
     if (reply != NULL)

@@ -164,7 +164,8 @@ static int parse_db(const char *text, int *db)
 }
 
 /* redis://[[user]:password@]host[:port][/db]  or  unix:/path[?db=N].
- * A user names a Redis 6 ACL user (AUTH user password).
+ * A user names a Redis 6 ACL user (AUTH user password); rediss:// is the
+ * same over TLS.
  * Returns NULL or what is wrong. */
 static const char *parse_redis(const char *url, cc_redis_addr *a)
 {
@@ -184,10 +185,16 @@ static const char *parse_redis(const char *url, cc_redis_addr *a)
             return "expected ?db=<number> after the socket path";
         return NULL;
     }
-    if (strncmp(url, "redis://", 8) != 0)
-        return "expected redis://host[:port][/db] or unix:/path";
+    const char *p;
+    if (strncmp(url, "redis://", 8) == 0) {
+        p = url + 8;
+    } else if (strncmp(url, "rediss://", 9) == 0) {
+        p = url + 9;
+        a->tls = true;
+    } else {
+        return "expected redis://host[:port][/db], rediss://... or unix:/path";
+    }
     a->kind = CC_REDIS_TCP;
-    const char *p = url + 8;
     const char *slash = strchr(p, '/');
     const char *end = slash != NULL ? slash : p + strlen(p);
     const char *at = memrchr(p, '@', (size_t)(end - p));
@@ -254,9 +261,19 @@ static const char *const enable_words[] = {"0",    "1",  "off", "on", "false",
 
 const cc_setting cc_settings[] = {
     {"CGICACHE_REDIS", CC_SET_REDIS, FIELD(redis), "redis://127.0.0.1:6379/0",
-     "`redis://[[user]:password@]host[:port][/db]` (a user: Redis 6 ACL) or "
-     "`unix:/path/redis.sock[?db=N]`; IPv6 as `redis://[::1]:6379`",
+     "`redis://[[user]:password@]host[:port][/db]` (a user: Redis 6 ACL), `rediss://...` (TLS) "
+     "or `unix:/path/redis.sock[?db=N]`; IPv6 as `redis://[::1]:6379`",
      NULL, 0, 0},
+    {"CGICACHE_REDIS_CA", CC_SET_PATH, FIELD(redis_ca), NULL,
+     "for `rediss://`: the CA certificates (a PEM file, or a directory hashed with `openssl "
+     "rehash`) that Redis's certificate must chain to [the system's store]",
+     NULL, 0, 0},
+    {"CGICACHE_REDIS_CERT", CC_SET_PATH, FIELD(redis_cert), NULL,
+     "for `rediss://`: a client certificate (PEM, chain allowed), for a Redis with "
+     "`tls-auth-clients yes` [none]",
+     NULL, 0, 0},
+    {"CGICACHE_REDIS_KEY", CC_SET_PATH, FIELD(redis_key), NULL,
+     "for `rediss://`: the client certificate's private key (PEM, unencrypted) [none]", NULL, 0, 0},
     {"CGICACHE_TTL", CC_SET_DURATION, FIELD(ttl_ms), "60s", "default TTL", NULL, 0, 0},
     {"CGICACHE_PREFIX", CC_SET_PREFIX, FIELD(prefix), "cgicache", "key prefix", NULL, 0, 0},
     {"CGICACHE_BYPASS_HEADER", CC_SET_HEADER_NAME, FIELD(bypass_header), "X-Cache-Bypass",
@@ -403,6 +420,11 @@ static const char *apply_setting(cc_config *cfg, const cc_setting *s, const char
         cfg->enabled = false;
         return msg;
     }
+    case CC_SET_PATH:
+        if (strlen(text) >= sizeof cfg->redis_ca)
+            return "longer than 255 bytes";
+        snprintf(AT(cfg, s, char), sizeof cfg->redis_ca, "%s", text);
+        return NULL;
     case CC_SET_NONE:
         return NULL;
     }
@@ -426,6 +448,18 @@ static void parse_globals(parser *ps)
         if (why != NULL)
             problem(ps, false, s->name, "'%s': %s", s->kind == CC_SET_SECRET ? "..." : v, why);
     }
+    /* A certificate without its key (or the reverse) cannot be presented:
+     * the handshake would fail on every connection. */
+    cc_config *c = ps->cfg;
+    if ((c->redis_cert[0] != '\0') != (c->redis_key[0] != '\0'))
+        problem(ps, false, c->redis_cert[0] != '\0' ? "CGICACHE_REDIS_KEY" : "CGICACHE_REDIS_CERT",
+                "missing: CGICACHE_REDIS_CERT and CGICACHE_REDIS_KEY go together; caching is "
+                "disabled");
+    if ((c->redis_cert[0] != '\0') != (c->redis_key[0] != '\0'))
+        c->enabled = false;
+    if (!c->redis.tls && (c->redis_ca[0] != '\0' || c->redis_cert[0] != '\0'))
+        problem(ps, true, "CGICACHE_REDIS",
+                "TLS settings are set but the address is not rediss://");
 }
 
 static void format_duration(int64_t ms, char *out, size_t cap)
@@ -502,11 +536,14 @@ void cc_setting_format(const cc_config *cfg, const cc_setting *s, char *out, siz
             snprintf(out, cap, "unix:%s?db=%d%s", cfg->redis.path, cfg->redis.db,
                      cfg->redis.password[0] ? " (password set)" : "");
         else
-            snprintf(out, cap, "redis://%s%s%s:%d/%d", cfg->redis.user,
+            snprintf(out, cap, "redis%s://%s%s%s:%d/%d", cfg->redis.tls ? "s" : "", cfg->redis.user,
                      cfg->redis.password[0] ? ":(password)@"
                      : cfg->redis.user[0]   ? "@"
                                             : "",
                      cfg->redis.host, cfg->redis.port, cfg->redis.db);
+        return;
+    case CC_SET_PATH:
+        snprintf(out, cap, "%s", base + s->offset);
         return;
     case CC_SET_NONE:
         snprintf(out, cap, "%s", "");

@@ -28,6 +28,7 @@ typedef struct cc_redis_addr {
     char user[128];                  /* ACL user; empty: the default user */
     char password[256];              /* empty: no AUTH */
     int db;                          /* SELECT when non-zero */
+    bool tls;                        /* rediss:// */
 } cc_redis_addr;
 
 /* One problem found while parsing, e.g. variable "CGICACHE_TTL",
@@ -41,6 +42,9 @@ typedef struct cc_problem {
 typedef struct cc_config {
     bool enabled;                    /* CGICACHE_ENABLE and a usable CGICACHE_REDIS */
     cc_redis_addr redis;
+    char redis_ca[256];              /* CGICACHE_REDIS_CA: file or directory; "" the system's */
+    char redis_cert[256];            /* CGICACHE_REDIS_CERT: client certificate (PEM chain) */
+    char redis_key[256];             /* CGICACHE_REDIS_KEY: its private key */
     char prefix[CC_NAME_MAX];        /* CGICACHE_PREFIX [cgicache] */
     int64_t ttl_ms;                  /* CGICACHE_TTL [60s] */
     int64_t stale_ms;                /* CGICACHE_STALE [0] */
@@ -80,6 +84,7 @@ typedef enum {
     CC_SET_SECRET,           /* never shown */
     CC_SET_PREFIX,
     CC_SET_REDIS,
+    CC_SET_PATH,             /* a file or directory name; empty: none */
     CC_SET_NONE,             /* read by someone else (the loader, the tool) */
 } cc_setting_kind;
 

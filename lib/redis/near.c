@@ -332,7 +332,8 @@ static bool sync_with(cc_near *n, cc_store *s)
     }
     redisReply *r;
     int got = 0;
-    while (p[0].revents != 0 && (got = cc_store_poll_push(n->channel, &r)) > 0) {
+    bool readable = p[0].revents != 0 || cc_store_buffered(n->channel);
+    while (readable && (got = cc_store_poll_push(n->channel, &r)) > 0) {
         bool ok = apply(n, r);
         freeReplyObject(r);
         if (!ok) {

@@ -29,6 +29,7 @@
 #include "decimal.h"
 #include "log.h"
 #include "reply.h"
+#include "tls.h"
 
 #define BACKOFF_FIRST_MS 250
 #define BACKOFF_MAX_MS 4000
@@ -46,6 +47,7 @@
 struct cc_store {
     const cc_config *cfg;
     int fd;                    /* -1: not connected */
+    cc_tls *tls;               /* its TLS session (rediss://), or NULL */
     unsigned fork_gen;         /* fork_generation when fd was made */
     redisReader *reader;
     cc_reply_guard guard;      /* the reader's budget per reply */
@@ -80,6 +82,8 @@ static void on_fork_child(void)
 
 static void disconnect(cc_store *s)
 {
+    cc_tls_free(s->tls);
+    s->tls = NULL;
     if (s->fd >= 0)
         close(s->fd);
     s->fd = -1;
@@ -201,17 +205,34 @@ static int open_socket(const cc_redis_addr *a, int64_t deadline)
     return fd;
 }
 
+/* The socket's bytes, through TLS when the connection has it. */
+static ssize_t io_send(cc_store *s, const char *p, size_t n)
+{
+    return s->tls != NULL ? cc_tls_send(s->tls, p, n) : send(s->fd, p, n, MSG_NOSIGNAL);
+}
+
+static ssize_t io_recv(cc_store *s, char *p, size_t n)
+{
+    return s->tls != NULL ? cc_tls_recv(s->tls, p, n) : recv(s->fd, p, n, MSG_DONTWAIT);
+}
+
+/* What to poll for after EAGAIN: TLS may read to write, or write to read. */
+static short io_wants(const cc_store *s, short plain)
+{
+    return s->tls != NULL ? cc_tls_wants(s->tls) : plain;
+}
+
 static int send_all(cc_store *s, const char *p, size_t n, int64_t deadline)
 {
     while (n > 0) {
-        ssize_t w = send(s->fd, p, n, MSG_NOSIGNAL);
+        ssize_t w = io_send(s, p, n);
         if (w > 0) {
             p += w;
             n -= (size_t)w;
         } else if (w < 0 && errno == EINTR) {
             continue;
         } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (wait_fd(s->fd, POLLOUT, deadline) < 0)
+            if (wait_fd(s->fd, io_wants(s, POLLOUT), deadline) < 0)
                 return -1;
         } else {
             return -1;
@@ -247,7 +268,7 @@ static int read_reply(cc_store *s, redisReply **out, int64_t deadline)
             errno = ENOMEM;
             return -1;
         }
-        ssize_t n = recv(s->fd, s->in, RECV_CHUNK, 0);
+        ssize_t n = io_recv(s, s->in, RECV_CHUNK);
         if (n > 0) {
             if (redisReaderFeed(s->reader, s->in, (size_t)n) != REDIS_OK) {
                 errno = EPROTO;
@@ -258,7 +279,7 @@ static int read_reply(cc_store *s, redisReply **out, int64_t deadline)
             errno = ECONNRESET;
             return -1;
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (wait_fd(s->fd, POLLIN, deadline) < 0)
+            if (wait_fd(s->fd, io_wants(s, POLLIN), deadline) < 0)
                 return -1;
         } else if (errno != EINTR) {
             return -1;
@@ -414,6 +435,30 @@ static int handshake(cc_store *s, int64_t deadline)
     return 0;
 }
 
+/* The TLS handshake, under the connection's deadline.  Why it failed
+ * (a certificate refused, a server that does not speak TLS) is said
+ * once, with the first failure of a streak, as the breaker's own line is. */
+static int start_tls(cc_store *s, const char *host, int port, int64_t deadline)
+{
+    char why[256] = "";
+    int r = -1;
+    s->tls = cc_tls_new(s->cfg, s->fd, host, why, sizeof why);
+    while (s->tls != NULL && (r = cc_tls_handshake(s->tls, why, sizeof why)) == 0)
+        if (cc_mono_ms() >= deadline || wait_fd(s->fd, cc_tls_wants(s->tls), deadline) < 0) {
+            snprintf(why, sizeof why, "no answer to the TLS handshake in time (is it a TLS port?)");
+            r = -1;
+            break;
+        }
+    if (r == 1)
+        return 0;
+    if (s->backoff == 0)
+        cc_warn("redis TLS with %s:%d failed: %s", host, port, why);
+    else
+        cc_debug("redis TLS with %s:%d failed: %s", host, port, why);
+    errno = EPROTO;
+    return -1;
+}
+
 static int ensure_connected(cc_store *s)
 {
     if (s->fd >= 0 && s->fork_gen == fork_generation)
@@ -434,6 +479,12 @@ static int ensure_connected(cc_store *s)
         return -1;
     }
     s->fork_gen = fork_generation;
+    const cc_redis_addr *a = &s->cfg->redis;
+    if (a->tls &&
+        start_tls(s, a->host, a->port, now + s->cfg->connect_timeout_ms + s->cfg->timeout_ms) < 0) {
+        open_breaker(s, "TLS handshake");
+        return -1;
+    }
     s->serial++;
     s->reader = cc_reply_reader(&s->guard, &s->limits);
     if (s->reader == NULL ||
@@ -556,6 +607,26 @@ unsigned cc_store_serial(const cc_store *s)
     return s != NULL && s->fd >= 0 ? s->serial : 0;
 }
 
+bool cc_store_buffered(const cc_store *s)
+{
+    return s != NULL && s->fd >= 0 && cc_tls_pending(s->tls);
+}
+
+void cc_store_peer_of(const cc_store *s, cc_store_peer *out)
+{
+    memset(out, 0, sizeof *out);
+    if (s == NULL || s->fd < 0)
+        return;
+    const cc_redis_addr *a = &s->cfg->redis;
+    snprintf(out->mode, sizeof out->mode, "single");
+    if (a->kind == CC_REDIS_UNIX)
+        snprintf(out->node, sizeof out->node, "unix:%s", a->path);
+    else
+        snprintf(out->node, sizeof out->node, "%s:%d", a->host, a->port);
+    if (s->tls != NULL)
+        cc_tls_describe(s->tls, out->tls, sizeof out->tls);
+}
+
 int cc_store_poll_push(cc_store *s, redisReply **out)
 {
     if (s == NULL || s->fd < 0 || s->fork_gen != fork_generation)
@@ -570,7 +641,7 @@ int cc_store_poll_push(cc_store *s, redisReply **out)
         }
         if (s->in == NULL && (s->in = malloc(RECV_CHUNK)) == NULL)
             break;
-        ssize_t n = recv(s->fd, s->in, RECV_CHUNK, MSG_DONTWAIT);
+        ssize_t n = io_recv(s, s->in, RECV_CHUNK);
         if (n > 0 && redisReaderFeed(s->reader, s->in, (size_t)n) == REDIS_OK)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))

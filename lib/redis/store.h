@@ -14,6 +14,7 @@
 #define CGICACHE_STORE_H
 
 #include <hiredis/hiredis.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -76,6 +77,10 @@ void cc_store_drop(cc_store *s);
  * read and write). */
 int cc_store_fd(const cc_store *s);
 
+/* Whether bytes already read from s's socket wait to be parsed (TLS
+ * decrypts a record at a time): polling the socket does not show them. */
+bool cc_store_buffered(const cc_store *s);
+
 /* Takes the next reply pushed on s if one is there, without waiting.
  * Returns 1 with *out set, 0 when none is there, -1 when the connection
  * is gone (closed, failed or sent something that is not Redis; it is
@@ -86,6 +91,16 @@ int cc_store_poll_push(cc_store *s, redisReply **out);
  * caller owns: for subscribing.  Free with cc_store_close. */
 cc_store *cc_store_open(const cc_config *cfg);
 void cc_store_close(cc_store *s);
+
+/* What s is connected to, for `cgicache check`: the mode ("single"),
+ * the node ("127.0.0.1:6379", "unix:/path"), and over TLS the session
+ * (cc_tls_describe; "" without TLS).  Empty when s is not connected. */
+typedef struct cc_store_peer {
+    char mode[16];
+    char node[300];
+    char tls[400];
+} cc_store_peer;
+void cc_store_peer_of(const cc_store *s, cc_store_peer *out);
 
 /* Every reply is bounded (reply.h): at most CGICACHE_MAX_SIZE + 1M of
  * strings (64M at least), arrays of arrays at most, and 1024 values, more than

@@ -168,6 +168,35 @@ Test(config, redis_addresses)
     }
 }
 
+Test(config, redis_tls)
+{
+    char *tls[] = {"CGICACHE_REDIS=rediss://u:p@redis.internal:6380/1",
+                   "CGICACHE_REDIS_CA=/etc/ca.pem", NULL};
+    cc_config *c = parse(tls);
+    cr_assert(c->enabled);
+    cr_assert(c->redis.tls);
+    cr_assert_str_eq(c->redis.host, "redis.internal");
+    cr_assert_eq(c->redis.port, 6380);
+    cr_assert_str_eq(c->redis.user, "u");
+    cr_assert_str_eq(c->redis_ca, "/etc/ca.pem");
+    cr_assert_eq(c->nproblems, 0);
+    cc_config_free(c);
+    /* A certificate without its key could never be presented. */
+    char *half[] = {"CGICACHE_REDIS=rediss://h", "CGICACHE_REDIS_CERT=/c.pem", NULL};
+    c = parse(half);
+    cr_assert_not(c->enabled);
+    cr_assert_not_null(problem_for(c, "CGICACHE_REDIS_KEY"));
+    cc_config_free(c);
+    /* TLS settings with a plain address: advice, caching goes on. */
+    char *plain[] = {"CGICACHE_REDIS=redis://h", "CGICACHE_REDIS_CA=/ca.pem", NULL};
+    c = parse(plain);
+    cr_assert(c->enabled);
+    cr_assert_not(c->redis.tls);
+    const cc_problem *p = problem_for(c, "CGICACHE_REDIS");
+    cr_assert(p != NULL && p->warning);
+    cc_config_free(c);
+}
+
 Test(config, enable_off)
 {
     char *env[] = {"CGICACHE_ENABLE=0", NULL};

@@ -1,0 +1,136 @@
+#!/bin/bash
+# t_tls.sh -- CGICACHE_REDIS=rediss://...: Redis over TLS, with a CA, server
+# and client certificates this test makes with the openssl CLI.  Hits over
+# TLS (the worker's connection, the fill waiter's, the near cache's
+# channel, the tool's); the CA given as a file or a hashed directory; a
+# client certificate for a Redis that asks for one.  Refused, each with a
+# log line that says why, while the app answers uncached (fail open): a
+# server certificate from another CA, one for another name (asked by
+# address and by name), an expired one, a plain-TCP Redis, a client
+# without the certificate the server wants.
+. "$(dirname "$0")/lib.sh"
+
+PKI=$TMP/pki
+mkdir -p "$PKI/cadir"
+ossl() { openssl "$@" >>"$PKI/openssl.log" 2>&1 || { echo "openssl $* failed"; cat "$PKI/openssl.log"; exit 1; }; }
+ca() {   # ca NAME: a self-signed CA
+    ossl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/$1.key" -out "$PKI/$1.crt" -days 2 -subj "/CN=$1"
+}
+# cert NAME CA DAYS SAN: a key and a certificate signed by CA.
+cert() {
+    ossl req -newkey rsa:2048 -nodes -keyout "$PKI/$1.key" -out "$PKI/$1.csr" -subj "/CN=$1"
+    printf 'subjectAltName=%s\n' "$4" >"$PKI/$1.ext"
+    ossl x509 -req -in "$PKI/$1.csr" -CA "$PKI/$2.crt" -CAkey "$PKI/$2.key" -CAcreateserial \
+        -out "$PKI/$1.crt" -days "$3" -extfile "$PKI/$1.ext"
+}
+ca ca
+ca otherca
+cert server ca 2 "IP:127.0.0.1,DNS:localhost"
+cert elsewhere ca 2 "DNS:other.example"
+cert expired ca -1 "IP:127.0.0.1,DNS:localhost"
+cert client ca 2 "DNS:client"
+cp "$PKI/ca.crt" "$PKI/cadir/"
+openssl rehash "$PKI/cadir" 2>/dev/null || c_rehash "$PKI/cadir" >/dev/null
+
+# tls_redis NAME CERT [ARGS...]: a redis-server speaking only TLS, with
+# CERT; its port in TLS_PORT_<NAME>.
+tls_redis() {
+    local name=$1 crt=$2 port
+    shift 2
+    port=$(free_port)
+    redis-server --port 0 --tls-port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+        --tls-cert-file "$PKI/$crt.crt" --tls-key-file "$PKI/$crt.key" \
+        --tls-ca-cert-file "$PKI/ca.crt" --tls-auth-clients no "$@" >"$TMP/redis-$name.log" 2>&1 &
+    PIDS+=("$!")
+    disown "$!" 2>/dev/null
+    eval "TLS_PORT_$name=$port"
+    wait_for redis-cli --tls --insecure --cert "$PKI/client.crt" --key "$PKI/client.key" \
+        -p "$port" PING
+}
+tcli() { timeout 5 redis-cli --tls --cacert "$PKI/ca.crt" -p "$TLS_PORT_good" "$@"; }
+tls_redis good server
+tls_redis elsewhere elsewhere
+tls_redis expired expired
+tls_redis mtls server --tls-auth-clients yes
+start_redis      # plain TCP
+
+ROUTES=(CGICACHE_ROUTE_all='GET /* ttl=60')
+start_app app 1 "$TESTAPP" "${ROUTES[@]}" CGICACHE_REDIS="rediss://127.0.0.1:$TLS_PORT_good/0" \
+    CGICACHE_REDIS_CA="$PKI/ca.crt"
+expect_eq "TLS: MISS first" "$(status_of "$(fcgi app GET "/a?plain=1")")" MISS
+expect_eq "TLS: then HIT" "$(status_of "$(fcgi app GET "/a?plain=1")")" HIT
+r=$(fcgi app GET "/a?plain=1")
+expect_contains "TLS: the near cache serves (its channel over TLS)" "$(header_of "$r" Cache-Status)" "detail=near"
+expect_eq "TLS: the body is the app's" "$(body_of "$r")" "plain page"
+expect_eq "TLS: the app ran once" "$(runs_of app)" 1
+expect_contains "TLS: the entry is in the TLS redis" "$(tcli --scan --pattern 'cgicache:all:*')" "cgicache:all:"
+# A key changed behind the worker's back: the invalidation comes over TLS.
+tcli --scan --pattern 'cgicache:all:*' | while read -r k; do tcli DEL "$k" >/dev/null; done
+expect_eq "TLS: a deleted entry is not served from memory" "$(status_of "$(fcgi app GET "/a?plain=1")")" MISS
+
+# A stampede: the waiters' subscribed connections are TLS too.
+start_app cold 1 "$TESTAPP" "${ROUTES[@]}" CGICACHE_REDIS="rediss://127.0.0.1:$TLS_PORT_good/0" \
+    CGICACHE_REDIS_CA="$PKI/ca.crt"
+start_app cold2 1 "$TESTAPP" "${ROUTES[@]}" CGICACHE_REDIS="rediss://127.0.0.1:$TLS_PORT_good/0" \
+    CGICACHE_REDIS_CA="$PKI/ca.crt" APP_COUNTER="$TMP/cold.count"
+fcgi cold GET "/cold?plain=1&sleep_ms=500" >/dev/null &
+sleep 0.2
+r=$(fcgi cold2 GET "/cold?plain=1&sleep_ms=500")
+wait
+expect_eq "TLS stampede: 2 cold requests, 1 computation" "$(runs_of cold)" 1
+expect_eq "TLS stampede: the waiter is served the fill" "$(status_of "$r")" HIT
+
+# The CA as a hashed directory, and the server asked by name (SNI, DNS SAN).
+start_app dir 1 "$TESTAPP" "${ROUTES[@]}" CGICACHE_REDIS="rediss://localhost:$TLS_PORT_good/0" \
+    CGICACHE_REDIS_CA="$PKI/cadir"
+fcgi dir GET "/d?plain=1" >/dev/null
+expect_eq "TLS: CA directory, host by name: HIT" "$(status_of "$(fcgi dir GET "/d?plain=1")")" HIT
+
+# A client certificate, for a server that wants one.
+start_app mtls 1 "$TESTAPP" "${ROUTES[@]}" CGICACHE_REDIS="rediss://127.0.0.1:$TLS_PORT_mtls/0" \
+    CGICACHE_REDIS_CA="$PKI/ca.crt" CGICACHE_REDIS_CERT="$PKI/client.crt" CGICACHE_REDIS_KEY="$PKI/client.key"
+fcgi mtls GET "/m?plain=1" >/dev/null
+expect_eq "TLS: client certificate: HIT" "$(status_of "$(fcgi mtls GET "/m?plain=1")")" HIT
+
+# The tool: check shows the session.
+out=$(CGICACHE_REDIS="rediss://127.0.0.1:$TLS_PORT_good/0" CGICACHE_REDIS_CA="$PKI/ca.crt" "$CC_TOOL" check 2>&1)
+expect_contains "check: PONG over TLS" "$out" "PONG"
+expect_contains "check: the TLS peer is shown" "$out" "peer /CN=server, issuer /CN=ca (verified)"
+
+# refused NAME URL WHY [VAR=VALUE...]: the app answers, uncached, twice,
+# and its log says WHY.
+refused() {
+    local name=$1 url=$2 why=$3
+    shift 3
+    start_app "$name" 1 "$TESTAPP" "${ROUTES[@]}" CGICACHE_REDIS="$url" "$@"
+    local r1 r2
+    r1=$(fcgi "$name" GET "/r?plain=1")
+    r2=$(fcgi "$name" GET "/r?plain=1")
+    expect_eq "$name: the app answers" "$(body_of "$r1")|$(body_of "$r2")" "plain page|plain page"
+    expect_eq "$name: MISS (fail open)" "$(status_of "$r2")" MISS
+    expect_eq "$name: the app ran each time" "$(runs_of "$name")" 2
+    expect_contains "$name: the log says why" "$(cat "$TMP/$name.log")" "$why"
+}
+refused wrongca "rediss://127.0.0.1:$TLS_PORT_good/0" \
+    "redis TLS with 127.0.0.1:$TLS_PORT_good failed: certificate refused: self-signed certificate in certificate chain" \
+    CGICACHE_REDIS_CA="$PKI/otherca.crt"
+refused systemca "rediss://127.0.0.1:$TLS_PORT_good/0" "certificate refused: self-signed certificate in certificate chain"
+refused wrongip "rediss://127.0.0.1:$TLS_PORT_elsewhere/0" "certificate refused: IP address mismatch" \
+    CGICACHE_REDIS_CA="$PKI/ca.crt"
+refused wrongname "rediss://localhost:$TLS_PORT_elsewhere/0" "certificate refused: hostname mismatch" \
+    CGICACHE_REDIS_CA="$PKI/ca.crt"
+refused expired "rediss://127.0.0.1:$TLS_PORT_expired/0" "certificate refused: certificate has expired" \
+    CGICACHE_REDIS_CA="$PKI/ca.crt"
+refused plain "rediss://127.0.0.1:$REDIS_PORT/0" "redis TLS with 127.0.0.1:$REDIS_PORT failed" \
+    CGICACHE_REDIS_CA="$PKI/ca.crt"
+expect_eq "plain: nothing was stored in the plain redis" "$(rcli DBSIZE)" 0
+refused nocert "rediss://127.0.0.1:$TLS_PORT_mtls/0" "redis" CGICACHE_REDIS_CA="$PKI/ca.crt"
+refused badca "rediss://127.0.0.1:$TLS_PORT_good/0" "CGICACHE_REDIS_CA $PKI/nothing.crt: No such file" \
+    CGICACHE_REDIS_CA="$PKI/nothing.crt"
+# The other way round: a TLS port spoken to in plain text.
+refused plaintotls "redis://127.0.0.1:$TLS_PORT_good/0" "redis"
+for l in wrongca wrongip wrongname expired plain; do
+    n=$(grep -c "redis TLS with" "$TMP/$l.log")
+    [ "$n" -eq 1 ] && ok "$l: said once, not on every request" || not_ok "$l: said $n times"
+done
+finish
