@@ -29,10 +29,15 @@
 #include "decimal.h"
 #include "log.h"
 #include "reply.h"
+#include "sentinel.h"
 #include "tls.h"
 
 #define BACKOFF_FIRST_MS 250
 #define BACKOFF_MAX_MS 4000
+/* Behind sentinels an outage is usually a failover, over in seconds: the
+ * breaker looks again at least this often, so hits resume promptly once
+ * a new master is promoted (each look costs a sentinel query). */
+#define BACKOFF_MAX_SENTINEL_MS 1000
 #define RECV_CHUNK (64 * 1024)
 /* What one reply may cost a request: the largest is an entry (a body of
  * CGICACHE_MAX_SIZE, its key and head); no command a request sends has
@@ -61,6 +66,14 @@ struct cc_store {
     int64_t backoff;
     int owned;                 /* a cc_store_open connection, not the thread's */
     unsigned serial;           /* connections made so far: tells one from the next */
+    bool to_sentinel;          /* a connection to a sentinel (sentinel.c's), not to data */
+    bool demoted;              /* a write was refused READONLY: the master is a replica now */
+    struct cc_store *watch;    /* a sentinel connection subscribed to +switch-master */
+    int64_t watch_retry_at;    /* when to try making the watch again after a failure */
+    int next_sentinel;         /* the sentinel asked first: the last one that answered */
+    char host[256];            /* the node connected to (TCP) */
+    int port;
+    char node[300];            /* "host:port" or "unix:/path", for logs and the near cache */
 };
 
 static pthread_key_t thread_key;
@@ -68,6 +81,7 @@ static volatile unsigned fork_generation;
 static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
 
 static void disconnect(cc_store *s);
+static void drop_watch(cc_store *s);
 
 /* In a child, the parent's connection is closed without a word on it (the
  * parent may be mid-command on the same socket) and never leaks into a
@@ -76,8 +90,20 @@ static void on_fork_child(void)
 {
     fork_generation++;
     cc_store *s = pthread_getspecific(thread_key);
-    if (s != NULL)
+    if (s != NULL) {
+        drop_watch(s);
         disconnect(s);
+    }
+}
+
+static void free_store(cc_store *s);
+
+/* Closes the sentinel watch (the data connection stays). */
+static void drop_watch(cc_store *s)
+{
+    if (s->watch != NULL)
+        free_store(s->watch);
+    s->watch = NULL;
 }
 
 static void disconnect(cc_store *s)
@@ -98,6 +124,7 @@ static void free_store(cc_store *s)
 {
     if (s == NULL)
         return;
+    drop_watch(s);
     disconnect(s);
     free(s->out);
     free(s->in);
@@ -172,7 +199,7 @@ fail:;
     return -1;
 }
 
-static int open_socket(const cc_redis_addr *a, int64_t deadline)
+static int open_socket(const cc_redis_addr *a, const char *host, int port_number, int64_t deadline)
 {
     if (a->kind == CC_REDIS_UNIX) {
         struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -184,17 +211,17 @@ static int open_socket(const cc_redis_addr *a, int64_t deadline)
      * main, and a CGI is answered before main).  A name goes to the
      * resolver, which may also block beyond our deadline: addresses are
      * what README recommends. */
-    struct sockaddr_in in4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)a->port)};
-    struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)a->port)};
-    if (inet_pton(AF_INET, a->host, &in4.sin_addr) == 1)
+    struct sockaddr_in in4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port_number)};
+    struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port_number)};
+    if (inet_pton(AF_INET, host, &in4.sin_addr) == 1)
         return connect_addr(AF_INET, (struct sockaddr *)&in4, sizeof in4, deadline);
-    if (inet_pton(AF_INET6, a->host, &in6.sin6_addr) == 1)
+    if (inet_pton(AF_INET6, host, &in6.sin6_addr) == 1)
         return connect_addr(AF_INET6, (struct sockaddr *)&in6, sizeof in6, deadline);
     char port[16];
-    snprintf(port, sizeof port, "%d", a->port);
+    snprintf(port, sizeof port, "%d", port_number);
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *res = NULL;
-    if (getaddrinfo(a->host, port, &hints, &res) != 0) {
+    if (getaddrinfo(host, port, &hints, &res) != 0) {
         errno = EHOSTUNREACH;
         return -1;
     }
@@ -262,10 +289,6 @@ static int read_reply(cc_store *s, redisReply **out, int64_t deadline)
          * already arrived when we got here is parsed first. */
         if (fed && cc_mono_ms() >= deadline) {
             errno = ETIMEDOUT;
-            return -1;
-        }
-        if (s->in == NULL && (s->in = malloc(RECV_CHUNK)) == NULL) {
-            errno = ENOMEM;
             return -1;
         }
         ssize_t n = io_recv(s, s->in, RECV_CHUNK);
@@ -347,6 +370,8 @@ static int settle_owed(cc_store *s, int64_t deadline)
             return -1;
         if (reply->type == REDIS_REPLY_ERROR)
             cc_warn("redis refused a write: %s", reply->str);
+        if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "READONLY", 8) == 0)
+            s->demoted = true;
         freeReplyObject(reply);
     }
     return 0;
@@ -378,28 +403,49 @@ static int exchange(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **r
 static void open_breaker(cc_store *s, const char *what)
 {
     int err = errno;
+    int64_t most = s->cfg->redis.sentinel ? BACKOFF_MAX_SENTINEL_MS : BACKOFF_MAX_MS;
     disconnect(s);
-    if (s->backoff == 0) {
+    if (s->to_sentinel) {
+        /* One sentinel down among several is sentinel.c's to judge. */
+        cc_debug("redis sentinel %s %s failed (%s)", s->node, what, strerror(err));
+    } else if (s->backoff == 0) {
         cc_warn("redis %s failed (%s); caching paused, retrying in %d ms", what, strerror(err),
                 BACKOFF_FIRST_MS);
         s->backoff = BACKOFF_FIRST_MS;
     } else {
         cc_debug("redis %s failed again (%s)", what, strerror(err));
-        s->backoff = s->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff * 2;
+        s->backoff = s->backoff * 2 > most ? most : s->backoff * 2;
     }
     s->down_until = cc_mono_ms() + s->backoff;
+}
+
+/* Whether a ROLE reply says master; else its role into role. */
+static bool is_master(const redisReply *r, char *role, size_t cap)
+{
+    snprintf(role, cap, "%s", "?");
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0 ||
+        r->element[0]->type != REDIS_REPLY_STRING)
+        return false;
+    snprintf(role, cap, "%.*s", (int)r->element[0]->len, r->element[0]->str);
+    return strcmp(role, "master") == 0;
 }
 
 /* AUTH and SELECT, pipelined; any error reply means this address is
  * unusable (wrong user or password, wrong db), which the breaker treats
  * as down.  A user is a Redis 6 ACL user: AUTH user password.  What
- * Redis answered is logged, never what was sent. */
+ * Redis answered is logged, never what was sent.  Behind sentinels, ROLE
+ * rides along: a node a sentinel named is written to only once it says
+ * it is the master (a sentinel may lag a failover, or be wrong), and the
+ * next attempt asks the next sentinel first.  A connection to a sentinel
+ * has no handshake here (sentinel.c authenticates when asked to). */
 static int handshake(cc_store *s, int64_t deadline)
 {
     const cc_redis_addr *a = &s->cfg->redis;
-    cc_cmd cmds[2];
+    cc_cmd cmds[3];
     size_t n = 0;
     char db[16];
+    if (s->to_sentinel)
+        return 0;
     if (a->password[0] != '\0' || a->user[0] != '\0') {
         memset(&cmds[n], 0, sizeof cmds[n]);
         cc_cmd_arg(&cmds[n], "AUTH", (size_t)-1);
@@ -415,9 +461,14 @@ static int handshake(cc_store *s, int64_t deadline)
         cc_cmd_arg(&cmds[n], db, (size_t)-1);
         n++;
     }
+    if (a->sentinel) {
+        memset(&cmds[n], 0, sizeof cmds[n]);
+        cc_cmd_arg(&cmds[n], "ROLE", (size_t)-1);
+        n++;
+    }
     if (n == 0)
         return 0;
-    redisReply *replies[2] = {NULL, NULL};
+    redisReply *replies[3] = {NULL, NULL, NULL};
     if (exchange(s, n, cmds, replies, deadline) < 0)
         return -1;
     int bad = 0;
@@ -427,6 +478,15 @@ static int handshake(cc_store *s, int64_t deadline)
                 cc_warn("redis refused the connection's %s: %s", cmds[i].argv[0], replies[i]->str);
             bad = 1;
         }
+    char role[32];
+    if (!bad && a->sentinel && !is_master(replies[n - 1], role, sizeof role)) {
+        if (s->backoff == 0)
+            cc_warn("redis %s, named master '%s' by a sentinel, says it is a %s: not written to; "
+                    "asking the next sentinel",
+                    s->node, a->master, role);
+        s->next_sentinel = (s->next_sentinel + 1) % a->nsentinels;
+        bad = 1;
+    }
     cc_store_free_replies(n, replies);
     if (bad) {
         errno = EACCES;
@@ -459,35 +519,147 @@ static int start_tls(cc_store *s, const char *host, int port, int64_t deadline)
     return -1;
 }
 
+/* Whether r is the sentinels' "+switch-master <name> <old> <new>" for
+ * the master cfg names. */
+static bool is_switch(const cc_config *cfg, const redisReply *r)
+{
+    size_t n = strlen(cfg->redis.master);
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3)
+        return false;
+    const redisReply *kind = r->element[0], *channel = r->element[1], *text = r->element[2];
+    return kind->type == REDIS_REPLY_STRING && kind->len == 7 &&
+           memcmp(kind->str, "message", 7) == 0 && channel->type == REDIS_REPLY_STRING &&
+           channel->len == 14 && memcmp(channel->str, "+switch-master", 14) == 0 &&
+           text->type == REDIS_REPLY_STRING && text->len > n && text->str[n] == ' ' &&
+           memcmp(text->str, cfg->redis.master, n) == 0;
+}
+
+/* Behind sentinels, a thread's data connection is followed by a watch:
+ * a connection to the sentinel that named the master, subscribed to
+ * +switch-master.  A failover's old master may stay a master for seconds
+ * after the switch (until the sentinels convert it), and the connection
+ * to it would go on reading and writing there, unpurged by what is
+ * purged on the new one.  The watch is read without waiting at each
+ * call: a switch of our master, or the watch lost (it cannot tell us of
+ * one any more), and the data connection is made anew, with the master
+ * the sentinels name now.  The watch outlives a failed data connection:
+ * while the breaker is open (the master died), a switch ends the wait at
+ * once, so hits resume as soon as the new master is promoted. */
+static void make_watch(cc_store *s)
+{
+    const cc_redis_addr *a = &s->cfg->redis;
+    s->watch = cc_store_open_sentinel(s->cfg, &a->sentinels[s->next_sentinel]);
+    cc_cmd sub = {0};
+    cc_cmd_arg(&sub, "SUBSCRIBE", (size_t)-1);
+    cc_cmd_arg(&sub, "+switch-master", (size_t)-1);
+    redisReply *r = s->watch != NULL ? cc_store_command(s->watch, &sub) : NULL;
+    bool ok = r != NULL && r->type == REDIS_REPLY_ARRAY;
+    if (r != NULL)
+        freeReplyObject(r);
+    if (!ok) {
+        cc_debug("sentinel watch for '%s' could not be made: failovers are followed on errors",
+                 a->master);
+        if (s->watch != NULL)
+            free_store(s->watch);
+        s->watch = NULL;
+        s->watch_retry_at = cc_mono_ms() + BACKOFF_MAX_SENTINEL_MS;
+    }
+}
+
+/* Reads what the watch says; false when the data connection must be made anew. */
+static bool watch_holds(cc_store *s)
+{
+    redisReply *r;
+    int got;
+    while ((got = cc_store_poll_push(s->watch, &r)) > 0) {
+        bool moved = is_switch(s->cfg, r);
+        if (moved)
+            cc_info("redis sentinels switched master '%s' (%.*s): following", s->cfg->redis.master,
+                    (int)r->element[2]->len, r->element[2]->str);
+        freeReplyObject(r);
+        if (moved)
+            return false;
+    }
+    if (got < 0) {
+        cc_info("redis sentinel watch lost: asking the sentinels for master '%s' again",
+                s->cfg->redis.master);
+        return false;
+    }
+    return true;
+}
+
+static int connect_anew(cc_store *s);
+
 static int ensure_connected(cc_store *s)
 {
-    if (s->fd >= 0 && s->fork_gen == fork_generation)
-        return 0;
+    if (s->fd >= 0 && s->fork_gen == fork_generation) {
+        if (!s->cfg->redis.sentinel || s->owned)
+            return 0;     /* the common case: one call, one branch */
+        if (s->watch == NULL && cc_mono_ms() >= s->watch_retry_at)
+            make_watch(s);
+        if (s->watch == NULL || watch_holds(s))
+            return 0;
+        drop_watch(s);
+        disconnect(s);
+    }
     if (s->fd >= 0) {
         /* Made by our parent: close our copy without a word on it. */
         disconnect(s);
         s->down_until = 0;
         s->backoff = 0;
     }
+    if (cc_mono_ms() < s->down_until) {
+        if (s->watch == NULL || watch_holds(s))
+            return -1;
+        drop_watch(s);     /* switched (or the watch lost): look now */
+    }
+    return connect_anew(s);
+}
+
+/* Makes s's connection: to the node, or behind sentinels to the master
+ * they name; TLS, then the handshake.  A failure opens the breaker. */
+static int connect_anew(cc_store *s)
+{
     int64_t now = cc_mono_ms();
-    if (now < s->down_until)
-        return -1;
+    const cc_redis_addr *a = &s->cfg->redis;
+    if (a->sentinel && !s->to_sentinel) {
+        char why[300] = "";
+        if (cc_sentinel_master(s->cfg, &s->next_sentinel, s->host, sizeof s->host, &s->port, why,
+                               sizeof why) < 0) {
+            if (s->backoff == 0)
+                cc_warn("redis sentinels named no master '%s': %s", a->master, why);
+            open_breaker(s, "master discovery");
+            return -1;
+        }
+        now = cc_mono_ms();
+    } else if (!s->to_sentinel) {
+        snprintf(s->host, sizeof s->host, "%s", a->host);
+        s->port = a->port;
+    }
+    if (a->kind == CC_REDIS_UNIX && !a->sentinel)
+        snprintf(s->node, sizeof s->node, "unix:%s", a->path);
+    else
+        snprintf(s->node, sizeof s->node, "%s:%d", s->host, s->port);
     int64_t deadline = now + s->cfg->connect_timeout_ms;
-    s->fd = open_socket(&s->cfg->redis, deadline);
+    s->fd = open_socket(a, s->host, s->port, deadline);
     if (s->fd < 0) {
         open_breaker(s, "connect");
         return -1;
     }
     s->fork_gen = fork_generation;
-    const cc_redis_addr *a = &s->cfg->redis;
+    s->demoted = false;
     if (a->tls &&
-        start_tls(s, a->host, a->port, now + s->cfg->connect_timeout_ms + s->cfg->timeout_ms) < 0) {
+        start_tls(s, s->host, s->port, now + s->cfg->connect_timeout_ms + s->cfg->timeout_ms) < 0) {
         open_breaker(s, "TLS handshake");
         return -1;
     }
     s->serial++;
+    /* The receive buffer is made with the connection it serves (which
+     * reads nothing without it), and kept across connections. */
+    if (s->in == NULL)
+        s->in = malloc(RECV_CHUNK);
     s->reader = cc_reply_reader(&s->guard, &s->limits);
-    if (s->reader == NULL ||
+    if (s->reader == NULL || s->in == NULL ||
         handshake(s, now + s->cfg->connect_timeout_ms + s->cfg->timeout_ms) < 0) {
         open_breaker(s, "handshake");
         return -1;
@@ -560,6 +732,16 @@ int cc_store_run(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **repl
         return -1;
     }
     s->backoff = 0;
+    for (size_t i = 0; i < ncmd && !s->demoted; i++)
+        s->demoted = replies[i]->type == REDIS_REPLY_ERROR &&
+                     strncmp(replies[i]->str, "READONLY", 8) == 0;
+    if (s->demoted) {
+        /* The master became a replica under us (a failover, its
+         * connections not killed yet): the next call finds the new one.
+         * This call's refused writes fail soft, as any refusal does. */
+        cc_info("redis %s refused a write as a replica: looking for the master again", s->node);
+        disconnect(s);
+    }
     return 0;
 }
 
@@ -612,17 +794,51 @@ bool cc_store_buffered(const cc_store *s)
     return s != NULL && s->fd >= 0 && cc_tls_pending(s->tls);
 }
 
+int cc_store_follow(cc_store *s)
+{
+    if (s == NULL || s->watch == NULL || s->fd < 0 || s->fork_gen != fork_generation)
+        return 0;
+    if (watch_holds(s))
+        return 0;
+    drop_watch(s);
+    disconnect(s);
+    return -1;
+}
+
+cc_store *cc_store_open_sentinel(const cc_config *cfg, const cc_redis_node *sentinel)
+{
+    pthread_once(&thread_key_once, make_thread_key);
+    cc_store *s = new_store(cfg, 1);
+    if (s == NULL)
+        return NULL;
+    s->to_sentinel = true;
+    snprintf(s->host, sizeof s->host, "%s", sentinel->host);
+    s->port = sentinel->port;
+    if (connect_anew(s) < 0) {
+        free_store(s);
+        return NULL;
+    }
+    return s;
+}
+
+const char *cc_store_node(const cc_store *s)
+{
+    return s != NULL && s->fd >= 0 ? s->node : "";
+}
+
 void cc_store_peer_of(const cc_store *s, cc_store_peer *out)
 {
     memset(out, 0, sizeof *out);
     if (s == NULL || s->fd < 0)
         return;
     const cc_redis_addr *a = &s->cfg->redis;
-    snprintf(out->mode, sizeof out->mode, "single");
-    if (a->kind == CC_REDIS_UNIX)
-        snprintf(out->node, sizeof out->node, "unix:%s", a->path);
+    snprintf(out->mode, sizeof out->mode, "%s", a->sentinel ? "sentinel" : "single");
+    if (a->sentinel)
+        snprintf(out->node, sizeof out->node, "%s (master '%s', named by sentinel %s:%d)", s->node,
+                 a->master, a->sentinels[s->next_sentinel].host,
+                 a->sentinels[s->next_sentinel].port);
     else
-        snprintf(out->node, sizeof out->node, "%s:%d", a->host, a->port);
+        snprintf(out->node, sizeof out->node, "%s", s->node);
     if (s->tls != NULL)
         cc_tls_describe(s->tls, out->tls, sizeof out->tls);
 }
@@ -639,8 +855,6 @@ int cc_store_poll_push(cc_store *s, redisReply **out)
             *out = reply;
             return 1;
         }
-        if (s->in == NULL && (s->in = malloc(RECV_CHUNK)) == NULL)
-            break;
         ssize_t n = io_recv(s, s->in, RECV_CHUNK);
         if (n > 0 && redisReaderFeed(s->reader, s->in, (size_t)n) == REDIS_OK)
             continue;

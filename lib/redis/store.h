@@ -92,12 +92,28 @@ int cc_store_poll_push(cc_store *s, redisReply **out);
 cc_store *cc_store_open(const cc_config *cfg);
 void cc_store_close(cc_store *s);
 
-/* What s is connected to, for `cgicache check`: the mode ("single"),
+/* Behind sentinels, reads what the sentinels said since (without
+ * waiting): when the master was switched, closes s's connection (the next
+ * call finds the new master) and returns -1; else 0.  For a caller that
+ * answers without a command on s (the near cache), which would otherwise
+ * not learn of a failover. */
+int cc_store_follow(cc_store *s);
+
+/* A connection of its own to a sentinel (no AUTH, no SELECT, TLS as
+ * for the data): for sentinel.c.  Free with cc_store_close. */
+cc_store *cc_store_open_sentinel(const cc_config *cfg, const cc_redis_node *sentinel);
+
+/* The node s is connected to ("host:port", "unix:/path"), "" when not
+ * connected: behind sentinels, two connections made at different times
+ * may be on different nodes. */
+const char *cc_store_node(const cc_store *s);
+
+/* What s is connected to, for `cgicache check`: the mode ("single", "sentinel"),
  * the node ("127.0.0.1:6379", "unix:/path"), and over TLS the session
  * (cc_tls_describe; "" without TLS).  Empty when s is not connected. */
 typedef struct cc_store_peer {
     char mode[16];
-    char node[300];
+    char node[700];
     char tls[400];
 } cc_store_peer;
 void cc_store_peer_of(const cc_store *s, cc_store_peer *out);

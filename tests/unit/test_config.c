@@ -197,6 +197,51 @@ Test(config, redis_tls)
     cc_config_free(c);
 }
 
+Test(config, redis_sentinel)
+{
+    char *env[] =
+        {"CGICACHE_REDIS=rediss-sentinel://app:p%23w@10.0.0.1,[::1]:5000,s3:26380/2#my-master",
+         NULL};
+    cc_config *c = parse(env);
+    cr_assert(c->enabled);
+    cr_assert(c->redis.sentinel);
+    cr_assert(c->redis.tls);
+    cr_assert_eq(c->redis.nsentinels, 3);
+    cr_assert_str_eq(c->redis.sentinels[0].host, "10.0.0.1");
+    cr_assert_eq(c->redis.sentinels[0].port, 26379);
+    cr_assert_str_eq(c->redis.sentinels[1].host, "::1");
+    cr_assert_eq(c->redis.sentinels[1].port, 5000);
+    cr_assert_str_eq(c->redis.sentinels[2].host, "s3");
+    cr_assert_eq(c->redis.sentinels[2].port, 26380);
+    cr_assert_str_eq(c->redis.master, "my-master");
+    cr_assert_str_eq(c->redis.user, "app");
+    cr_assert_str_eq(c->redis.password, "p#w");
+    cr_assert_eq(c->redis.db, 2);
+    char shown[512];
+    for (size_t i = 0; i < cc_nsettings; i++)
+        if (strcmp(cc_settings[i].name, "CGICACHE_REDIS") == 0)
+            cc_setting_format(c, &cc_settings[i], shown, sizeof shown);
+    cr_assert_str_eq(shown, "rediss-sentinel://app:(password)@10.0.0.1:26379,[::1]:5000,s3:26380/"
+                            "2#my-master");
+    cc_config_free(c);
+    const char *bad[] = {"CGICACHE_REDIS=redis-sentinel://h1,h2/0",        /* no #master */
+                         "CGICACHE_REDIS=redis-sentinel://h1#",            /* empty name */
+                         "CGICACHE_REDIS=redis-sentinel://#m",             /* no sentinel */
+                         "CGICACHE_REDIS=redis://h1,h2/0",                 /* two hosts */
+                         "CGICACHE_REDIS=redis://h1/0#m", /* a name, no sentinels */
+                         "CGICACHE_REDIS=redis-sentinel://h1:0#m",
+                         "CGICACHE_REDIS=redis-sentinel://a,b,c,d,e,f,g,h,i#m",
+                         /* Cluster is not there: refused, never half-used. */
+                         "CGICACHE_REDIS=redis-cluster://h1:7000,h2:7001", NULL};
+    for (size_t i = 0; bad[i] != NULL; i++) {
+        char *e[] = {(char *)bad[i], NULL};
+        c = parse(e);
+        cr_assert_not(c->enabled, "%s", bad[i]);
+        cr_assert_not_null(problem_for(c, "CGICACHE_REDIS"), "%s", bad[i]);
+        cc_config_free(c);
+    }
+}
+
 Test(config, enable_off)
 {
     char *env[] = {"CGICACHE_ENABLE=0", NULL};

@@ -1,0 +1,212 @@
+#!/bin/bash
+# t_sentinel.sh -- CGICACHE_REDIS=redis-sentinel://...#mymaster: one master,
+# one replica, three sentinels, all real (redis-server --sentinel).  Under
+# steady load through nginx, a SENTINEL FAILOVER and then the new master
+# killed: no failed or wrong response (each body names its own URL), and
+# hits again within 2 s of the new master's promotion (ROLE says master).
+# A sentinel that names the replica is not believed (ROLE), one that
+# does not know the name is reported; the near cache forgets what it held
+# once its connection's master is gone; cgicache check names the master.
+. "$(dirname "$0")/lib.sh"
+
+# node NAME PORT [ARGS...]: a redis-server with a config file of its own
+# (sentinels rewrite the nodes' configuration as they reconfigure them).
+node() {
+    local name=$1 port=$2
+    shift 2
+    mkdir -p "$TMP/$name"
+    : >"$TMP/$name/redis.conf"
+    redis-server "$TMP/$name/redis.conf" --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$TMP/$name" "$@" >"$TMP/$name.log" 2>&1 &
+    PIDS+=("$!")
+    disown "$!" 2>/dev/null
+    eval "PID_$name=$!"
+    wait_for redis-cli -p "$port" PING
+}
+M_PORT=$(free_port)
+node m "$M_PORT"
+R_PORT=$(free_port)
+node r "$R_PORT" --replicaof 127.0.0.1 "$M_PORT"
+S_PORTS=()
+for i in 1 2 3; do
+    p=$(free_port)
+    S_PORTS+=("$p")
+    mkdir -p "$TMP/s$i"
+    cat >"$TMP/s$i/sentinel.conf" <<CONF
+port $p
+bind 127.0.0.1
+dir $TMP/s$i
+sentinel monitor mymaster 127.0.0.1 $M_PORT 2
+sentinel down-after-milliseconds mymaster 1000
+sentinel failover-timeout mymaster 4000
+sentinel parallel-syncs mymaster 1
+CONF
+    redis-server "$TMP/s$i/sentinel.conf" --sentinel >"$TMP/s$i.log" 2>&1 &
+    PIDS+=("$!")
+    disown "$!" 2>/dev/null
+done
+scli() { timeout 5 redis-cli -p "${S_PORTS[0]}" "$@"; }
+# The sentinels know each other and the replica: a failover can be authorized.
+quorum() { scli SENTINEL CKQUORUM mymaster | grep -q "^OK 3 usable" &&
+           [ "$(scli SENTINEL REPLICAS mymaster | grep -c '^name$')" -ge 1 ]; }
+for _ in $(seq 200); do quorum && break; sleep 0.1; done
+quorum && ok "3 sentinels, 1 master, 1 replica" || not_ok "the sentinels never agreed: $(scli SENTINEL CKQUORUM mymaster)"
+role_of() { timeout 2 redis-cli -p "$1" ROLE 2>/dev/null | head -1; }
+ms() { echo $(($(date +%s%N) / 1000000)); }
+
+SENTINELS="127.0.0.1:${S_PORTS[0]},127.0.0.1:${S_PORTS[1]},127.0.0.1:${S_PORTS[2]}"
+export CGICACHE_REDIS="redis-sentinel://$SENTINELS/0#mymaster"
+REDIS_URL=$CGICACHE_REDIS   # what start_app gives its apps
+# Every hit asks Redis (as in t_faults): the failover is what is tested.
+export CGICACHE_ROUTE_all='GET /* ttl=60'    # for the tool
+start_app app 2 "$TESTAPP" CGICACHE_ROUTE_all='GET /* ttl=60' CGICACHE_NEAR_SIZE=0
+start_app near 1 "$TESTAPP" CGICACHE_ROUTE_all='GET /* ttl=60'
+start_nginx app
+URL=http://127.0.0.1:$NGINX_PORT
+
+# hit_soon NAME PATH: HIT within 2 s (a machine shared with other work
+# may miss the first connection's deadline, and the breaker waits 250 ms).
+hit_soon() {
+    for _ in $(seq 20); do
+        fcgi "$1" GET "$2" >/dev/null
+        [ "$(status_of "$(fcgi "$1" GET "$2")")" = HIT ] && { echo HIT; return; }
+        sleep 0.1
+    done
+    echo MISS
+}
+expect_eq "through the sentinels: HIT" "$(hit_soon app /first)" HIT
+expect_eq "the entry is on the master" "$(redis-cli -p "$M_PORT" --scan --pattern 'cgicache:all:*' | grep -c first)" 1
+
+out=$("$CC_TOOL" check 2>&1)
+expect_contains "check: the mode" "$out" "redis mode     sentinel"
+expect_contains "check: the master found" "$out" "redis node     127.0.0.1:$M_PORT (master 'mymaster', named by sentinel"
+
+# load SECONDS: 3 client loops over 20 URLs; each answer must be its own
+# URL's page; prints "requests failures".
+load() {
+    local until=$(( $(date +%s%N) + $1 * 1000000000 )) i
+    for i in 1 2 3; do
+        (
+            n=0 bad=0
+            while [ "$(date +%s%N)" -lt "$until" ]; do
+                k=$((n % 20))
+                out=$(curl -s -m 5 -w '\n%{http_code}' "$URL/f/$k")
+                case "$out" in "uri=/f/$k run="*$'\n'200) ;; *) bad=$((bad + 1)); echo "$out" >>"$TMP/bad.$i" ;; esac
+                n=$((n + 1))
+            done
+            echo "$n $bad"
+        ) >"$TMP/load.$i" &
+    done
+    wait
+    cat "$TMP"/load.? | awk '{ n += $1; b += $2 } END { print n, b }'
+}
+
+# promoted PORT: waits (10 s at most) until the node says it is the master;
+# prints the time (ms) it did.
+promoted() {
+    for _ in $(seq 200); do
+        [ "$(role_of "$1")" = master ] && { ms; return 0; }
+        sleep 0.05
+    done
+    return 1
+}
+# hits_after T0 TAG PORT: ms from T0 until a new URL is stored and then a
+# HIT through nginx, its entry on the new master at PORT (a write and a
+# read there, not on the old master, which may stay a master for a while
+# after the promotion); fails after 10 s.
+hits_after() {
+    local i=0
+    while [ $(($(ms) - $1)) -lt 10000 ]; do
+        curl -s "$URL/new/$2/$i" >/dev/null
+        if curl -s -i "$URL/new/$2/$i" | grep -q 'X-Cache-Status: HIT' &&
+            [ -n "$(redis-cli -p "$3" --scan --pattern "cgicache:all:*/new/$2/$i|*")" ]; then
+            echo $(($(ms) - $1))
+            return 0
+        fi
+        i=$((i + 1))
+        sleep 0.05
+    done
+    return 1
+}
+
+# failover NAME TAG NEW_MASTER_PORT ACTION...: ACTION under 8 s of load.
+failover() {
+    local name=$1 tag=$2 new=$3
+    shift 3
+    rm -f "$TMP"/load.? "$TMP"/bad.?
+    load 8 >"$TMP/figures" &
+    local loader=$!
+    sleep 1
+    "$@"
+    local t_promoted after
+    if t_promoted=$(promoted "$new"); then
+        ok "$name: 127.0.0.1:$new promoted"
+        if after=$(hits_after "$t_promoted" "$tag" "$new"); then
+            echo "# $name: hits again $after ms after the promotion"
+            [ "$after" -le 2000 ] && ok "$name: hits again within 2 s ($after ms)" ||
+                not_ok "$name: hits again only after $after ms"
+        else
+            not_ok "$name: no hits within 10 s of the promotion"
+        fi
+    else
+        not_ok "$name: 127.0.0.1:$new never became the master"
+    fi
+    wait "$loader"
+    read -r n bad <"$TMP/figures"
+    echo "# $name: $n requests, $bad failed or wrong"
+    expect_eq "$name: no failed or wrong response ($n requests)" "$bad" 0
+    [ "$bad" -eq 0 ] || head -5 "$TMP"/bad.? 2>/dev/null
+    [ "$n" -ge 100 ] && ok "$name: the load ran ($n requests)" || not_ok "$name: only $n requests"
+}
+
+# The near cache holds /n in the worker's memory before the failover.
+kind() { case "$(header_of "$1" Cache-Status)" in *"; detail=near"*) echo near ;; *) status_of "$1" ;; esac; }
+for _ in $(seq 20); do k=$(kind "$(fcgi near GET /n)"); [ "$k" = near ] && break; sleep 0.1; done
+expect_eq "near: served from memory before the failover" "$k" near
+
+manual_failover() { scli SENTINEL FAILOVER mymaster >/dev/null; }
+failover "SENTINEL FAILOVER" manual "$R_PORT" manual_failover
+
+# Purged on the new master: the near cache must not serve its old copy
+# (its connection to the old master was closed by the failover).
+"$CC_TOOL" purge --url "http://localhost/n" >"$TMP/purge.out" 2>&1
+expect_eq "purge through the sentinels, on the new master" "$?" 0 || cat "$TMP/purge.out"
+k=$(kind "$(fcgi near GET /n)")
+expect_ne "near: not served from memory after the failover and a purge" "$k" near
+expect_eq "near: the purge holds (MISS)" "$k" MISS
+
+# Wait until the old master has caught up as a replica, so the second
+# failover has someone to promote.
+for _ in $(seq 100); do
+    redis-cli -p "$M_PORT" INFO replication | grep -q "master_link_status:up" && break
+    sleep 0.1
+done
+kill_master() { kill -9 "$PID_r"; }
+failover "master killed (SIGKILL)" killed "$M_PORT" kill_master
+
+# Sentinels that cannot be believed, or do not help.
+LIAR_PORT=$(free_port)
+python3 "$TOP/tests/integration/lying_sentinel.py" "$LIAR_PORT" 127.0.0.1 "$R_PORT" &
+PIDS+=("$!")
+disown "$!" 2>/dev/null
+node r2 "$R_PORT" --replicaof 127.0.0.1 "$M_PORT"   # the killed node back, as a replica
+wait_for python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])))' "$LIAR_PORT"
+start_app liar 1 "$TESTAPP" CGICACHE_ROUTE_all='GET /* ttl=60' \
+    CGICACHE_REDIS="redis-sentinel://127.0.0.1:$LIAR_PORT/0#mymaster"
+r1=$(fcgi liar GET /l); r2=$(fcgi liar GET /l)
+expect_eq "a sentinel naming a replica: the app answers" "$(body_of "$r2" | cut -c1-7)" "uri=/l "
+expect_eq "a sentinel naming a replica: MISS, nothing written" "$(status_of "$r2")" MISS
+expect_contains "a sentinel naming a replica: refused by ROLE" "$(cat "$TMP/liar.log")" \
+    "redis 127.0.0.1:$R_PORT, named master 'mymaster' by a sentinel, says it is a slave: not written to"
+# A liar first, the truth next: the liar is passed over.
+start_app liar2 1 "$TESTAPP" CGICACHE_ROUTE_all='GET /* ttl=60' \
+    CGICACHE_REDIS="redis-sentinel://127.0.0.1:$LIAR_PORT,$SENTINELS/0#mymaster"
+expect_eq "a liar, then true sentinels: HITs, from the master" "$(hit_soon liar2 /l2)" HIT
+start_app noname 1 "$TESTAPP" CGICACHE_ROUTE_all='GET /* ttl=60' \
+    CGICACHE_REDIS="redis-sentinel://$SENTINELS/0#nosuch"
+expect_eq "an unknown master name: MISS" "$(status_of "$(fcgi noname GET /u)")" MISS
+expect_contains "an unknown master name: said" "$(cat "$TMP/noname.log")" "does not know a master 'nosuch'"
+start_app nosentinel 1 "$TESTAPP" CGICACHE_ROUTE_all='GET /* ttl=60' \
+    CGICACHE_REDIS="redis-sentinel://127.0.0.1:1,127.0.0.1:2/0#mymaster"
+expect_eq "no sentinel reachable: the app answers, MISS" "$(status_of "$(fcgi nosentinel GET /u)")" MISS
+finish
