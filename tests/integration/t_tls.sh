@@ -7,7 +7,8 @@
 # log line that says why, while the app answers uncached (fail open): a
 # server certificate from another CA, one for another name (asked by
 # address and by name), an expired one, a plain-TCP Redis, a client
-# without the certificate the server wants.
+# without the certificate the server wants.  And rediss-sentinel://: a
+# TLS sentinel (with a password) naming a TLS master.
 . "$(dirname "$0")/lib.sh"
 
 PKI=$TMP/pki
@@ -91,6 +92,49 @@ start_app mtls 1 "$TESTAPP" "${ROUTES[@]}" CGICACHE_REDIS="rediss://127.0.0.1:$T
     CGICACHE_REDIS_CA="$PKI/ca.crt" CGICACHE_REDIS_CERT="$PKI/client.crt" CGICACHE_REDIS_KEY="$PKI/client.key"
 fcgi mtls GET "/m?plain=1" >/dev/null
 expect_eq "TLS: client certificate: HIT" "$(status_of "$(fcgi mtls GET "/m?plain=1")")" HIT
+
+# rediss-sentinel://: a sentinel and its master, both TLS only and both
+# with a password; the sentinel answers NOAUTH first, then is asked with
+# the URL's credentials.
+tls_redis smaster server --requirepass sp4ss
+SENT_PORT=$(free_port)
+mkdir -p "$TMP/sent"
+cat >"$TMP/sent/sentinel.conf" <<CONF
+port 0
+tls-port $SENT_PORT
+bind 127.0.0.1
+dir $TMP/sent
+tls-cert-file $PKI/server.crt
+tls-key-file $PKI/server.key
+tls-ca-cert-file $PKI/ca.crt
+tls-auth-clients no
+tls-replication yes
+requirepass sp4ss
+sentinel monitor tlsmaster 127.0.0.1 $TLS_PORT_smaster 1
+sentinel auth-pass tlsmaster sp4ss
+CONF
+redis-server "$TMP/sent/sentinel.conf" --sentinel >"$TMP/sent.log" 2>&1 &
+PIDS+=("$!")
+disown "$!" 2>/dev/null
+wait_for redis-cli --tls --cacert "$PKI/ca.crt" -a sp4ss --no-auth-warning -p "$SENT_PORT" \
+    SENTINEL GET-MASTER-ADDR-BY-NAME tlsmaster
+start_app tlssent 1 "$TESTAPP" "${ROUTES[@]}" \
+    CGICACHE_REDIS="rediss-sentinel://:sp4ss@127.0.0.1:$SENT_PORT/0#tlsmaster" CGICACHE_REDIS_CA="$PKI/ca.crt"
+r=MISS
+for _ in $(seq 20); do
+    fcgi tlssent GET "/ts?plain=1" >/dev/null
+    r=$(status_of "$(fcgi tlssent GET "/ts?plain=1")")
+    [ "$r" = HIT ] && break
+    sleep 0.1
+done
+expect_eq "rediss-sentinel:// with passwords: HIT" "$r" HIT
+expect_contains "rediss-sentinel://: the entry is on the TLS master" \
+    "$(redis-cli --tls --cacert "$PKI/ca.crt" -a sp4ss --no-auth-warning -p "$TLS_PORT_smaster" --scan --pattern 'cgicache:all:*')" "/ts"
+out=$(CGICACHE_REDIS="rediss-sentinel://:sp4ss@127.0.0.1:$SENT_PORT/0#tlsmaster" CGICACHE_REDIS_CA="$PKI/ca.crt" \
+    "$CC_TOOL" check 2>&1)
+expect_contains "check: sentinel over TLS" "$out" "redis node     127.0.0.1:$TLS_PORT_smaster (master 'tlsmaster'"
+grep -q sp4ss "$TMP/tlssent.log" && not_ok "rediss-sentinel://: the password was logged" ||
+    ok "rediss-sentinel://: the password is never logged"
 
 # The tool: check shows the session.
 out=$(CGICACHE_REDIS="rediss://127.0.0.1:$TLS_PORT_good/0" CGICACHE_REDIS_CA="$PKI/ca.crt" "$CC_TOOL" check 2>&1)
