@@ -34,17 +34,19 @@ cp "$PKI/ca.crt" "$PKI/cadir/"
 openssl rehash "$PKI/cadir" 2>/dev/null || c_rehash "$PKI/cadir" >/dev/null
 
 # tls_redis NAME CERT [ARGS...]: a redis-server speaking only TLS, with
-# CERT; its port in TLS_PORT_<NAME>.
+# CERT; its port in TLS_PORT_<NAME>, its pid in TLS_PID_<NAME>.
 tls_redis() {
-    local name=$1 crt=$2 port
-    shift 2
-    port=$(free_port)
+    tls_redis_on "$1" "$2" "$(free_port)" "${@:3}"
+}
+tls_redis_on() {
+    local name=$1 crt=$2 port=$3
+    shift 3
     redis-server --port 0 --tls-port "$port" --bind 127.0.0.1 --save '' --appendonly no \
         --tls-cert-file "$PKI/$crt.crt" --tls-key-file "$PKI/$crt.key" \
         --tls-ca-cert-file "$PKI/ca.crt" --tls-auth-clients no "$@" >"$TMP/redis-$name.log" 2>&1 &
     PIDS+=("$!")
     disown "$!" 2>/dev/null
-    eval "TLS_PORT_$name=$port"
+    eval "TLS_PORT_$name=$port TLS_PID_$name=$!"
     wait_for redis-cli --tls --insecure --cert "$PKI/client.crt" --key "$PKI/client.key" \
         -p "$port" PING
 }
@@ -92,6 +94,53 @@ start_app mtls 1 "$TESTAPP" "${ROUTES[@]}" CGICACHE_REDIS="rediss://127.0.0.1:$T
     CGICACHE_REDIS_CA="$PKI/ca.crt" CGICACHE_REDIS_CERT="$PKI/client.crt" CGICACHE_REDIS_KEY="$PKI/client.key"
 fcgi mtls GET "/m?plain=1" >/dev/null
 expect_eq "TLS: client certificate: HIT" "$(status_of "$(fcgi mtls GET "/m?plain=1")")" HIT
+
+# CGI over TLS: the adapter answers a hit before main and, on a miss,
+# forks the program's tee; neither speaks on the other's TLS session.
+cgi_tls() {
+    OUT=$(timeout 10 env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET \
+        REQUEST_URI="$1" QUERY_STRING="" SCRIPT_NAME="$1" SERVER_NAME=localhost SERVER_PORT=80 \
+        HTTP_HOST=localhost SERVER_PROTOCOL=HTTP/1.1 REMOTE_ADDR=127.0.0.1 \
+        LD_PRELOAD="$(preload_value)" ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" \
+        CGICACHE_REDIS="rediss://127.0.0.1:$TLS_PORT_good/0" CGICACHE_REDIS_CA="$PKI/ca.crt" \
+        CGICACHE_ROUTE_cgi='GET /cgi/* ttl=60' APP_COUNTER="$TMP/cgi.count" \
+        "$TOP/build/tests/cgi_printf" </dev/null)
+}
+touch "$TMP/cgi.count"
+cgi_tls /cgi/t
+miss=$OUT
+cgi_tls /cgi/t
+expect_eq "CGI over TLS: MISS then HIT" "$(status_of "$miss") $(status_of "$OUT")" "MISS HIT"
+expect_eq "CGI over TLS: the same body" "$(body_of "$OUT" | md5sum)" "$(body_of "$miss" | md5sum)"
+
+# A threaded app: the threads share the process's TLS context, each with
+# its own session.
+start_app threads 1 "$THREADED_APPS/tests/threads" "${ROUTES[@]}" \
+    CGICACHE_REDIS="rediss://127.0.0.1:$TLS_PORT_good/0" CGICACHE_REDIS_CA="$PKI/ca.crt"
+pids=()
+for i in $(seq 8); do
+    (a=$(fcgi threads GET "/t/$i?putc=3000"); b=$(fcgi threads GET "/t/$i?putc=3000")
+     echo "$(status_of "$a") $(status_of "$b") $([ "$(body_of "$a")" = "$(body_of "$b")" ] && echo same)") \
+        >"$TMP/res-threads.$i" & pids+=($!)
+done
+wait "${pids[@]}"
+expect_eq "threads over TLS: 8 concurrent pages, each MISS then the same body as HIT" \
+    "$(cat "$TMP"/res-threads.* | sort -u)" "MISS HIT same"
+
+# The TLS Redis restarted: the session is dropped, the app answers
+# meanwhile, and hits come back over a new session.
+kill "$(eval echo \$TLS_PID_good)"
+sleep 0.3
+r=$(fcgi app GET "/restart?plain=1")
+expect_eq "TLS redis down: the app answers" "$(body_of "$r")" "plain page"
+tls_redis_on good server "$TLS_PORT_good"
+back=0
+for _ in $(seq 40); do
+    fcgi app GET "/restart?plain=1" >/dev/null
+    [ "$(status_of "$(fcgi app GET "/restart?plain=1")")" = HIT ] && back=1 && break
+    sleep 0.1
+done
+expect_eq "TLS redis restarted: HITs again" "$back" 1
 
 # rediss-sentinel://: a sentinel and its master, both TLS only and both
 # with a password; the sentinel answers NOAUTH first, then is asked with
