@@ -535,39 +535,57 @@ static bool is_switch(const cc_config *cfg, const redisReply *r)
 }
 
 /* Behind sentinels, a thread's data connection is followed by a watch:
- * a connection to the sentinel that named the master, subscribed to
- * +switch-master.  A failover's old master may stay a master for seconds
- * after the switch (until the sentinels convert it), and the connection
- * to it would go on reading and writing there, unpurged by what is
- * purged on the new one.  The watch is read without waiting at each
- * call: a switch of our master, or the watch lost (it cannot tell us of
- * one any more), and the data connection is made anew, with the master
- * the sentinels name now.  The watch outlives a failed data connection:
- * while the breaker is open (the master died), a switch ends the wait at
- * once, so hits resume as soon as the new master is promoted. */
-static void make_watch(cc_store *s)
+ * a connection to a sentinel, subscribed to +switch-master.  A
+ * failover's old master may stay a master for seconds after the switch
+ * (until the sentinels convert it), and the connection to it would go on
+ * reading and writing there, unpurged by what is purged on the new one.
+ * The watch is read without waiting at each call: a switch of our master
+ * and the data connection is made anew, with the master the sentinels
+ * name now.  A watch is subscribed first and the sentinels asked after,
+ * so a switch while none listened (the watch lost, a sentinel restarted)
+ * is seen too.  The watch outlives a failed data connection: while the
+ * breaker is open (the master died), a switch ends the wait at once, so
+ * hits resume as soon as the new master is promoted. */
+typedef enum { WATCH_QUIET, WATCH_SWITCHED, WATCH_LOST } watch_news;
+
+/* Subscribes s's watch on the first sentinel that takes it, then asks
+ * the sentinels for the master: false when they name another node than
+ * the one s is connected to. */
+static bool make_watch(cc_store *s)
 {
     const cc_redis_addr *a = &s->cfg->redis;
-    s->watch = cc_store_open_sentinel(s->cfg, &a->sentinels[s->next_sentinel]);
     cc_cmd sub = {0};
     cc_cmd_arg(&sub, "SUBSCRIBE", (size_t)-1);
     cc_cmd_arg(&sub, "+switch-master", (size_t)-1);
-    redisReply *r = s->watch != NULL ? cc_store_command(s->watch, &sub) : NULL;
-    bool ok = r != NULL && r->type == REDIS_REPLY_ARRAY;
-    if (r != NULL)
-        freeReplyObject(r);
-    if (!ok) {
-        cc_debug("sentinel watch for '%s' could not be made: failovers are followed on errors",
-                 a->master);
-        if (s->watch != NULL)
-            free_store(s->watch);
-        s->watch = NULL;
-        s->watch_retry_at = cc_mono_ms() + BACKOFF_MAX_SENTINEL_MS;
+    for (int tried = 0; tried < a->nsentinels && s->watch == NULL; tried++) {
+        cc_store *w =
+            cc_store_open_sentinel(s->cfg,
+                                   &a->sentinels[(s->next_sentinel + tried) % a->nsentinels]);
+        redisReply *r = w != NULL ? cc_store_command(w, &sub) : NULL;
+        if (r != NULL && r->type == REDIS_REPLY_ARRAY)
+            s->watch = w;
+        else if (w != NULL)
+            free_store(w);
+        if (r != NULL)
+            freeReplyObject(r);
     }
+    if (s->watch == NULL) {
+        cc_debug("no sentinel watch for '%s': failovers are followed on errors", a->master);
+        s->watch_retry_at = cc_mono_ms() + BACKOFF_MAX_SENTINEL_MS;
+        return true;     /* the master we have stays, as the breaker would keep it */
+    }
+    char host[256], why[300];
+    int port, next = s->next_sentinel;
+    if (cc_sentinel_master(s->cfg, &next, host, sizeof host, &port, why, sizeof why) < 0 ||
+        (strcmp(host, s->host) == 0 && port == s->port))
+        return true;
+    cc_info("redis sentinels name %s:%d master '%s', not %s: following", host, port, a->master,
+            s->node);
+    return false;
 }
 
-/* Reads what the watch says; false when the data connection must be made anew. */
-static bool watch_holds(cc_store *s)
+/* What the watch has said since it was last read. */
+static watch_news watch_read(cc_store *s)
 {
     redisReply *r;
     int got;
@@ -578,14 +596,28 @@ static bool watch_holds(cc_store *s)
                     (int)r->element[2]->len, r->element[2]->str);
         freeReplyObject(r);
         if (moved)
-            return false;
+            return WATCH_SWITCHED;
     }
     if (got < 0) {
-        cc_info("redis sentinel watch lost: asking the sentinels for master '%s' again",
+        cc_info("redis sentinel watch lost: making it again, and asking for master '%s'",
                 s->cfg->redis.master);
-        return false;
+        return WATCH_LOST;
     }
-    return true;
+    return WATCH_QUIET;
+}
+
+/* Behind sentinels: whether s's connection is still to the master they
+ * name (false: it must be made anew). */
+static bool still_master(cc_store *s)
+{
+    if (s->watch == NULL)
+        return cc_mono_ms() < s->watch_retry_at || make_watch(s);
+    watch_news news = watch_read(s);
+    if (news == WATCH_QUIET)
+        return true;
+    drop_watch(s);
+    s->watch_retry_at = 0;    /* made again, and the master asked, at the next call */
+    return news == WATCH_LOST;
 }
 
 static int connect_anew(cc_store *s);
@@ -593,13 +625,8 @@ static int connect_anew(cc_store *s);
 static int ensure_connected(cc_store *s)
 {
     if (s->fd >= 0 && s->fork_gen == fork_generation) {
-        if (!s->cfg->redis.sentinel || s->owned)
+        if (!s->cfg->redis.sentinel || s->owned || still_master(s))
             return 0;     /* the common case: one call, one branch */
-        if (s->watch == NULL && cc_mono_ms() >= s->watch_retry_at)
-            make_watch(s);
-        if (s->watch == NULL || watch_holds(s))
-            return 0;
-        drop_watch(s);
         disconnect(s);
     }
     if (s->fd >= 0) {
@@ -609,9 +636,12 @@ static int ensure_connected(cc_store *s)
         s->backoff = 0;
     }
     if (cc_mono_ms() < s->down_until) {
-        if (s->watch == NULL || watch_holds(s))
+        watch_news news = s->watch != NULL ? watch_read(s) : WATCH_QUIET;
+        if (news != WATCH_QUIET)
+            drop_watch(s);
+        if (news != WATCH_SWITCHED)
             return -1;
-        drop_watch(s);     /* switched (or the watch lost): look now */
+        /* switched: a new master is promoted, look now */
     }
     return connect_anew(s);
 }
@@ -796,11 +826,9 @@ bool cc_store_buffered(const cc_store *s)
 
 int cc_store_follow(cc_store *s)
 {
-    if (s == NULL || s->watch == NULL || s->fd < 0 || s->fork_gen != fork_generation)
+    if (s == NULL || !s->cfg->redis.sentinel || s->owned || s->fd < 0 ||
+        s->fork_gen != fork_generation || still_master(s))
         return 0;
-    if (watch_holds(s))
-        return 0;
-    drop_watch(s);
     disconnect(s);
     return -1;
 }

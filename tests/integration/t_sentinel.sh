@@ -27,7 +27,7 @@ M_PORT=$(free_port)
 node m "$M_PORT"
 R_PORT=$(free_port)
 node r "$R_PORT" --replicaof 127.0.0.1 "$M_PORT"
-S_PORTS=()
+S_PORTS=() S_PIDS=()
 for i in 1 2 3; do
     p=$(free_port)
     S_PORTS+=("$p")
@@ -43,6 +43,7 @@ sentinel parallel-syncs mymaster 1
 CONF
     redis-server "$TMP/s$i/sentinel.conf" --sentinel >"$TMP/s$i.log" 2>&1 &
     PIDS+=("$!")
+    S_PIDS+=("$!")
     disown "$!" 2>/dev/null
 done
 scli() { timeout 5 redis-cli -p "${S_PORTS[0]}" "$@"; }
@@ -209,4 +210,17 @@ expect_contains "an unknown master name: said" "$(cat "$TMP/noname.log")" "does 
 start_app nosentinel 1 "$TESTAPP" CGICACHE_ROUTE_all='GET /* ttl=60' \
     CGICACHE_REDIS="redis-sentinel://127.0.0.1:1,127.0.0.1:2/0#mymaster"
 expect_eq "no sentinel reachable: the app answers, MISS" "$(status_of "$(fcgi nosentinel GET /u)")" MISS
+# The first sentinel frozen: a new worker asks it, times out, asks the next.
+kill -STOP "${S_PIDS[0]}"
+start_app frozen 1 "$TESTAPP" CGICACHE_ROUTE_all='GET /* ttl=60'
+expect_eq "the first sentinel frozen: HITs through the others" "$(hit_soon frozen /fz)" HIT
+kill -CONT "${S_PIDS[0]}"
+
+# Every sentinel gone: no failover can be followed, but the master the
+# workers know stays in use (its ROLE was checked when they connected).
+expect_eq "before the sentinels go: HIT" "$(hit_soon frozen /gone)" HIT
+kill -9 "${S_PIDS[@]}"
+sleep 0.3
+got=$(for _ in 1 2 3 4 5; do status_of "$(fcgi frozen GET /gone)"; sleep 0.1; done | sort -u | tr '\n' ' ')
+expect_eq "every sentinel gone: the known master still serves hits" "$got" "HIT "
 finish
