@@ -1,7 +1,8 @@
 /* sentinel.c -- the master's address, from Redis Sentinel.
  *
  * The sentinels are asked in turn, each on a short connection of its own
- * (store.c's, with TLS when the URL is rediss-sentinel://), under
+ * (store.c's, with TLS when the URL is rediss-sentinel://: it is given
+ * here as a function, so that this file needs nothing of store.c), under
  * CGICACHE_CONNECT_TIMEOUT + CGICACHE_TIMEOUT each: a dead sentinel costs
  * a refused connection, a frozen one a timeout, and the next is asked.
  * What one answers is not trusted as such: store.c writes to the node
@@ -16,31 +17,6 @@
 #include <string.h>
 
 #include "log.h"
-#include "store.h"
-
-/* One question to the sentinel q, authenticated first when with_auth. */
-static redisReply *ask(cc_store *q, const cc_redis_addr *a, bool with_auth)
-{
-    cc_cmd cmds[2];
-    redisReply *replies[2];
-    size_t n = 0;
-    memset(cmds, 0, sizeof cmds);
-    if (with_auth) {
-        cc_cmd_arg(&cmds[n], "AUTH", (size_t)-1);
-        if (a->user[0] != '\0')
-            cc_cmd_arg(&cmds[n], a->user, (size_t)-1);
-        cc_cmd_arg(&cmds[n], a->password, (size_t)-1);
-        n++;
-    }
-    cc_cmd_arg(&cmds[n], "SENTINEL", (size_t)-1);
-    cc_cmd_arg(&cmds[n], "GET-MASTER-ADDR-BY-NAME", (size_t)-1);
-    cc_cmd_arg(&cmds[n], a->master, (size_t)-1);
-    n++;
-    if (cc_store_run(q, n, cmds, replies) != 0)
-        return NULL;
-    cc_store_free_replies(n - 1, replies);
-    return replies[n - 1];
-}
 
 /* The address in a reply [host, port]; false when it is not one. */
 static bool address_of(const redisReply *r, char *host, size_t cap, int *port)
@@ -59,20 +35,19 @@ static bool address_of(const redisReply *r, char *host, size_t cap, int *port)
     return true;
 }
 
-int cc_sentinel_master(const cc_config *cfg, int *next, char *host, size_t cap, int *port,
-                       char *why, size_t why_cap)
+int cc_sentinel_master(const cc_config *cfg, cc_sentinel_asker *ask, int *next, char *host,
+                       size_t cap, int *port, char *why, size_t why_cap)
 {
     const cc_redis_addr *a = &cfg->redis;
     snprintf(why, why_cap, "no sentinel could be reached");
     for (int tried = 0; tried < a->nsentinels; tried++) {
         int i = (*next + tried) % a->nsentinels;
         const cc_redis_node *sn = &a->sentinels[i];
-        cc_store *q = cc_store_open_sentinel(cfg, sn);
-        redisReply *r = q != NULL ? ask(q, a, false) : NULL;
+        redisReply *r = ask(cfg, sn, false);
         if (r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOAUTH", 6) == 0 &&
             a->password[0] != '\0') {
             freeReplyObject(r);
-            r = ask(q, a, true);
+            r = ask(cfg, sn, true);
         }
         bool found = r != NULL && address_of(r, host, cap, port);
         if (!found && r != NULL) {
@@ -89,7 +64,6 @@ int cc_sentinel_master(const cc_config *cfg, int *next, char *host, size_t cap, 
         }
         if (r != NULL)
             freeReplyObject(r);
-        cc_store_close(q);
         if (found) {
             cc_debug("sentinel %s:%d names %s:%d master '%s'", sn->host, sn->port, host, *port,
                      a->master);

@@ -82,6 +82,8 @@ static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
 
 static void disconnect(cc_store *s);
 static void drop_watch(cc_store *s);
+static cc_store *open_sentinel(const cc_config *cfg, const cc_redis_node *sentinel);
+static cc_sentinel_asker ask_sentinel;
 
 /* In a child, the parent's connection is closed without a word on it (the
  * parent may be mid-command on the same socket) and never leaks into a
@@ -558,9 +560,8 @@ static bool make_watch(cc_store *s)
     cc_cmd_arg(&sub, "SUBSCRIBE", (size_t)-1);
     cc_cmd_arg(&sub, "+switch-master", (size_t)-1);
     for (int tried = 0; tried < a->nsentinels && s->watch == NULL; tried++) {
-        cc_store *w =
-            cc_store_open_sentinel(s->cfg,
-                                   &a->sentinels[(s->next_sentinel + tried) % a->nsentinels]);
+        cc_store *w = open_sentinel(s->cfg,
+                                    &a->sentinels[(s->next_sentinel + tried) % a->nsentinels]);
         redisReply *r = w != NULL ? cc_store_command(w, &sub) : NULL;
         if (r != NULL && r->type == REDIS_REPLY_ARRAY)
             s->watch = w;
@@ -576,7 +577,8 @@ static bool make_watch(cc_store *s)
     }
     char host[256], why[300];
     int port, next = s->next_sentinel;
-    if (cc_sentinel_master(s->cfg, &next, host, sizeof host, &port, why, sizeof why) < 0 ||
+    if (cc_sentinel_master(s->cfg, ask_sentinel, &next, host, sizeof host, &port, why, sizeof why) <
+            0 ||
         (strcmp(host, s->host) == 0 && port == s->port))
         return true;
     cc_info("redis sentinels name %s:%d master '%s', not %s: following", host, port, a->master,
@@ -654,8 +656,8 @@ static int connect_anew(cc_store *s)
     const cc_redis_addr *a = &s->cfg->redis;
     if (a->sentinel && !s->to_sentinel) {
         char why[300] = "";
-        if (cc_sentinel_master(s->cfg, &s->next_sentinel, s->host, sizeof s->host, &s->port, why,
-                               sizeof why) < 0) {
+        if (cc_sentinel_master(s->cfg, ask_sentinel, &s->next_sentinel, s->host, sizeof s->host,
+                               &s->port, why, sizeof why) < 0) {
             if (s->backoff == 0)
                 cc_warn("redis sentinels named no master '%s': %s", a->master, why);
             open_breaker(s, "master discovery");
@@ -833,7 +835,7 @@ int cc_store_follow(cc_store *s)
     return -1;
 }
 
-cc_store *cc_store_open_sentinel(const cc_config *cfg, const cc_redis_node *sentinel)
+static cc_store *open_sentinel(const cc_config *cfg, const cc_redis_node *sentinel)
 {
     pthread_once(&thread_key_once, make_thread_key);
     cc_store *s = new_store(cfg, 1);
@@ -847,6 +849,37 @@ cc_store *cc_store_open_sentinel(const cc_config *cfg, const cc_redis_node *sent
         return NULL;
     }
     return s;
+}
+
+/* sentinel.c's question, on a connection made for it (and closed). */
+static redisReply *ask_sentinel(const cc_config *cfg, const cc_redis_node *sentinel, bool with_auth)
+{
+    const cc_redis_addr *a = &cfg->redis;
+    cc_cmd cmds[2];
+    redisReply *replies[2];
+    size_t n = 0;
+    cc_store *q = open_sentinel(cfg, sentinel);
+    if (q == NULL)
+        return NULL;
+    memset(cmds, 0, sizeof cmds);
+    if (with_auth) {
+        cc_cmd_arg(&cmds[n], "AUTH", (size_t)-1);
+        if (a->user[0] != '\0')
+            cc_cmd_arg(&cmds[n], a->user, (size_t)-1);
+        cc_cmd_arg(&cmds[n], a->password, (size_t)-1);
+        n++;
+    }
+    cc_cmd_arg(&cmds[n], "SENTINEL", (size_t)-1);
+    cc_cmd_arg(&cmds[n], "GET-MASTER-ADDR-BY-NAME", (size_t)-1);
+    cc_cmd_arg(&cmds[n], a->master, (size_t)-1);
+    n++;
+    redisReply *r = NULL;
+    if (cc_store_run(q, n, cmds, replies) == 0) {
+        cc_store_free_replies(n - 1, replies);
+        r = replies[n - 1];
+    }
+    free_store(q);
+    return r;
 }
 
 const char *cc_store_node(const cc_store *s)

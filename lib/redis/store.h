@@ -99,10 +99,6 @@ void cc_store_close(cc_store *s);
  * not learn of a failover. */
 int cc_store_follow(cc_store *s);
 
-/* A connection of its own to a sentinel (no AUTH, no SELECT, TLS as
- * for the data): for sentinel.c.  Free with cc_store_close. */
-cc_store *cc_store_open_sentinel(const cc_config *cfg, const cc_redis_node *sentinel);
-
 /* The node s is connected to ("host:port", "unix:/path"), "" when not
  * connected: behind sentinels, two connections made at different times
  * may be on different nodes. */
