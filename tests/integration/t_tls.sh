@@ -127,6 +127,16 @@ wait "${pids[@]}"
 expect_eq "threads over TLS: 8 concurrent pages, each MISS then the same body as HIT" \
     "$(cat "$TMP"/res-threads.* | sort -u)" "MISS HIT same"
 
+# The TLS Redis frozen mid-session: the request waits no longer than
+# CGICACHE_TIMEOUT (50 ms) and is answered by the app.
+kill -STOP "$(eval echo \$TLS_PID_good)"
+t0=$(date +%s%N)
+r=$(fcgi app GET "/frozen?plain=1")
+took=$(( ($(date +%s%N) - t0) / 1000000 ))
+kill -CONT "$(eval echo \$TLS_PID_good)"
+expect_eq "TLS redis frozen: the app answers" "$(body_of "$r")" "plain page"
+[ "$took" -lt 1000 ] && ok "TLS redis frozen: answered in $took ms" || not_ok "TLS redis frozen: took $took ms"
+
 # The TLS Redis restarted: the session is dropped, the app answers
 # meanwhile, and hits come back over a new session.
 kill "$(eval echo \$TLS_PID_good)"
@@ -220,6 +230,11 @@ expect_eq "plain: nothing was stored in the plain redis" "$(rcli DBSIZE)" 0
 refused nocert "rediss://127.0.0.1:$TLS_PORT_mtls/0" "redis" CGICACHE_REDIS_CA="$PKI/ca.crt"
 refused badca "rediss://127.0.0.1:$TLS_PORT_good/0" "CGICACHE_REDIS_CA $PKI/nothing.crt: No such file" \
     CGICACHE_REDIS_CA="$PKI/nothing.crt"
+# An encrypted client key: refused at once, never prompted for (the app
+# has no terminal to ask on, and must not wait).
+openssl pkey -in "$PKI/client.key" -aes256 -passout pass:secret -out "$PKI/client-enc.key" 2>/dev/null
+refused enckey "rediss://127.0.0.1:$TLS_PORT_mtls/0" "CGICACHE_REDIS_KEY $PKI/client-enc.key:" \
+    CGICACHE_REDIS_CA="$PKI/ca.crt" CGICACHE_REDIS_CERT="$PKI/client.crt" CGICACHE_REDIS_KEY="$PKI/client-enc.key"
 # The other way round: a TLS port spoken to in plain text.
 refused plaintotls "redis://127.0.0.1:$TLS_PORT_good/0" "redis"
 for l in wrongca wrongip wrongname expired plain; do
