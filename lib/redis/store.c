@@ -373,7 +373,7 @@ static int settle_owed(cc_store *s, int64_t deadline)
         if (reply->type == REDIS_REPLY_ERROR)
             cc_warn("redis refused a write: %s", reply->str);
         if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "READONLY", 8) == 0)
-            s->demoted = true;
+            s->demoted = s->cfg->redis.sentinel;
         freeReplyObject(reply);
     }
     return 0;
@@ -764,7 +764,9 @@ int cc_store_run(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **repl
         return -1;
     }
     s->backoff = 0;
-    for (size_t i = 0; i < ncmd && !s->demoted; i++)
+    /* Behind sentinels only: a single Redis made a replica by hand is
+     * still the one configured, its refusals fail soft as any other. */
+    for (size_t i = 0; i < ncmd && !s->demoted && s->cfg->redis.sentinel; i++)
         s->demoted = replies[i]->type == REDIS_REPLY_ERROR &&
                      strncmp(replies[i]->str, "READONLY", 8) == 0;
     if (s->demoted) {

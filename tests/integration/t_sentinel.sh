@@ -210,6 +210,31 @@ expect_contains "an unknown master name: said" "$(cat "$TMP/noname.log")" "does 
 start_app nosentinel 1 "$TESTAPP" CGICACHE_ROUTE_all='GET /* ttl=60' \
     CGICACHE_REDIS="redis-sentinel://127.0.0.1:1,127.0.0.1:2/0#mymaster"
 expect_eq "no sentinel reachable: the app answers, MISS" "$(status_of "$(fcgi nosentinel GET /u)")" MISS
+# A master made a replica under a worker's connection, with no sentinel
+# to say so (here a fake one that always names it): its next write is
+# refused READONLY, the connection is dropped, and the node, asked again,
+# is refused by ROLE: the app answers, uncached.
+A_PORT=$(free_port)
+node a "$A_PORT"
+B_PORT=$(free_port)
+node b "$B_PORT" --replicaof 127.0.0.1 "$A_PORT"
+FAKE_PORT=$(free_port)
+python3 "$TOP/tests/integration/lying_sentinel.py" "$FAKE_PORT" 127.0.0.1 "$A_PORT" &
+PIDS+=("$!")
+disown "$!" 2>/dev/null
+wait_for python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])))' "$FAKE_PORT"
+start_app demoted 1 "$TESTAPP" CGICACHE_ROUTE_all='GET /* ttl=60' CGICACHE_NEAR_SIZE=0 CGICACHE_LOG=info \
+    CGICACHE_REDIS="redis-sentinel://127.0.0.1:$FAKE_PORT/0#mymaster"
+expect_eq "a fake sentinel naming a true master: HIT" "$(hit_soon demoted /d)" HIT
+redis-cli -p "$B_PORT" REPLICAOF NO ONE >/dev/null
+redis-cli -p "$A_PORT" REPLICAOF 127.0.0.1 "$B_PORT" >/dev/null
+bodies=$(for i in 1 2 3 4; do body_of "$(fcgi demoted GET "/d$i")" | awk '{ print $1 }'; done | sort -u | tr '\n' ' ')
+expect_eq "the master made a replica: every answer is the app's" "$bodies" "uri=/d1 uri=/d2 uri=/d3 uri=/d4 "
+expect_contains "the master made a replica: seen by READONLY" "$(cat "$TMP/demoted.log")" \
+    "redis 127.0.0.1:$A_PORT refused a write as a replica: looking for the master again"
+expect_contains "... and refused by ROLE when asked again" "$(cat "$TMP/demoted.log")" \
+    "redis 127.0.0.1:$A_PORT, named master 'mymaster' by a sentinel, says it is a slave"
+
 # The first sentinel frozen: a new worker asks it, times out, asks the next.
 kill -STOP "${S_PIDS[0]}"
 start_app frozen 1 "$TESTAPP" CGICACHE_ROUTE_all='GET /* ttl=60'
