@@ -81,6 +81,8 @@ expect_eq "the entry is on the master" "$(redis-cli -p "$M_PORT" --scan --patter
 out=$("$CC_TOOL" check 2>&1)
 expect_contains "check: the mode" "$out" "redis mode     sentinel"
 expect_contains "check: the master found" "$out" "redis node     127.0.0.1:$M_PORT (master 'mymaster', named by sentinel"
+expect_eq "check --json: the mode" \
+    "$("$CC_TOOL" check --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["redis_mode"])')" sentinel
 
 # load SECONDS: 3 client loops over 20 URLs; each answer must be its own
 # URL's page; prints "requests failures".

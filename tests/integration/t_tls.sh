@@ -199,6 +199,10 @@ grep -q sp4ss "$TMP/tlssent.log" && not_ok "rediss-sentinel://: the password was
 out=$(CGICACHE_REDIS="rediss://127.0.0.1:$TLS_PORT_good/0" CGICACHE_REDIS_CA="$PKI/ca.crt" "$CC_TOOL" check 2>&1)
 expect_contains "check: PONG over TLS" "$out" "PONG"
 expect_contains "check: the TLS peer is shown" "$out" "peer /CN=server, issuer /CN=ca (verified)"
+json=$(CGICACHE_REDIS="rediss://127.0.0.1:$TLS_PORT_good/0" CGICACHE_REDIS_CA="$PKI/ca.crt" "$CC_TOOL" check --json 2>/dev/null)
+expect_eq "check --json: mode, node and TLS peer" \
+    "$(printf '%s' "$json" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["redis_mode"], j["redis_node"], j["redis_tls"].endswith("issuer /CN=ca (verified)"))')" \
+    "single 127.0.0.1:$TLS_PORT_good True"
 
 # refused NAME URL WHY [VAR=VALUE...]: the app answers, uncached, twice,
 # and its log says WHY.
