@@ -7,7 +7,12 @@
  * not ignore it), EINTR from libfcgi's handlers (installed without
  * SA_RESTART) is retried, and a connection made before fork() is never
  * used by the child.  Commands are formatted into a per-connection buffer,
- * so a steady stream of hits does not allocate for sending. */
+ * so a steady stream of hits does not allocate for sending.
+ *
+ * The bytes go through TLS (tls.c) for rediss://.  Behind sentinels
+ * (redis-sentinel://) a connection is made to the master sentinel.c finds,
+ * confirmed by ROLE, and a thread's connection keeps a watch on the
+ * sentinels' +switch-master, so that no worker stays on an old master. */
 #include "store.h"
 
 #include <errno.h>

@@ -9,7 +9,9 @@
  * open, calls fail at once, so a dead or frozen Redis costs at most one
  * timeout per back-off window.  Sockets are non-blocking, FD_CLOEXEC,
  * written with MSG_NOSIGNAL and retried on EINTR.  Replies are bounded in
- * size and shape (reply.h), so a peer that is not Redis costs no more. */
+ * size and shape (reply.h), so a peer that is not Redis costs no more.
+ * The connection may be TLS (rediss://) and, behind sentinels, goes to
+ * whichever node is the master now: callers see neither. */
 #ifndef CGICACHE_STORE_H
 #define CGICACHE_STORE_H
 
