@@ -2,7 +2,8 @@
  * /slow takes 20 ms (a page that runs a query), /miss answers a few bytes
  * for requests whose unique query makes every one a cache miss.  Each
  * real computation of a /cold page appends a line to $BENCH_COUNTER (read
- * once, before the accept loop), for the stampede measure. */
+ * once, before the accept loop), for the stampede measure.  /page is an
+ * 8 kB HTML-like page, for what a hit costs in each content coding. */
 #include <fcgiapp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,10 @@ int main(void)
             }
         }
         FCGX_FPrintF(r.out, "Content-Type: text/plain\r\n\r\nbench page %s\n", uri);
+        if (strncmp(uri, "/page", 5) == 0)
+            for (int i = 0; i < 100; i++)
+                FCGX_FPrintF(r.out, "<li><a href=\"/item/%d\">item %d of the list</a> %d</li>\n", i,
+                             i, i * 7919 % 1000);
         FCGX_Finish_r(&r);
     }
     return 0;

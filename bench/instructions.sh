@@ -8,7 +8,8 @@
 # it N requests.  Each case runs twice (N1 and N2 requests) and the
 # difference over N2 - N1 is the cost of one request, start-up excluded.
 # Cases: the app alone, with cgicache loaded but no route (pass-through),
-# a warm hit, and a miss (capture + store); then the same through the wire
+# a warm hit, and a miss (capture + store); hits answered 304 and 206, and
+# an 8 kB page in each coding; then the same through the wire
 # adapter, with the app's libfcgi linked in statically (nothing of it to
 # interpose).  A private Redis is started.
 set -u
@@ -26,12 +27,15 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --l
 PIDS+=($!)
 wait_for redis-cli -p "$REDIS_PORT" PING || exit 1
 
-# request SOCKET URI: one request, as nginx's fastcgi_params would send it.
+# request SOCKET URI[@PARAM=VALUE]: one request, as nginx's fastcgi_params
+# would send it (with one more parameter after an @).
 request() {
-    env -i REQUEST_METHOD=GET REQUEST_URI="$2" SCRIPT_NAME="${2%%\?*}" QUERY_STRING="${2#*\?}" \
+    local uri=${2%%@*} extra=()
+    case $2 in *@*) extra=("${2#*@}") ;; esac
+    env -i REQUEST_METHOD=GET REQUEST_URI="$uri" SCRIPT_NAME="${uri%%\?*}" QUERY_STRING="${uri#*\?}" \
         SERVER_NAME=localhost SERVER_PORT=80 HTTP_HOST=localhost SERVER_PROTOCOL=HTTP/1.1 \
         GATEWAY_INTERFACE=CGI/1.1 REMOTE_ADDR=127.0.0.1 HTTP_USER_AGENT=bench HTTP_ACCEPT='*/*' \
-        cgi-fcgi -bind -connect "$1" >/dev/null
+        "${extra[@]}" cgi-fcgi -bind -connect "$1" >/dev/null
 }
 
 # total NAME URI N [APP=PATH] [VAR=VALUE ...]: instructions for N requests,
@@ -67,6 +71,11 @@ CASES=(
     "hit (warm, near cache)|hit|/trivial|$LIB|CGICACHE_ROUTE_trivial=GET /trivial ttl=300"
     "hit (near cache off)|hitfar|/trivial|$LIB|CGICACHE_NEAR_SIZE=0|CGICACHE_ROUTE_trivial=GET /trivial ttl=300"
     "miss (capture + store)|miss|/miss|$LIB|CGICACHE_ROUTE_miss=GET /miss ttl=5"
+    "hit answered 304 (If-None-Match)|hit304|/trivial@HTTP_IF_NONE_MATCH=*|$LIB|CGICACHE_ROUTE_trivial=GET /trivial ttl=300"
+    "hit answered 206 (Range)|hit206|/trivial@HTTP_RANGE=bytes=0-9|$LIB|CGICACHE_ROUTE_trivial=GET /trivial ttl=300"
+    "8 kB page hit, identity|page|/page|$LIB|CGICACHE_ROUTE_page=GET /page ttl=300"
+    "8 kB page hit, zstd|pagezstd|/page@HTTP_ACCEPT_ENCODING=zstd|$LIB|CGICACHE_ROUTE_page=GET /page ttl=300"
+    "8 kB page hit, gzip|pagegzip|/page@HTTP_ACCEPT_ENCODING=gzip|$LIB|CGICACHE_ROUTE_page=GET /page ttl=300"
     "wire: app alone (libfcgi static)|wplain|/trivial|$WIRE"
     "wire: pass-through|wpassthru|/trivial|$WIRE|$LIB|CGICACHE_ROUTE_other=GET /other/* ttl=60"
     "wire: hit (near cache off)|whit|/trivial|$WIRE|$LIB|CGICACHE_NEAR_SIZE=0|CGICACHE_ROUTE_trivial=GET /trivial ttl=300"

@@ -76,6 +76,7 @@ CONF
 app plain
 app passthru LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_other='GET /other/* ttl=60'
 app cached LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_trivial='GET /trivial ttl=300' \
+    CGICACHE_ROUTE_page='GET /page ttl=300' \
     CGICACHE_ROUTE_slow='GET /slow ttl=300' CGICACHE_ROUTE_miss='GET /miss ttl=5' CGICACHE_ROUTE_cold='GET /cold ttl=300'
 app cachedfar LD_PRELOAD="$B/libcgicache.so" CGICACHE_NEAR_SIZE=0 CGICACHE_ROUTE_trivial='GET /trivial ttl=300'
 app cachedunix LD_PRELOAD="$B/libcgicache.so" CGICACHE_REDIS="unix:$TMP/redis.sock" \
@@ -123,6 +124,17 @@ request = function()
 end
 LUA
 
+# header_lua NAME HEADER VALUE: a wrk script sending one more header.
+header_lua() {
+    printf 'wrk.headers["%s"] = "%s"\n' "$2" "$(printf '%s' "$3" | sed 's/["\\]/\\&/g')" >"$TMP/$1.lua"
+}
+curl -s "http://127.0.0.1:${P[cached]}/trivial" >/dev/null
+ETAG=$(curl -s -D - -o /dev/null "http://127.0.0.1:${P[cached]}/trivial" | tr -d '\r' | awk -F': ' 'tolower($1) == "etag" { print $2 }')
+header_lua inm If-None-Match "$ETAG"
+header_lua range Range "bytes=0-99"
+header_lua zstd Accept-Encoding zstd
+header_lua gzip Accept-Encoding gzip
+
 # measure SERVER PATH [lua]: "req/s p50_ms p99_ms" from one wrk run.
 measure() {
     local script=()
@@ -140,6 +152,11 @@ CASES=(
     "miss|cached|/miss|$TMP/miss.lua|0.90|miss path (capture + store every request)"
     "hit|cached|/trivial||0.75|hit path (warm, from the worker's memory)"
     "hitfar|cachedfar|/trivial||-|hit path, near cache off (one Redis round trip)"
+    "hit304|cached|/trivial|$TMP/inm.lua|-|hit answered 304 (If-None-Match)"
+    "hitrange|cached|/trivial|$TMP/range.lua|-|hit answered 206 (Range)"
+    "hitpage|cached|/page||-|8 kB page hit, identity"
+    "hitzstd|cached|/page|$TMP/zstd.lua|-|8 kB page hit, zstd (the stored frame)"
+    "hitgzip|cached|/page|$TMP/gzip.lua|-|8 kB page hit, gzip (made per hit)"
     "wirehit|wirecached|/trivial||-|hit path, wire adapter (libfcgi static)"
     "php|phpplain|/page.php||1.00|PHP page, php-fpm without cgicache|php"
     "phppass|phppass|/page.php||0.98|php-fpm pass-through (loaded, no route)|php"
@@ -210,6 +227,8 @@ OUT=$RESULTS/$(date -u +%Y%m%d-%H%M%S)-$(hostname).txt
             }' "$TMP/results"
     done
     echo
+    page_bytes() { curl -s -o /dev/null -w '%{size_download}' "$@" "http://127.0.0.1:${P[cached]}/page"; }
+    echo "8 kB page on the wire: identity $(page_bytes) bytes, zstd $(page_bytes -H 'Accept-Encoding: zstd') bytes, gzip $(page_bytes -H 'Accept-Encoding: gzip') bytes"
     echo "stampede: 24 concurrent cold requests -> $computed computation(s) (goal 1)"
     echo "memory: cached worker RSS $before KiB -> $after KiB after $done_reqs hits ($((after - before)) KiB)"
     echo

@@ -20,12 +20,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <poll.h>
 
 #include "cache.h"
 #include "clock.h"
 #include "config_load.h"
+#include "delivery.h"
 #include "entry.h"
+#include "hit.h"
 #include "invalidate.h"
 #include "key.h"
 #include "log.h"
@@ -91,6 +94,8 @@ struct cc_txn {
     bool failed;              /* a write to the client failed */
     bool locked;              /* lock_token holds the key's fill lock */
     bool holdback;            /* may purge: the last bytes wait for the purge */
+    bool range_hold;          /* a Range on a miss: the whole response is held,
+                               * stored, and the client sent its part */
     int64_t content_length;   /* the head's Content-Length, or -1 */
     uint64_t body_out;        /* body bytes the app wrote */
     char lock_token[CC_LOCK_TOKEN_LEN + 1];
@@ -101,6 +106,8 @@ struct cc_txn {
     cc_buf held;              /* the head, while incomplete; then kept for storing */
     cc_buf body;              /* the captured body */
     cc_buf tail;              /* with holdback: the app's latest write, unsent */
+    cc_buf held_head;         /* with range_hold: the head as it would go out */
+    cc_ask ask;               /* the request's preconditions and range */
     /* The large parts, kilobytes of buffers: not cleared when a txn is
      * made (a hit would spend most of its time clearing them).  rq is
      * copied in, key is written by cc_key_build before any use, and head
@@ -184,37 +191,20 @@ static cc_store *thread_store(void *ctx, const cc_config *cfg)
  * operator disabled it with an empty CGICACHE_STATUS_HEADER. */
 static void append_status_line(cc_buf *b, const cc_config *cfg, const char *status)
 {
-    if (cfg->status_header[0] == '\0')
-        return;
-    cc_buf_append_str(b, cfg->status_header);
-    cc_buf_append(b, ": ", 2);
-    cc_buf_append_str(b, status);
-    cc_buf_append(b, "\r\n", 2);
+    cc_status_line(b, cfg->status_header, status);
 }
 
-/* The response a stored entry gives: its head, status lines, Age, and the
- * body unless the request is a HEAD.  RFC 9211 ttl goes negative once the
- * entry is stale. */
-static void build_hit(cc_buf *out, const cc_txn *t, const cc_entry *e, int64_t now)
+/* The response entry e gives t's request (hit.h). */
+static void build_hit(cc_buf *out, cc_txn *t, const cc_entry *e, int64_t now)
 {
-    const char *status = outcomes[t->outcome].header, *detail = outcomes[t->outcome].detail;
-    int64_t age = (now - e->stored_at_ms) / 1000;
-    int64_t left = e->stored_at_ms + e->ttl_ms - now;
-    left = left >= 0 ? left / 1000 : -((-left + 999) / 1000);
-    bool body = t->rq.method_bit != CC_M_HEAD;
-    /* One allocation: the stored head, the lines added here, the body. */
-    cc_buf_reserve(out, e->head_len + 256 + strlen(t->cfg->status_header) + strlen(detail) +
-                            (body ? e->body_len : 0));
-    cc_buf_append(out, e->head, e->head_len);
-    append_status_line(out, t->cfg, status);
-    cc_buf_append_str(out, "Age: ");
-    cc_buf_append_int(out, age < 0 ? 0 : age);
-    cc_buf_append_str(out, "\r\nCache-Status: cgicache; hit; ttl=");
-    cc_buf_append_int(out, left);
-    cc_buf_append_str(out, detail);
-    cc_buf_append(out, "\r\n\r\n", 4);
-    if (body)
-        cc_buf_append(out, e->body, e->body_len);
+    cc_hit_request rq = {
+        .ask = &t->ask,
+        .get = t->rq.method_bit != CC_M_HEAD,
+        .status_header = t->cfg->status_header,
+        .status = outcomes[t->outcome].header,
+        .detail = outcomes[t->outcome].detail,
+    };
+    cc_hit_build(out, &rq, e, now);
 }
 
 /* Whether t's key is filled under the stampede lock. */
@@ -319,7 +309,8 @@ static bool serve_near(cc_txn *t, cc_near *near, cc_store *s, cc_buf *hit)
 {
     cc_entry e;
     int64_t now = cc_now_ms();
-    if (!cc_near_get(near, s, &t->key, now, &e) || (t->store && refresh_due(t, &e, now)))
+    if (!cc_near_get(near, s, &t->key, now, &e) || (t->store && refresh_due(t, &e, now)) ||
+        !cc_hit_acceptable(&e, t->ask.accept_encoding))
         return false;
     t->outcome = CC_OUT_NEAR;
     build_hit(hit, t, &e, now);
@@ -361,6 +352,13 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
     t->generation = found.generation;
     if (near != NULL && found.state == CC_FOUND_FRESH)
         cc_near_put(near, s, &t->key, &found.entry, mark);
+    if (found.state != CC_FOUND_NONE && !cc_hit_acceptable(&found.entry, t->ask.accept_encoding)) {
+        /* Stored as the app encoded it, in a coding this client does not
+         * take: the app answers it, and the entry stays for the others. */
+        cc_cache_found_free(&found);
+        t->store = false;
+        return CC_ACT_RUN;
+    }
     if (found.state != CC_FOUND_NONE && serve_found(t, s, &found, hit, &refresh)) {
         if (!refresh)
             return CC_ACT_SERVE;
@@ -376,19 +374,43 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
         t->locked = true;
         return CC_ACT_RUN;
     }
-    /* Another worker is computing this key: wait for its fill. */
+    /* Another worker is computing this key: wait for its fill (and take
+     * it, unless it is in a coding this client does not take). */
     if (cc_cache_wait_fill(s, t->cfg, &t->key, &found) == 0) {
-        t->outcome = CC_OUT_COLLAPSED;
-        build_hit(hit, t, &found.entry, cc_now_ms());
+        bool taken = cc_hit_acceptable(&found.entry, t->ask.accept_encoding);
+        if (taken) {
+            t->outcome = CC_OUT_COLLAPSED;
+            build_hit(hit, t, &found.entry, cc_now_ms());
+            cc_stats_count(t->cfg, t->route, CC_STAT_COLLAPSED);
+        }
         cc_cache_found_free(&found);
-        cc_stats_count(t->cfg, t->route, CC_STAT_COLLAPSED);
-        if (!hit->failed)
+        if (taken && !hit->failed)
             return CC_ACT_SERVE;
-        t->outcome = CC_OUT_MISS;
-        cc_buf_free(hit);
+        if (taken) {
+            t->outcome = CC_OUT_MISS;
+            cc_buf_free(hit);
+        }
     }
     t->store = false;             /* as nginx: a timed-out waiter does not store */
     return CC_ACT_RUN;
+}
+
+/* A Range on a request the app answers for the cache: the app is asked
+ * for the whole response (its Range and If-Range parameters renamed in
+ * place, to lower case, so getenv and FCGX_GetParam find none), which is
+ * stored; with hold, the client then gets its part from it.  (The wire
+ * adapter's app reads its params from the socket, not from envp: one
+ * that answers the Range itself sends a 206, passed on, not stored.) */
+static void ask_whole(cc_txn *t, bool hold)
+{
+    for (char *const *e = t->rq.envp; *e != NULL; e++) {
+        char *kv = *e;
+        if (strncmp(kv, "HTTP_RANGE=", 11) == 0 || strncmp(kv, "HTTP_IF_RANGE=", 14) == 0)
+            for (char *c = kv; *c != '='; c++)
+                if (*c >= 'A' && *c <= 'Z')
+                    *c = (char)(*c + ('a' - 'A'));
+    }
+    t->range_hold = hold && t->rq.method_bit == CC_M_GET;
 }
 
 cc_action cc_engine_begin(char *const *envp, cc_txn **txn, cc_buf *hit)
@@ -426,10 +448,12 @@ cc_action cc_engine_begin_with(const cc_engine *e, char *const *envp, cc_txn **t
     cc_txn *t = new_txn(e, route, &rq);
     if (t == NULL)
         return CC_ACT_PASS;
-    classify(t, cc_policy_request(cfg, route, &t->rq));
+    classify(t, cc_policy_request_ask(cfg, route, &t->rq, &t->ask));
     cc_action action = CC_ACT_RUN;
     if (t->cacheable)
         action = begin_cacheable(t, txn, hit);
+    if (t->store && t->ask.range != NULL && (action == CC_ACT_RUN || *txn != NULL))
+        ask_whole(t, action == CC_ACT_RUN);
     cc_stats_count(cfg, route, outcomes[t->outcome].stat);
     if (action == CC_ACT_SERVE) {
         if (*txn == NULL)
@@ -489,7 +513,17 @@ static void capture(cc_txn *t, const char *data, size_t len)
     }
 }
 
-/* The head is complete: send it with the status lines injected. */
+/* The lines a response the app gives carries: the status header and
+ * Cache-Status, each ending in CRLF. */
+static void forward_lines(cc_buf *out, const cc_txn *t)
+{
+    append_status_line(out, t->cfg, outcomes[t->outcome].header);
+    cc_buf_appendf(out, "Cache-Status: cgicache; fwd=%s%s\r\n", outcomes[t->outcome].fwd,
+                   t->store ? "; stored" : "");
+}
+
+/* The head is complete: send it with the status lines injected (or, for
+ * a Range held on a miss, keep it until the body is whole). */
 static int send_head(cc_txn *t, const cc_sink *sink)
 {
     const cc_config *cfg = t->cfg;
@@ -500,21 +534,56 @@ static int send_head(cc_txn *t, const cc_sink *sink)
     if (!storable)
         t->store = false;
     cc_buf extra = {0}, out = {0};
-    append_status_line(&extra, cfg, outcomes[t->outcome].header);
-    cc_buf_appendf(&extra, "Cache-Status: cgicache; fwd=%s%s\r\n", outcomes[t->outcome].fwd,
-                   storable ? "; stored" : "");
+    forward_lines(&extra, t);
     cc_head_inject(&out, &t->head, cfg->tags_header, extra.data, extra.len);
-    int rc;
+    int rc = 0;
     if (extra.failed || out.failed) {
         /* No memory to rewrite the head: send it as the app wrote it. */
         t->store = false;
+        t->range_hold = false;
         rc = emit(t, sink, t->held.data, t->head.head_len);
+    } else if (t->range_hold && storable && t->head.status == 200) {
+        t->held_head = out;       /* sent with the body, or its part */
+        out = (cc_buf){0};
     } else {
+        t->range_hold = false;    /* not a copy to take a part of: as the app wrote it */
         rc = emit(t, sink, out.data, out.len);
     }
     cc_buf_free(&extra);
     cc_buf_free(&out);
     return rc;
+}
+
+/* A Range held on a miss is given up (the copy grew too large): what was
+ * held goes out, whole, and the rest streams. */
+static int release_hold(cc_txn *t, const cc_sink *sink)
+{
+    t->range_hold = false;
+    int rc = emit(t, sink, t->held_head.data, t->held_head.len);
+    if (rc == 0 && t->body.len > 0)
+        rc = emit(t, sink, t->body.data, t->body.len);
+    cc_buf_free(&t->held_head);
+    return rc;
+}
+
+/* Body bytes the app wrote: sent and kept, or (a Range held on a miss)
+ * only kept. */
+static int body_bytes(cc_txn *t, const cc_sink *sink, const char *data, size_t len)
+{
+    t->body_out += len;
+    if (t->range_hold && t->body.len + len > t->cfg->max_size && release_hold(t, sink) != 0)
+        return -1;
+    if (!t->range_hold) {
+        int rc = emit(t, sink, data, len);
+        capture(t, data, len);
+        return rc;
+    }
+    capture(t, data, len);
+    if (t->store)
+        return 0;
+    /* No memory to hold it: the response cannot be sent whole. */
+    t->failed = true;
+    return -1;
 }
 
 /* Gives up on the head (malformed or too large): from here on the app's
@@ -550,12 +619,8 @@ bool cc_engine_output_complete(const cc_txn *t)
 
 int cc_engine_write(cc_txn *t, const cc_sink *sink, const char *data, size_t len)
 {
-    if (t->head_done) {
-        t->body_out += len;
-        int rc = emit(t, sink, data, len);
-        capture(t, data, len);
-        return rc;
-    }
+    if (t->head_done)
+        return body_bytes(t, sink, data, len);
     size_t before = t->held.len;
     cc_buf_append(&t->held, data, len);
     if (t->held.failed)
@@ -571,11 +636,60 @@ int cc_engine_write(cc_txn *t, const cc_sink *sink, const char *data, size_t len
     int rc = send_head(t, sink);
     /* What followed the blank line in this write is body. */
     size_t body_off = t->head.head_len - before;
-    if (rc == 0 && body_off < len) {
-        t->body_out += len - body_off;
-        rc = emit(t, sink, data + body_off, len - body_off);
-        capture(t, data + body_off, len - body_off);
+    if (rc == 0 && body_off < len)
+        rc = body_bytes(t, sink, data + body_off, len - body_off);
+    return rc;
+}
+
+/* Appends the head a stored copy of t's response keeps (stored form,
+ * http.h), with the ETag etag=auto gives it: a 2xx without a validator of
+ * its own (ETag or Last-Modified; one it has is never changed) gets one
+ * made from its body. */
+static void stored_head(cc_buf *out, const cc_txn *t)
+{
+    cc_head_store_form(out, &t->head, t->cfg->tags_header);
+    if (!t->route->etag_auto || t->head.status < 200 || t->head.status > 299 ||
+        cc_head_find(&t->head, "ETag") != NULL || cc_head_find(&t->head, "Last-Modified") != NULL)
+        return;
+    char etag[CC_ETAG_AUTO_LEN + 1];
+    cc_etag_of_body(etag, t->body.data != NULL ? t->body.data : "", t->body.len);
+    cc_buf_append_str(out, "ETag: ");
+    cc_buf_append_str(out, etag);
+    cc_buf_append(out, "\r\n", 2);
+}
+
+/* The app's whole response to a Range held on a miss is in: the client
+ * gets its part (206) or a 416, made from the head a hit would give
+ * (what the copy keeps), or the whole when the Range asks for that or
+ * cannot be read.  Its preconditions went to the app with it. */
+static int send_held_range(cc_txn *t, const cc_sink *sink)
+{
+    cc_validators v;
+    cc_send send = {CC_SEND_FULL, 0, 0};
+    cc_ask range_only = {.range = t->ask.range, .if_range = t->ask.if_range};
+    cc_buf stored = {0}, out = {0};
+    t->range_hold = false;
+    stored_head(&stored, t);
+    if (!stored.failed) {
+        cc_validators_of(stored.data, stored.len, t->head.status, t->body.len, &v);
+        cc_delivery_decide(&range_only, &v, true, cc_now_ms(), &send);
     }
+    if (send.kind != CC_SEND_FULL) {
+        cc_delivery_head(&out, stored.data, stored.len, &send, t->body.len);
+        forward_lines(&out, t);
+        cc_buf_append(&out, "\r\n", 2);
+    }
+    int rc;
+    if (send.kind == CC_SEND_FULL || out.failed) {
+        rc = release_hold(t, sink);
+    } else {
+        rc = emit(t, sink, out.data, out.len);
+        if (rc == 0 && send.kind == CC_SEND_PARTIAL)
+            rc = emit(t, sink, t->body.data + send.first, send.last - send.first + 1);
+        cc_buf_free(&t->held_head);
+    }
+    cc_buf_free(&stored);
+    cc_buf_free(&out);
     return rc;
 }
 
@@ -588,6 +702,8 @@ int cc_engine_end_output(cc_txn *t, const cc_sink *sink)
     if (t->compute_ms == 0)
         t->compute_ms = cc_mono_ms() - t->started;
     int rc = 0;
+    if (t->range_hold)
+        rc = send_held_range(t, sink);
     if (!t->head_done)
         /* The app ended without completing its head: send what it wrote. */
         rc = pass_head_as_is(t, sink);
@@ -653,9 +769,13 @@ static int64_t encode_response(cc_txn *t, bool completed, char **value, size_t *
         ttl = life < ttl ? life : ttl;
     }
     cc_buf head = {0};
-    cc_head_store_form(&head, &t->head, cfg->tags_header);
+    stored_head(&head, t);
+    const cc_header *coding = cc_head_find(&t->head, "Content-Encoding");
+    bool encoded = coding != NULL &&
+                   !(coding->value_len == 8 && strncasecmp(coding->value, "identity", 8) == 0);
     cc_entry e = {
         .status = (uint16_t)t->head.status,
+        .flags = encoded ? CC_ENTRY_APP_ENCODED : 0,
         .stored_at_ms = now,
         .ttl_ms = ttl,
         .stale_ms = life - ttl,
@@ -703,6 +823,7 @@ void cc_engine_forget(cc_txn *t)
     cc_buf_free(&t->held);
     cc_buf_free(&t->body);
     cc_buf_free(&t->tail);
+    cc_buf_free(&t->held_head);
     free(t);
 }
 

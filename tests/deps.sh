@@ -10,6 +10,8 @@ libfcgi-perl python3 lighttpd fcgiwrap wrk valgrind zlib1g-dev clang libclang-rt
 PKGS="$PKGS libssl-dev openssl"
 # t_wire.sh: Apache's mod_proxy_fcgi in front of a FastCGI server.
 PKGS="$PKGS apache2"
+# t_delivery.sh: zstd and gzip to decode what clients get.
+PKGS="$PKGS zstd gzip"
 # make lint and make format-check.
 PKGS="$PKGS cppcheck clang-format-16"
 # The compatibility suite (t_compat.sh): real apps, as Debian ships them.

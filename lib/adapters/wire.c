@@ -33,8 +33,15 @@
  * byte, so poll/select/epoll answer as they would without the library,
  * and each of the app's writes is sent before it returns.  A background
  * refresh is the request itself: the client has its answer from the
- * cache, then the app reads the request (still on the socket) and its
- * output for it goes nowhere.
+ * cache, then the app answers the request again and its output goes
+ * nowhere.  On a connection the server does not keep, the app reads it
+ * where it is, on the socket.  On one the server keeps, its next request
+ * may come at once, with the same request id: so the request is taken
+ * off, and the app reads it from a connection of the cache's own (a
+ * socketpair put at the app's fd number, the server's connection kept
+ * aside meanwhile); once the app has answered it and read it whole, the
+ * server's connection is put back, and the app's next read finds the
+ * server's next request there, untouched.
  *
  * A connection is used by one thread at a time (every FastCGI server
  * does so); the table from fd to connection is lock-free. */
@@ -109,6 +116,15 @@ typedef struct conn {
     cc_txn *txn;              /* the followed request, if any */
     char **envp;              /* its params */
     cc_buf pending;           /* what the app's write becomes, sent before it returns */
+    struct {                  /* a refresh on a connection of the cache's own */
+        bool on;              /* the app's fd is our socketpair's end */
+        bool cloexec;         /* the app's fd had FD_CLOEXEC */
+        int server;           /* the server's connection, kept aside */
+        int ours;             /* the socketpair's other end */
+        size_t unread;        /* bytes of the request the app has still to read */
+        dev_t dev;            /* the server's connection's identity */
+        ino_t ino;
+    } aside;
 } conn;
 
 /* ---- the table: fd -> connection ------------------------------------------- */
@@ -124,6 +140,7 @@ static _Thread_local unsigned in_progress;
 
 static void forget(conn *c);
 static void pass_through(conn *c);
+static void aside_end(conn *c);
 
 static _Atomic(conn *) *slot(int fd, bool create)
 {
@@ -239,6 +256,88 @@ static cc_sink sink_of(conn *c)
     return c->refresh ? cc_engine_discard : (cc_sink){sink_records, c};
 }
 
+/* ---- a refresh on a connection of the cache's own ------------------------------ */
+
+/* fd moved above stdio's numbers, which an app may have closed and still
+ * write to as its stdout or stderr. */
+static int above_stdio(int fd)
+{
+    if (fd < 0 || fd > 2)
+        return fd;
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    cc_libc_next(close)(fd);
+    return moved;
+}
+
+/* Puts a connection of the cache's own at c's fd number, holding request
+ * (len bytes: the whole request just answered from the cache, for the app
+ * to answer again), and keeps the server's connection aside until the app
+ * has answered it and read it whole (aside_end).  False when it cannot
+ * (the request does not fit in the socket's buffer, no fd left): then
+ * nothing has changed. */
+static bool aside_begin(conn *c, const uint8_t *request, size_t len)
+{
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+        return false;
+    int app_end = above_stdio(pair[0]), ours = above_stdio(pair[1]);
+    int fd_flags = fcntl(c->fd, F_GETFD);
+    int server = fcntl(c->fd, F_DUPFD_CLOEXEC, 3);
+    struct stat st;
+    bool cloexec = fd_flags >= 0 && (fd_flags & FD_CLOEXEC) != 0;
+    bool done = app_end >= 0 && ours >= 0 && fd_flags >= 0 && server >= 0 &&
+                cc_libc_next(send)(ours, request, len, MSG_DONTWAIT | MSG_NOSIGNAL) ==
+                    (ssize_t)len &&
+                fstat(app_end, &st) == 0 &&
+                cc_libc_next(dup3)(app_end, c->fd, cloexec ? O_CLOEXEC : 0) == c->fd;
+    if (app_end >= 0)
+        cc_libc_next(close)(app_end);
+    if (!done) {
+        if (ours >= 0)
+            cc_libc_next(close)(ours);
+        if (server >= 0)
+            cc_libc_next(close)(server);
+        return false;
+    }
+    c->aside.on = true;
+    c->aside.cloexec = cloexec;
+    c->aside.server = server;
+    c->aside.ours = ours;
+    c->aside.unread = len;
+    c->aside.dev = c->dev;
+    c->aside.ino = c->ino;
+    c->dev = st.st_dev;  /* still_ours() now means our end */
+    c->ino = st.st_ino;
+    return true;
+}
+
+/* Puts the server's connection back at c's fd number, and closes the
+ * cache's own.  When the app closed that fd unseen (the number may be
+ * another file's now), the server's connection is only closed, as the
+ * app meant. */
+static void aside_end(conn *c)
+{
+    if (!c->aside.on)
+        return;
+    if (still_ours(c))
+        cc_libc_next(dup3)(c->aside.server, c->fd, c->aside.cloexec ? O_CLOEXEC : 0);
+    cc_libc_next(close)(c->aside.server);
+    cc_libc_next(close)(c->aside.ours);
+    c->dev = c->aside.dev;
+    c->ino = c->aside.ino;
+    c->aside.on = false;
+    c->aside.unread = 0;
+}
+
+/* The app read got bytes of the request aside: once it has answered it
+ * and read it whole, the server's connection is back. */
+static void aside_read(conn *c, size_t got)
+{
+    c->aside.unread -= got < c->aside.unread ? got : c->aside.unread;
+    if (c->aside.unread == 0 && c->phase != PHASE_ACTIVE)
+        aside_end(c);
+}
+
 /* ---- one request's end --------------------------------------------------------- */
 
 static void reset_request(conn *c)
@@ -270,10 +369,13 @@ static void request_done(conn *c)
     if (c->txn != NULL)
         cc_engine_finish(c->txn, c->completed && !c->aborted && !c->failed);
     reset_request(c);
-    if (c->mux || !c->keep)
+    if (c->mux || !c->keep) {
         pass_through(c);
-    else
+    } else {
         c->phase = PHASE_IDLE;
+        if (c->aside.unread == 0)
+            aside_end(c);
+    }
 }
 
 /* No more requests on c are decided (it ended, carries several at once,
@@ -294,6 +396,7 @@ static void pass_through(conn *c)
     }
     reset_request(c);
     cc_buf_free(&c->pending);
+    aside_end(c);
     c->phase = PHASE_PASSED;
 }
 
@@ -471,24 +574,20 @@ typedef enum {
     READ_FAIL,                /* the app's read fails with errno */
 } read_step;
 
-/* Answers the request the look found from the cache (hit.data). */
-static read_step serve(conn *c, look *l, cc_buf *hit, cc_txn *refresh, char **envp)
+/* Answers the request the look found from the cache (hit.data); with a
+ * refresh, the app then answers it again for the cache alone. */
+static read_step serve(conn *c, int flags, look *l, cc_buf *hit, cc_txn *refresh, char **envp)
 {
     cc_fcgi_frame(&c->pending, CC_FCGI_STDOUT, c->id, hit->data, hit->len);
     cc_fcgi_frame_empty(&c->pending, CC_FCGI_STDOUT, c->id);
     cc_fcgi_frame_end(&c->pending, c->id, 0, CC_FCGI_REQUEST_COMPLETE);
     cc_buf_free(hit);
     int sent = send_pending(c);
-    /* On a connection the server keeps, its next request may come at
-     * once, with the same request id, while the app still answers this
-     * one: an app that reads ahead could no more tell the two apart than
-     * this adapter could tell their output.  There the stale copy is
-     * served without a refresh (the lock is released). */
     if (refresh != NULL && sent == 0 && !c->keep) {
-        /* The app answers the request again, for the cache alone.  A
-         * server that ends a response only when the connection closes
-         * (nginx without fastcgi_keep_conn) is told now: its client
-         * must not wait for the refresh. */
+        /* The app reads the request where it is.  A server that ends a
+         * response only when the connection closes (nginx without
+         * fastcgi_keep_conn) is told now: its client must not wait for
+         * the refresh. */
         c->txn = refresh;
         c->envp = envp;
         c->refresh = true;
@@ -496,10 +595,24 @@ static read_step serve(conn *c, look *l, cc_buf *hit, cc_txn *refresh, char **en
         cc_libc_next(shutdown)(c->fd, SHUT_WR);
         return READ_GO;
     }
+    /* On a kept connection the server's next request may come at once,
+     * with the same id: the app reads the request from a connection of
+     * our own.  Not for an app whose reads do not wait (an event loop
+     * would watch the fd's readiness, which the swap would change): there
+     * the stale copy is served without a refresh, the lock released. */
+    bool taken = take(c, l->bytes, l->v.end) == 0;
+    if (refresh != NULL && sent == 0 && taken && in_progress == 0 && !nonblocking(c->fd, flags) &&
+        aside_begin(c, l->bytes, l->v.end)) {
+        c->txn = refresh;
+        c->envp = envp;
+        c->refresh = true;
+        in_progress++;
+        return READ_GO;
+    }
     cc_engine_skip_refresh(refresh);
     free(envp);
     c->phase = PHASE_IDLE;
-    if (take(c, l->bytes, l->v.end) != 0 || sent != 0 || !c->keep) {
+    if (!taken || sent != 0 || !c->keep) {
         c->eof = true;
         return READ_EOF;
     }
@@ -538,7 +651,7 @@ static read_step decide(conn *c, int flags, look *l)
             look_ahead(c, flags, true, l);
         }
         if (l->what == CC_FCGI_LOOK_REQUEST && l->v.end != 0 && l->v.id == c->id)
-            return serve(c, l, &hit, txn, envp);
+            return serve(c, flags, l, &hit, txn, envp);
         /* The request has a body, or its end did not come: it cannot be
          * taken off the connection, so the app answers it. */
         cc_buf_free(&hit);
@@ -604,6 +717,8 @@ static read_step before_read(conn *c, int flags)
         if (c_->phase != PHASE_PASSED && got_ > 0 && !((flags)&MSG_PEEK)) { \
             int after_ = errno;                                             \
             count_read(c_, (iov), (iovcnt), got_);                          \
+            if (c_->aside.on)                                               \
+                aside_read(c_, (size_t)got_);                               \
             errno = after_;                                                 \
         }                                                                   \
         return got_;                                                        \

@@ -646,6 +646,7 @@ static void route_defaults(const cc_config *cfg, cc_route *r)
     r->statuses[0] = 200;
     r->compress = cfg->compress;
     r->lock = true;
+    r->etag_auto = true;
 }
 
 /* Adds the route defined by "CGICACHE_ROUTE_<name>=<spec>", unless a route

@@ -9,17 +9,38 @@
  * trusts a byte, and decompresses into exactly the declared size. */
 #include "entry.h"
 
+#include <stdbool.h>
+
 #include <stdlib.h>
 #include <string.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_getFrameHeader: linked in statically */
 #include <zstd.h>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "encoding.h"
+
 #define MAGIC "CGCE"
-#define HEADER_LEN (4 + 1 + 1 + 2 + 8 + 8 + 8 + 4 + 8 + 4 + 4 + 4 + 4)
+#define HEADER_LEN_V1 (4 + 1 + 1 + 2 + 8 + 8 + 8 + 4 + 8 + 4 + 4 + 4 + 4)
+#define HEADER_LEN (HEADER_LEN_V1 + 4)
+/* gzip is made once, when stored: the level that zlib calls default. */
+#define GZIP_STORE_LEVEL 6
 #define CHECKSUM_LEN 8
 #define BODY_MAX ((size_t)1 << 30)   /* nothing larger is ever stored */
+
+bool cc_entry_frame_for_clients(const cc_entry *e)
+{
+    ZSTD_frameHeader h;
+    return (e->flags & CC_ENTRY_COMPRESSED) &&
+           ZSTD_getFrameHeader(&h, e->stored_body, e->stored_body_len) == 0 &&
+           h.frameType == ZSTD_frame && h.windowSize <= ((unsigned long long)8 << 20);
+}
+
+uint64_t cc_entry_hash(const void *data, size_t len)
+{
+    return XXH3_64bits(data, len);
+}
 
 static void put_u16(unsigned char *p, uint16_t v)
 {
@@ -84,16 +105,22 @@ int cc_entry_encode(const cc_entry *e, cc_compress_mode mode, size_t min_size, i
     size_t stored_len = e->body_len;
     void *frame = compress_body(e, mode, min_size, level, &stored_len);
     const void *body = frame != NULL ? frame : e->body;
-    size_t total = HEADER_LEN + e->key_len + e->head_len + stored_len + CHECKSUM_LEN;
+    cc_buf gzip = {0};
+    if (frame != NULL && !(e->flags & CC_ENTRY_APP_ENCODED) &&
+        (cc_gzip(&gzip, e->body, e->body_len, GZIP_STORE_LEVEL) != 0 || gzip.len >= e->body_len))
+        cc_buf_free(&gzip);     /* none: gzip clients get identity */
+    size_t total = HEADER_LEN + e->key_len + e->head_len + stored_len + gzip.len + CHECKSUM_LEN;
     unsigned char *buf = malloc(total);
     if (buf == NULL) {
         free(frame);
+        cc_buf_free(&gzip);
         return -1;
     }
     unsigned char *p = buf;
     memcpy(p, MAGIC, 4);
     p[4] = CC_ENTRY_VERSION;
-    p[5] = frame != NULL ? CC_ENTRY_COMPRESSED : 0;
+    p[5] = (unsigned char)((frame != NULL ? CC_ENTRY_COMPRESSED : 0) |
+                           (e->flags & CC_ENTRY_APP_ENCODED));
     put_u16(p + 6, e->status);
     put_u64(p + 8, (uint64_t)e->stored_at_ms);
     put_u64(p + 16, (uint64_t)e->ttl_ms);
@@ -104,6 +131,7 @@ int cc_entry_encode(const cc_entry *e, cc_compress_mode mode, size_t min_size, i
     put_u32(p + 48, (uint32_t)e->head_len);
     put_u32(p + 52, (uint32_t)e->body_len);
     put_u32(p + 56, (uint32_t)stored_len);
+    put_u32(p + 60, (uint32_t)gzip.len);
     p += HEADER_LEN;
     memcpy(p, e->key, e->key_len);
     p += e->key_len;
@@ -111,8 +139,12 @@ int cc_entry_encode(const cc_entry *e, cc_compress_mode mode, size_t min_size, i
     p += e->head_len;
     memcpy(p, body, stored_len);
     p += stored_len;
+    if (gzip.len > 0)
+        memcpy(p, gzip.data, gzip.len);
+    p += gzip.len;
     put_u64(p, XXH3_64bits(buf, (size_t)(p - buf)));
     free(frame);
+    cc_buf_free(&gzip);
     *out = (char *)buf;
     *out_len = total;
     return 0;
@@ -122,11 +154,14 @@ int cc_entry_encode(const cc_entry *e, cc_compress_mode mode, size_t min_size, i
  * exactly.  Pointers are set into buf (the body as stored). */
 static int read_header(const unsigned char *p, size_t len, cc_entry *e)
 {
-    if (len < HEADER_LEN + CHECKSUM_LEN || memcmp(p, MAGIC, 4) != 0 || p[4] != CC_ENTRY_VERSION ||
-        (p[5] & ~CC_ENTRY_COMPRESSED) != 0)
+    /* Version 1 differs only in not knowing the app's coding. */
+    if (len < HEADER_LEN_V1 + CHECKSUM_LEN || memcmp(p, MAGIC, 4) != 0 ||
+        (p[4] != CC_ENTRY_VERSION && p[4] != 1) ||
+        (p[5] & ~(CC_ENTRY_COMPRESSED | CC_ENTRY_APP_ENCODED)) != 0 ||
+        (p[4] == 1 && (p[5] & CC_ENTRY_APP_ENCODED) != 0))
         return -1;
     memset(e, 0, sizeof *e);
-    e->flags = p[5];
+    e->flags = p[5] | (p[4] == 1 ? CC_ENTRY_CODING_UNKNOWN : 0);
     e->status = get_u16(p + 6);
     e->stored_at_ms = (int64_t)get_u64(p + 8);
     e->ttl_ms = (int64_t)get_u64(p + 16);
@@ -135,17 +170,24 @@ static int read_header(const unsigned char *p, size_t len, cc_entry *e)
     e->generation = get_u64(p + 36);
     uint64_t key_len = get_u32(p + 44), head_len = get_u32(p + 48);
     uint64_t raw_len = get_u32(p + 52), stored_len = get_u32(p + 56);
+    bool v1 = p[4] == 1;
+    uint64_t header_len = v1 ? HEADER_LEN_V1 : HEADER_LEN;
+    uint64_t gzip_len = v1 || len < HEADER_LEN + CHECKSUM_LEN ? 0 : get_u32(p + 60);
     if (raw_len > BODY_MAX || e->ttl_ms < 0 || e->stale_ms < 0 ||
-        HEADER_LEN + key_len + head_len + stored_len + CHECKSUM_LEN != len ||
+        (!v1 && len < HEADER_LEN + CHECKSUM_LEN) ||
+        header_len + key_len + head_len + stored_len + gzip_len + CHECKSUM_LEN != len ||
         (!(e->flags & CC_ENTRY_COMPRESSED) && stored_len != raw_len))
         return -1;
-    e->key = (const char *)p + HEADER_LEN;
+    e->key = (const char *)p + header_len;
     e->key_len = (size_t)key_len;
     e->head = e->key + key_len;
     e->head_len = (size_t)head_len;
     e->body = e->head + head_len;
+    e->stored_body = e->body;
     e->body_len = (size_t)raw_len;
     e->stored_body_len = (size_t)stored_len;
+    e->gzip = e->stored_body + stored_len;
+    e->gzip_len = (size_t)gzip_len;
     return 0;
 }
 

@@ -412,12 +412,60 @@ static void append_status(cc_buf *out, const cc_head *h, int fill_reason)
         cc_buf_appendf(out, "Status: %d\r\n", h->status);
 }
 
-static void append_header(cc_buf *out, const cc_header *h)
+void cc_header_append(cc_buf *out, const cc_header *h)
 {
     cc_buf_append(out, h->name, h->name_len);
     cc_buf_append(out, ": ", 2);
     cc_buf_append(out, h->value, h->value_len);
     cc_buf_append(out, "\r\n", 2);
+}
+
+int cc_stored_line(const char **p, const char *end, cc_line *line)
+{
+    if (*p >= end)
+        return 0;
+    const char *s = *p, *c = s;
+    while (c < end && *c != ':' && *c != '\n')
+        c++;
+    int named = c < end && *c == ':';
+    const char *eol = named ? memchr(c, '\n', (size_t)(end - c)) : (c < end ? c : NULL);
+    const char *next = eol != NULL ? eol + 1 : end;
+    const char *v = named ? c + 1 : next, *ve = next;
+    while (v < ve && is_blank(*v))
+        v++;
+    while (ve > v && (ve[-1] == '\n' || ve[-1] == '\r' || is_blank(ve[-1])))
+        ve--;
+    line->start = s;
+    line->len = (size_t)(next - s);
+    line->name = s;
+    line->name_len = named ? (size_t)(c - s) : 0;
+    line->value = v;
+    line->value_len = (size_t)(ve - v);
+    *p = next;
+    return 1;
+}
+
+int cc_line_is(const cc_line *line, const char *name)
+{
+    return name_is(line->name, line->name_len, name);
+}
+
+const char *cc_stored_field(const char *head, size_t len, const char *name, int only,
+                            size_t *value_len)
+{
+    const char *found = NULL, *p = head;
+    cc_line line;
+    while (cc_stored_line(&p, head + len, &line)) {
+        if (!cc_line_is(&line, name))
+            continue;
+        if (found != NULL)
+            return NULL;        /* several: none when only one may count */
+        found = line.value;
+        *value_len = line.value_len;
+        if (!only)
+            break;
+    }
+    return found;
 }
 
 void cc_head_store_form(cc_buf *out, const cc_head *h, const char *tags_header)
@@ -428,7 +476,7 @@ void cc_head_store_form(cc_buf *out, const cc_head *h, const char *tags_header)
     append_status(out, h, 1);
     for (size_t i = 0; i < h->nheaders; i++)
         if (!cc_header_is_unstored(h->headers[i].name, h->headers[i].name_len, tags_header))
-            append_header(out, &h->headers[i]);
+            cc_header_append(out, &h->headers[i]);
 }
 
 void cc_head_inject(cc_buf *out, const cc_head *h, const char *drop, const char *extra,
@@ -443,7 +491,7 @@ void cc_head_inject(cc_buf *out, const cc_head *h, const char *drop, const char 
     for (size_t i = 0; i < h->nheaders; i++) {
         const cc_header *hd = &h->headers[i];
         if (drop == NULL || drop[0] == '\0' || !name_is(hd->name, hd->name_len, drop))
-            append_header(out, hd);
+            cc_header_append(out, hd);
     }
     cc_buf_append(out, extra, extra_len);
     cc_buf_append(out, "\r\n", 2);

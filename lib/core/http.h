@@ -81,6 +81,30 @@ void cc_buf_append_int(cc_buf *b, long long v);
 void cc_buf_appendf(cc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cc_buf_free(cc_buf *b);
 
+/* Appends "Name: value\r\n". */
+void cc_header_append(cc_buf *out, const cc_header *h);
+
+/* A line of a head in stored form (cc_head_store_form wrote it: "Name:
+ * value\r\n" lines, never folded), read where it is, without parsing
+ * the whole head: what a hit needs of it costs a scan, not a parse. */
+typedef struct cc_line {
+    const char *start;        /* the whole line, its CRLF included */
+    size_t len;
+    const char *name, *value; /* value without the blanks around it */
+    size_t name_len, value_len;
+} cc_line;
+
+/* Reads the line at *p (before end) and moves *p past it; false at the end. */
+int cc_stored_line(const char **p, const char *end, cc_line *line);
+
+/* Whether line is named name (case-insensitive). */
+int cc_line_is(const cc_line *line, const char *name);
+
+/* The value of the one line named name in a stored head (value_len set),
+ * or NULL when there is none -- or several (first: any one, the first). */
+const char *cc_stored_field(const char *head, size_t len, const char *name, int only,
+                            size_t *value_len);
+
 /* Appends the head that is stored: "Status: <code> <reason>\r\n" then every
  * header of h that is not unstored (see above), each "Name: value\r\n",
  * without the blank line. */

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encoding.h"
 #include "keyspace.h"
 
 #define XXH_INLINE_ALL
@@ -310,6 +311,10 @@ static void put_vary(writer *w, const cc_route *route, char *const *envp)
         put(w, "|", 1);
         put_escaped(w, route->vary[i].http, strlen(route->vary[i].http), &keep_name, true);
         const char *value = cc_env_get(envp, route->vary[i].cgi);
+        /* Accept-Encoding is keyed by what it picks, not how it is
+         * spelled: a few variants, not one per browser (encoding.h). */
+        if (strcmp(route->vary[i].cgi, "HTTP_ACCEPT_ENCODING") == 0)
+            value = cc_accept_bucket(value);
         if (value != NULL) {
             put(w, "=", 1);
             put_escaped(w, value, strlen(value), &keep_text, false);

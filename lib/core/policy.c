@@ -23,6 +23,7 @@
 #include "policy.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <string.h>
 #include <strings.h>
@@ -39,6 +40,7 @@ typedef enum {
     RULE_REMOTE_USER,        /* a user the server authenticated */
     RULE_CLIENT_CERT,        /* SSL_CLIENT_VERIFY: SUCCESS is a user too */
     RULE_FORWARDING,         /* see below */
+    RULE_ASK,                /* a precondition or a range (delivery.h) */
 } rule;
 
 typedef struct known_param {
@@ -46,15 +48,20 @@ typedef struct known_param {
     size_t len;
     rule rule;
     bool watched;            /* repeats that differ make the request ambiguous */
+    size_t ask_at;           /* RULE_ASK: where in cc_ask its value goes */
 } known_param;
 
-#define WATCH(literal, r)                    \
-    {                                        \
-        literal, sizeof literal - 1, r, true \
+#define WATCH(literal, r)                       \
+    {                                           \
+        literal, sizeof literal - 1, r, true, 0 \
     }
-#define FORWARDING(literal)                                 \
-    {                                                       \
-        literal, sizeof literal - 1, RULE_FORWARDING, false \
+#define FORWARDING(literal)                                    \
+    {                                                          \
+        literal, sizeof literal - 1, RULE_FORWARDING, false, 0 \
+    }
+#define ASK(literal, field)                                                  \
+    {                                                                        \
+        literal, sizeof literal - 1, RULE_ASK, true, offsetof(cc_ask, field) \
     }
 
 /* Every parameter the rules read.  Watched ones are those the key or the
@@ -94,6 +101,13 @@ static const known_param known[] = {
     WATCH("HTTP_AUTHORIZATION", RULE_AUTHORIZATION),
     WATCH("HTTP_CACHE_CONTROL", RULE_CACHE_CONTROL),
     WATCH("HTTP_PRAGMA", RULE_PRAGMA),
+    ASK("HTTP_IF_MATCH", if_match),
+    ASK("HTTP_IF_NONE_MATCH", if_none_match),
+    ASK("HTTP_IF_MODIFIED_SINCE", if_modified_since),
+    ASK("HTTP_IF_UNMODIFIED_SINCE", if_unmodified_since),
+    ASK("HTTP_RANGE", range),
+    ASK("HTTP_IF_RANGE", if_range),
+    ASK("HTTP_ACCEPT_ENCODING", accept_encoding),
     FORWARDING("HTTP_FORWARDED"),
     FORWARDING("HTTP_X_FORWARDED_HOST"),
     FORWARDING("HTTP_X_FORWARDED_SERVER"),
@@ -203,6 +217,7 @@ typedef struct configured {
  * a request is private, no-cache or bypassing if any copy makes it so. */
 typedef struct request_view {
     bool bypass, no_cache, private, uncovered_forwarding, conflicting;
+    cc_ask ask;
     /* The first value of each watched parameter, to compare repeats with:
      * known[] first, then the vary headers, then the bypass header. */
     const char *first[NKNOWN + CC_MAX_LIST + 1];
@@ -254,6 +269,9 @@ static void apply(const cc_route *route, request_view *h, const known_param *k, 
     case RULE_FORWARDING:
         h->uncovered_forwarding |= !route_varies_on(route, k->name);
         break;
+    case RULE_ASK:
+        memcpy((char *)&h->ask + k->ask_at, &v, sizeof v);
+        break;
     }
 }
 
@@ -295,10 +313,19 @@ static void view_request(const cc_config *cfg, const cc_route *route, char *cons
 
 cc_req_class cc_policy_request(const cc_config *cfg, const cc_route *route, const cc_request *rq)
 {
+    cc_ask ask;
+    return cc_policy_request_ask(cfg, route, rq, &ask);
+}
+
+cc_req_class cc_policy_request_ask(const cc_config *cfg, const cc_route *route,
+                                   const cc_request *rq, cc_ask *ask)
+{
+    memset(ask, 0, sizeof *ask);
     if (!(rq->method_bit & CC_M_SAFE) || rq->has_body)
         return CC_REQ_UNSAFE;
     request_view h;
     view_request(cfg, route, rq->envp, &h);
+    *ask = h.ask;
     if (h.uncovered_forwarding)
         return CC_REQ_UNSAFE;
     if (h.conflicting || !rq->path_normal)
@@ -319,16 +346,22 @@ static bool is_blank(char c)
     return c == ' ' || c == '\t';
 }
 
-static bool status_listed(const cc_route *route, int status)
+/* The route's lifetime for a status it stores (status=404:30s, else
+ * ttl=), or 0 when it does not store that status. */
+static int64_t status_ttl(const cc_route *route, int status)
 {
     for (size_t i = 0; i < route->nstatuses; i++)
         if (route->statuses[i] == status)
-            return true;
-    return false;
+            return route->status_ttl_ms[i] > 0 ? route->status_ttl_ms[i] : route->ttl_ms;
+    return 0;
 }
 
 static bool route_keys_on(const cc_route *route, const char *name, size_t len)
 {
+    /* The cache's own negotiation answers for Accept-Encoding: a body the
+     * app encoded goes only to clients that take its coding (hit.h). */
+    if (len == 15 && strncasecmp(name, "Accept-Encoding", 15) == 0)
+        return true;
     for (size_t i = 0; i < route->nvary; i++)
         if (strlen(route->vary[i].http) == len && strncasecmp(route->vary[i].http, name, len) == 0)
             return true;
@@ -481,7 +514,9 @@ static bool cache_control_forbids(const cc_head *head)
 static const char *refusal(const cc_config *cfg, const cc_route *route, const cc_head *head,
                            size_t body_len)
 {
-    if (!status_listed(route, head->status))
+    if (head->status == 206 || head->status == 304)
+        return "a partial or not-modified response (never the whole representation)";
+    if (status_ttl(route, head->status) == 0)
         return "status not in the route's list";
     if (cc_head_find(head, "Set-Cookie") != NULL || cc_head_find(head, "Set-Cookie2") != NULL)
         return "Set-Cookie";
@@ -501,7 +536,7 @@ int64_t cc_policy_response_ttl(const cc_config *cfg, const cc_route *route, cons
     int64_t ttl = 0;
     if (reason == NULL) {
         int64_t app = app_lifetime(head, now_ms);
-        ttl = app >= 0 ? app : route->ttl_ms;
+        ttl = app >= 0 ? app : status_ttl(route, head->status);
         if (ttl <= 0)
             reason = app >= 0 ? "expired: the app's expiry headers say 0 or the past"
                               : "the route's ttl is 0";

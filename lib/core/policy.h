@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "delivery.h"
 #include "http.h"
 #include "request.h"
 
@@ -28,6 +29,12 @@ typedef enum {
 } cc_req_class;
 
 cc_req_class cc_policy_request(const cc_config *cfg, const cc_route *route, const cc_request *rq);
+
+/* The same, and what the request asks of a stored response (its
+ * preconditions and range, delivery.h), read in the same pass; a
+ * repeated one with different values makes the request ambiguous. */
+cc_req_class cc_policy_request_ask(const cc_config *cfg, const cc_route *route,
+                                   const cc_request *rq, cc_ask *ask);
 
 /* Compares two byte strings in time that depends only on their lengths. */
 int cc_secret_equal(const char *a, size_t alen, const char *b, size_t blen);

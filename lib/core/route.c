@@ -147,15 +147,28 @@ static int add_invalidate(void *ctx, const char *item, size_t len)
     return 0;
 }
 
+/* "404" or "404:30s": a status stored, for its own lifetime or the ttl. */
 static int add_status(void *ctx, const char *item, size_t len)
 {
     route_build *rb = ctx;
+    int64_t ttl_ms = 0;
+    if (len > 4 && item[3] == ':') {
+        char duration[32];
+        if (len - 4 >= sizeof duration)
+            return -1;
+        memcpy(duration, item + 4, len - 4);
+        duration[len - 4] = '\0';
+        if (cc_parse_duration(duration, &ttl_ms) < 0 || ttl_ms == 0)
+            return -1;
+        len = 3;
+    }
     if (len != 3 || !isdigit((unsigned char)item[0]) || !isdigit((unsigned char)item[1]) ||
         !isdigit((unsigned char)item[2]))
         return -1;
     int code = (item[0] - '0') * 100 + (item[1] - '0') * 10 + (item[2] - '0');
     if (code < 100 || code > 599)
         return -1;
+    rb->route->status_ttl_ms[rb->n] = ttl_ms;
     rb->route->statuses[rb->n++] = (uint16_t)code;
     return 0;
 }
@@ -202,7 +215,8 @@ static const char *route_option(cc_route *r, const char *name, const char *value
         }
     } else if (strcmp(name, "status") == 0) {
         if (list_option(r, value, CC_MAX_STATUSES, &r->nstatuses, add_status) < 0)
-            return "status= expects up to 16 HTTP status codes, e.g. 200,301";
+            return "status= expects up to 16 HTTP status codes, each with its own lifetime "
+                   "or not, e.g. 200,301:1h,404:30s";
     } else if (strcmp(name, "compress") == 0) {
         if ((i = cc_word_index(value, compress_words)) < 0)
             return "compress= expects smart, all or off";
@@ -215,12 +229,16 @@ static const char *route_option(cc_route *r, const char *name, const char *value
         if (strcmp(value, "bypass") != 0 && strcmp(value, "ignore") != 0)
             return "cookies= expects bypass or ignore";
         r->cookies_ignore = strcmp(value, "ignore") == 0;
+    } else if (strcmp(name, "etag") == 0) {
+        if (strcmp(value, "auto") != 0 && strcmp(value, "off") != 0)
+            return "etag= expects auto or off";
+        r->etag_auto = strcmp(value, "auto") == 0;
     } else if (strcmp(name, "invalidates") == 0) {
         if (list_option(r, value, CC_MAX_LIST, &r->ninvalidates, add_invalidate) < 0)
             return "invalidates= expects up to 16 route names";
     } else {
         return "unknown option (known: ttl, stale, vary, query, status, compress, lock, cookies, "
-               "invalidates)";
+               "etag, invalidates)";
     }
     return NULL;
 }

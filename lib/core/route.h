@@ -28,9 +28,11 @@ typedef struct cc_route {
     cc_header_name vary[CC_MAX_LIST];
     size_t nstatuses;
     uint16_t statuses[CC_MAX_STATUSES]; /* default {200} */
+    int64_t status_ttl_ms[CC_MAX_STATUSES]; /* status=404:30s; 0: the route's ttl */
     cc_compress_mode compress;       /* compress= or CGICACHE_COMPRESS */
     bool lock;                       /* lock=on|off [on] */
     bool cookies_ignore;             /* cookies=ignore (default bypass) */
+    bool etag_auto;                  /* etag=auto|off [auto]: an ETag from the body */
     size_t ninvalidates;
     char invalidates[CC_MAX_LIST][CC_NAME_MAX];
 } cc_route;

@@ -493,7 +493,8 @@ void cc_near_put(cc_near *n, cc_store *s, const cc_key *key, const cc_entry *e, 
             return;     /* changed since the lookup read it */
     }
     size_t size = sizeof(item) + key->redis_len + strlen(key->route_gen) + strlen(key->url_gen) +
-                  e->key_len + e->head_len + e->body_len + 6;
+                  e->key_len + e->head_len + e->body_len + 6 +
+                  (e->flags & CC_ENTRY_COMPRESSED ? e->stored_body_len + 1 : 0) + e->gzip_len + 1;
     unsigned threads = atomic_load(&live);
     size_t share = n->cfg->near_size / (threads > 0 ? threads : 1);
     if (size > share / 4)
@@ -520,6 +521,11 @@ void cc_near_put(cc_near *n, cc_store *s, const cc_key *key, const cc_entry *e, 
     it->e.key = copy_out(&at, e->key, e->key_len);
     it->e.head = copy_out(&at, e->head, e->head_len);
     it->e.body = copy_out(&at, e->body, e->body_len);
+    /* The zstd frame too, for clients that take it as it is. */
+    it->e.stored_body = e->flags & CC_ENTRY_COMPRESSED
+                            ? copy_out(&at, e->stored_body, e->stored_body_len)
+                            : it->e.body;
+    it->e.gzip = copy_out(&at, e->gzip != NULL ? e->gzip : "", e->gzip_len);
     item **b = &n->buckets[h & (n->nbuckets - 1)];
     it->next = *b;
     *b = it;

@@ -5,7 +5,8 @@
  * Flags (any order): status=N (no flag: no Status line), cookie=1,
  * cc=VALUE (Cache-Control, url-decoded), maxage=N (Cache-Control: max-age),
  * cc2=VALUE and xae2=N (a second Cache-Control / X-Accel-Expires line),
- * pragma=VALUE,
+ * pragma=VALUE, etag=VALUE (ETag), lastmod=VALUE (Last-Modified),
+ * ce=VALUE (Content-Encoding, the body left as it is),
  * vary=NAME, size=N (body bytes), rand=1 (a random line, so even plain=1
  * bodies differ run to run), xae=N (X-Accel-Expires), tags=a,b, sleep_ms=N,
  * crash=1 / exit=1 (die after the head), free=1 (FCGX_Free without a
@@ -121,6 +122,9 @@ static const struct {
     {"cc2", "Cache-Control: "},           /* a second line of the same field */
     {"xae2", "X-Accel-Expires: "},
     {"pragma", "Pragma: "},
+    {"etag", "ETag: "},
+    {"lastmod", "Last-Modified: "},
+    {"ce", "Content-Encoding: "},
 };
 
 int main(void)

@@ -11,6 +11,8 @@ one line per fact, for the shell to compare:
                       request (REST: the body after its first line); a
                       URI written NAME=VALUE@URI has one more param
                       (VALUE *N: N bytes of x)
+  pipeline URI...     the same, every request sent at once before any
+                      answer is read (each with id 1, as nginx numbers)
   --split N           (any command) params in records of N bytes
   mpx URI1 URI2 [--first-whole]
                       ids 1 and 2 on one connection, their records
@@ -149,16 +151,23 @@ def read_answers(reader, ids, order=None):
     return answers
 
 
-def keep(addr, uris):
+def keep_request(uri):
+    extra = {}
+    if "=" in uri and not uri.startswith("/"):      # NAME=VALUE@URI: one more param
+        param, uri = uri.split("@", 1)
+        name, value = param.split("=", 1)
+        extra[name] = "x" * int(value[1:]) if value.startswith("*") else value
+    return b"".join(request(1, uri, extra=extra))
+
+
+def keep(addr, uris, pipelined=False):
     s = connect(addr)
     reader = Reader(s)
+    if pipelined:
+        s.sendall(b"".join(keep_request(uri) for uri in uris))
     for uri in uris:
-        extra = {}
-        if "=" in uri and not uri.startswith("/"):      # NAME=VALUE@URI: one more param
-            param, uri = uri.split("@", 1)
-            name, value = param.split("=", 1)
-            extra[name] = "x" * int(value[1:]) if value.startswith("*") else value
-        s.sendall(b"".join(request(1, uri, extra=extra)))
+        if not pipelined:
+            s.sendall(keep_request(uri))
         a = read_answers(reader, [1])[1]
         body = a.body()
         print(a.status(), a.end_text(), hashlib.md5(body).hexdigest(), len(body),
@@ -284,6 +293,8 @@ def main():
     addr, cmd, args = argv[0], argv[1], argv[2:]
     if cmd == "keep":
         keep(addr, args)
+    elif cmd == "pipeline":
+        keep(addr, args, pipelined=True)
     elif cmd == "mpx":
         mpx(addr, args[0], args[1], "--first-whole" in args)
     elif cmd == "abort":

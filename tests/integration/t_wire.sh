@@ -286,9 +286,59 @@ expect_eq "nginx, ?stderr: MISS then HIT" "$(hdr "$TMP/s1" X-Cache-Status) $(hdr
 expect_eq "nginx, ?stderr: in nginx's error log once" "$(grep -c 'a line on stderr for /w/t/err2' "$NGINX_DIR/error.log")" 1
 expect_eq "nginx, ?stderr: the HIT body is the MISS body" "$(md5 "$TMP/s2.b")" "$(md5 "$TMP/s1.b")"
 
-# Stale on one kept connection: served, but not refreshed there (the
-# server's next request may come while the app would still refresh, with
-# the same id): STALE again, and the app ran only for the MISS.
+# Stale on a kept connection, with apps whose reads wait (one connection
+# at a time, a thread each, a record at a time): the stale copy is
+# served, then the app answers the request again on a connection of the
+# cache's own while the server's next request waits on the server's; that
+# one finds the refresh stored (HIT, the refresh's body).
+for name in b bt t r; do
+    client "$TMP/$name.sock" keep "/s/$name/k?maxage=1" >/dev/null
+    sleep 1.2
+    before=$(runs_of "$name")
+    out=$(client "$TMP/$name.sock" keep "/s/$name/k?maxage=1" "/s/$name/k?maxage=1" "/s/$name/k?maxage=1" "/w/$name/after-stale")
+    expect_eq "$name, kept connection: STALE, HIT, HIT, MISS" "$(echo "$out" | awk '{ printf "%s ", $1 }')" "STALE HIT HIT MISS "
+    expect_eq "$name, kept connection: every request ends 0/0" "$(echo "$out" | awk '{ print $2 }' | sort -u)" 0/0
+    expect_ne "$name, kept connection: the HIT is the refresh's body" \
+        "$(echo "$out" | awk 'NR == 2 { print $3 }')" "$(echo "$out" | awk 'NR == 1 { print $3 }')"
+    expect_eq "$name, kept connection: ... both HITs the same" \
+        "$(echo "$out" | awk 'NR == 3 { print $3 }')" "$(echo "$out" | awk 'NR == 2 { print $3 }')"
+    expect_eq "$name, kept connection: the app ran for the refresh and the MISS" "$(runs_of "$name")" $((before + 2))
+    expect_eq "$name, kept connection: no refresh lock left behind" "$(rcli --raw KEYS '*#lock:*' | grep -c "s/$name/k")" 0
+done
+# The same with the server's next requests already sent, same id, before
+# the first answer is read: they wait, untouched, on the server's
+# connection while the app refreshes on the cache's own.  (r reads a
+# record at a time, as PHP does; the servers that read ahead take the
+# second request for a multiplexed one and refuse it, with or without
+# the library.)
+client "$TMP/r.sock" keep "/s/r/p?maxage=1" >/dev/null
+sleep 1.2
+out=$(client "$TMP/r.sock" pipeline "/s/r/p?maxage=1" "/w/r/pipe1" "/s/r/p?maxage=1" "/w/r/pipe1")
+expect_eq "r, pipelined on a kept connection: STALE, MISS, HIT, HIT" \
+    "$(echo "$out" | awk '{ printf "%s ", $1 }')" "STALE MISS HIT HIT "
+expect_eq "r, pipelined: every request ends 0/0" "$(echo "$out" | awk '{ print $2 }' | sort -u)" 0/0
+expect_eq "r, pipelined: the HIT on /w/r/pipe1 is its MISS's body" \
+    "$(echo "$out" | awk 'NR == 4 { print $3 }')" "$(echo "$out" | awk 'NR == 2 { print $3 }')"
+expect_ne "r, pipelined: the HIT on /s/r/p is the refresh's body, not the stale one" \
+    "$(echo "$out" | awk 'NR == 3 { print $3 }')" "$(echo "$out" | awk 'NR == 1 { print $3 }')"
+
+# No fd of the cache's own stays open after its refreshes (b: one
+# connection at a time, so its open fds are the same before and after).
+b_pid=$(pgrep -f "fcgi_server.py --mode blocking --count $TMP/b.count" | head -1)
+fds_before=$(ls "/proc/$b_pid/fd" | wc -l)
+for i in 1 2 3; do
+    client "$TMP/b.sock" keep "/s/b/fd$i?maxage=1" >/dev/null
+done
+sleep 1.2
+for i in 1 2 3; do
+    client "$TMP/b.sock" keep "/s/b/fd$i?maxage=1" "/s/b/fd$i?maxage=1" >/dev/null
+done
+expect_eq "b: after three refreshes on kept connections, as many fds open as before" \
+    "$(ls "/proc/$b_pid/fd" | wc -l)" "$fds_before"
+
+# An event loop on a kept connection is served stale without a refresh
+# there (its poll would watch the fd, which a connection of our own
+# would change under it): STALE again, and the app ran only for the MISS.
 client "$TMP/nt.sock" keep "/s/nt/k?maxage=1" >/dev/null
 sleep 1.2
 before=$(runs_of nt)

@@ -300,8 +300,11 @@ Test(policy_response, vary)
 {
     assert_refused(&plain, "Vary: *\n\n", 0, "Vary");
     assert_refused(&varied, "Vary: *\n\n", 0, "Vary");
-    /* Accept-Encoding is not special: the key does not hold it. */
-    assert_refused(&plain, "Vary: Accept-Encoding\n\n", 0, "Vary");
+    /* Accept-Encoding is the cache's own to negotiate (hit.h): a body the
+     * app encoded goes only to the clients that take its coding. */
+    cr_assert_eq(ttl(&plain, "Vary: Accept-Encoding\n\n"), 60000);
+    cr_assert_eq(ttl(&plain, "Vary: accept-encoding, X-Lang\n\n"), 0);
+    cr_assert_eq(ttl(&varied, "Vary: X-Lang, Accept-Encoding\n\n"), 60000);
     assert_refused(&varied, "Vary: X-Lang, Cookie\n\n", 0, "Vary");
     assert_refused(&varied, "Vary: X-Lang\nVary: Accept\n\n", 0, "Vary");
     assert_refused(&varied, "Vary: X-Langs\n\n", 0, "Vary");
@@ -666,4 +669,26 @@ Test(policy_request, every_listed_forwarding_header)
     }
     cr_assert_eq(classify(&plain, "GET", "HTTP_X_FORWARDED_FOR=1.2.3.4"), CC_REQ_CACHEABLE);
     cr_assert_eq(classify(&plain, "GET", "HTTP_X_REAL_IP=1.2.3.4"), CC_REQ_CACHEABLE);
+}
+
+Test(policy_response, per_status_lifetimes, .init = setup)
+{
+    cc_route r;
+    char msg[128];
+    init_route(&r, "per_status");
+    cr_assert_null(cc_route_parse(&r, "/x/* ttl=60 status=200,301:1h,404:30s", msg, sizeof msg));
+    cr_expect_eq(ttl(&r, "Content-Type: text/html\n\n"), 60000);
+    cr_expect_eq(ttl(&r, "Status: 301 Moved\nLocation: /y\n\n"), 3600000);
+    cr_expect_eq(ttl(&r, "Status: 404 Not Found\n\n"), 30000);
+    cr_expect_eq(ttl(&r, "Status: 410 Gone\n\n"), 0);      /* negative caching: opt-in */
+    /* The app's own expiry still comes first. */
+    cr_expect_eq(ttl(&r, "Status: 404 Not Found\nCache-Control: max-age=5\n\n"), 5000);
+    const char *bad[] = {"status=404:", "status=404:0", "status=404:x", "status=40:5s",
+                         "status=404:5s:1", "status=4040:5s"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char spec[64];
+        snprintf(spec, sizeof spec, "/x/* %s", bad[i]);
+        init_route(&r, "bad");
+        cr_expect_not_null(cc_route_parse(&r, spec, msg, sizeof msg), "%s", bad[i]);
+    }
 }
