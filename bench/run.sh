@@ -27,6 +27,18 @@ export CGICACHE_REDIS=redis://127.0.0.1:$REDIS_PORT/0
 # The same on a unix socket: what a Redis on the app's own host costs.
 bg redis-server --port 0 --unixsocket "$TMP/redis.sock" --save '' --appendonly no --logfile "$TMP/redis-unix.log"
 wait_for redis-cli -s "$TMP/redis.sock" PING || exit 1
+# The same over TLS (rediss://): a CA and a server certificate made here.
+TLS_PORT=$(port)
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/ca.key" -out "$TMP/ca.crt" -days 1 \
+    -subj /CN=bench-ca >/dev/null 2>&1
+openssl req -newkey rsa:2048 -nodes -keyout "$TMP/tls.key" -out "$TMP/tls.csr" -subj /CN=redis >/dev/null 2>&1
+printf 'subjectAltName=IP:127.0.0.1\n' >"$TMP/tls.ext"
+openssl x509 -req -in "$TMP/tls.csr" -CA "$TMP/ca.crt" -CAkey "$TMP/ca.key" -CAcreateserial \
+    -out "$TMP/tls.crt" -days 1 -extfile "$TMP/tls.ext" >/dev/null 2>&1
+bg redis-server --port 0 --tls-port "$TLS_PORT" --bind 127.0.0.1 --tls-cert-file "$TMP/tls.crt" \
+    --tls-key-file "$TMP/tls.key" --tls-ca-cert-file "$TMP/ca.crt" --tls-auth-clients no --save '' \
+    --appendonly no --logfile "$TMP/redis-tls.log"
+wait_for redis-cli --tls --cacert "$TMP/ca.crt" -p "$TLS_PORT" PING || exit 1
 
 # app NAME [VAR=VALUE ...]: the bench app, 2 workers, on $TMP/NAME.sock
 # ($APP_BIN picks another build of it).
@@ -69,6 +81,10 @@ app cached LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_trivial='GET /trivial t
 app cachedfar LD_PRELOAD="$B/libcgicache.so" CGICACHE_NEAR_SIZE=0 CGICACHE_ROUTE_trivial='GET /trivial ttl=300'
 app cachedunix LD_PRELOAD="$B/libcgicache.so" CGICACHE_REDIS="unix:$TMP/redis.sock" \
     CGICACHE_ROUTE_trivial='GET /trivial ttl=300' CGICACHE_ROUTE_miss='GET /miss ttl=5'
+# Over TLS, near cache off: every hit is a TLS round trip.
+app cachedtls LD_PRELOAD="$B/libcgicache.so" CGICACHE_REDIS="rediss://127.0.0.1:$TLS_PORT/0" \
+    CGICACHE_REDIS_CA="$TMP/ca.crt" CGICACHE_NEAR_SIZE=0 \
+    CGICACHE_ROUTE_trivial='GET /trivial ttl=300' CGICACHE_ROUTE_miss='GET /miss ttl=5'
 bg spawn-fcgi -n -M 0666 -s "$TMP/cgi.sock" -- "$TOP/tests/integration/prefork.sh" 2 /usr/sbin/fcgiwrap
 bg env LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_cgi='GET /cgi ttl=300' \
     spawn-fcgi -n -M 0666 -s "$TMP/cgic.sock" -- "$TOP/tests/integration/prefork.sh" 2 /usr/sbin/fcgiwrap
@@ -86,7 +102,7 @@ fpm phpcached LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_php='GET /page.php t
 
 declare -A P
 servers=""
-for s in plain passthru cached cachedfar cachedunix ncache cgi cgic wirecached phpplain phppass phpcached; do
+for s in plain passthru cached cachedfar cachedunix cachedtls ncache cgi cgic wirecached phpplain phppass phpcached; do
     P[$s]=$(port)
     sock=$s; [ "$s" = ncache ] && sock=plain
     extra=""
@@ -147,6 +163,8 @@ CASES=(
     "phphit|phpcached|/page.php||-|php-fpm, cgicache hit (wire adapter)|php"
     "missunix|cachedunix|/miss|$TMP/miss.lua|-|miss path, Redis on a unix socket"
     "hitunix|cachedunix|/trivial||-|hit path, Redis on a unix socket"
+    "misstls|cachedtls|/miss|$TMP/miss.lua|-|miss path, Redis over TLS (rediss://)"
+    "hittls|cachedtls|/trivial||-|hit path, Redis over TLS, near cache off"
     "nginx|ncache|/trivial||-|nginx fastcgi_cache hit (the peer)"
     "slow|plain|/slow||-|20 ms route, no cache"
     "slowhit|cached|/slow||-|20 ms route, cgicache hit"

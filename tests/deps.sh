@@ -5,6 +5,9 @@ set -eu
 PKGS="gcc make pkg-config libfcgi-dev libfcgi-bin libhiredis-dev libzstd-dev
 libxxhash-dev libcriterion-dev redis-server spawn-fcgi nginx curl
 libfcgi-perl python3 lighttpd fcgiwrap wrk valgrind zlib1g-dev clang libclang-rt-14-dev"
+# rediss:// (OpenSSL, linked in statically) and t_tls.sh's certificates.
+# t_sentinel.sh runs the sentinels with redis-server --sentinel.
+PKGS="$PKGS libssl-dev openssl"
 # t_wire.sh: Apache's mod_proxy_fcgi in front of a FastCGI server.
 PKGS="$PKGS apache2"
 # t_delivery.sh: zstd and gzip to decode what clients get.

@@ -122,9 +122,10 @@ static void memory_policy(FILE *out, cc_store *s, char *policy, size_t cap)
         freeReplyObject(reply);
 }
 
-static int ping(FILE *out, const cc_config *cfg, char *policy, size_t cap)
+static int ping(FILE *out, const cc_config *cfg, char *policy, size_t cap, cc_store_peer *peer)
 {
     policy[0] = '\0';
+    memset(peer, 0, sizeof *peer);
     if (!cfg->enabled)
         return 0;
     cc_store *s = cc_store_open(cfg);
@@ -134,6 +135,10 @@ static int ping(FILE *out, const cc_config *cfg, char *policy, size_t cap)
     int ok = reply != NULL && reply->type == REDIS_REPLY_STATUS;
     fprintf(out, "\nredis          %s\n",
             ok ? "PONG" : "unreachable (requests will be answered by the app, uncached)");
+    cc_store_peer_of(s, peer);
+    if (ok)
+        fprintf(out, "redis mode     %s\nredis node     %s\nredis tls      %s\n", peer->mode,
+                peer->node, peer->tls[0] != '\0' ? peer->tls : "no");
     if (ok)
         memory_policy(out, s, policy, cap);
     if (reply != NULL)
@@ -195,7 +200,8 @@ int cmd_check(int argc, char **argv)
         errors += !p->warning;
     }
     char policy[64];
-    int reachable = ping(out, cfg, policy, sizeof policy);
+    cc_store_peer peer;
+    int reachable = ping(out, cfg, policy, sizeof policy, &peer);
     const char *risk = policy_risk(policy);
     if (risk != NULL && !json)
         fprintf(stderr, "warning: redis maxmemory-policy %s: %s\n", policy, risk);
@@ -233,6 +239,12 @@ int cmd_check(int argc, char **argv)
             json_string(&j, pv.why);
             json_object_end(&j);
         }
+        json_key(&j, "redis_mode");
+        json_string(&j, peer.mode[0] != '\0' ? peer.mode : NULL);
+        json_key(&j, "redis_node");
+        json_string(&j, peer.node[0] != '\0' ? peer.node : NULL);
+        json_key(&j, "redis_tls");
+        json_string(&j, peer.tls[0] != '\0' ? peer.tls : NULL);
         json_key(&j, "maxmemory_policy");
         json_string(&j, policy[0] != '\0' ? policy : NULL);
         if (policy[0] != '\0') {

@@ -163,7 +163,49 @@ static int parse_db(const char *text, int *db)
     return 0;
 }
 
+/* host[:port] or [v6]:port, from p to end, into host and *port (which
+ * holds the default).  Returns NULL or what is wrong. */
+static const char *parse_hostport(const char *p, const char *end, char *out, size_t cap, int *port)
+{
+    const char *host = p, *host_end;
+    if (*p == '[') {                  /* [IPv6]:port */
+        host = p + 1;
+        host_end = memchr(host, ']', (size_t)(end - host));
+        if (host_end == NULL)
+            return "unclosed [ in host";
+        p = host_end + 1;
+    } else {
+        host_end = memchr(p, ':', (size_t)(end - p));
+        if (host_end == NULL)
+            host_end = end;
+        p = host_end;
+    }
+    if (host_end == host || (size_t)(host_end - host) >= cap)
+        return "missing or too long host";
+    memcpy(out, host, (size_t)(host_end - host));
+    out[host_end - host] = '\0';
+    if (p < end && *p == ':') {
+        char digits[8] = "";
+        size_t len = (size_t)(end - p - 1);
+        char *stop;
+        if (len == 0 || len >= sizeof digits)
+            return "bad port";
+        memcpy(digits, p + 1, len);
+        long n = strtol(digits, &stop, 10);
+        if (*stop != '\0' || n < 1 || n > 65535)
+            return "bad port";
+        *port = (int)n;
+    } else if (p != end) {
+        return "unexpected text after the host";
+    }
+    return NULL;
+}
+
 /* redis://[[user]:password@]host[:port][/db]  or  unix:/path[?db=N].
+ * A user names a Redis 6 ACL user (AUTH user password); rediss:// is the
+ * same over TLS; redis-sentinel://[cred@]h1[:port],h2[:port][/db]#master
+ * (rediss-sentinel:// over TLS) names sentinels to ask for the master,
+ * the form other Redis clients read.
  * Returns NULL or what is wrong. */
 static const char *parse_redis(const char *url, cc_redis_addr *a)
 {
@@ -183,55 +225,86 @@ static const char *parse_redis(const char *url, cc_redis_addr *a)
             return "expected ?db=<number> after the socket path";
         return NULL;
     }
-    if (strncmp(url, "redis://", 8) != 0)
-        return "expected redis://host[:port][/db] or unix:/path";
+    static const struct {
+        const char *scheme;
+        bool tls, sentinel, cluster;
+    } schemes[] = {
+        {"redis://", false, false, false},         {"rediss://", true, false, false},
+        {"redis-sentinel://", false, true, false}, {"rediss-sentinel://", true, true, false},
+        {"redis-cluster://", false, false, true},  {"rediss-cluster://", true, false, true},
+    };
+    const char *p = NULL;
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0] && p == NULL; i++)
+        if (strncmp(url, schemes[i].scheme, strlen(schemes[i].scheme)) == 0) {
+            if (schemes[i].cluster)
+                return "Redis Cluster (redis-cluster://) is not supported by this version";
+            p = url + strlen(schemes[i].scheme);
+            a->tls = schemes[i].tls;
+            a->sentinel = schemes[i].sentinel;
+        }
+    if (p == NULL)
+        return "expected redis://host[:port][/db], rediss://..., "
+               "redis-sentinel://h1:26379,h2:26379[/db]#master or unix:/path";
     a->kind = CC_REDIS_TCP;
-    const char *p = url + 8;
-    const char *slash = strchr(p, '/');
-    const char *end = slash != NULL ? slash : p + strlen(p);
+    /* The master's name, after '#' (a '#' in a password is written %23). */
+    const char *hash = strchr(p, '#');
+    if (hash != NULL && !a->sentinel)
+        return "unexpected #: a master's name is for redis-sentinel://";
+    if (a->sentinel) {
+        if (hash == NULL || hash[1] == '\0' || strlen(hash + 1) >= sizeof a->master)
+            return "expected #mastername at the end (the name the sentinels monitor)";
+        snprintf(a->master, sizeof a->master, "%s", hash + 1);
+    }
+    const char *stop = hash != NULL ? hash : p + strlen(p);
+    const char *slash = memchr(p, '/', (size_t)(stop - p));
+    const char *end = slash != NULL ? slash : stop;
     const char *at = memrchr(p, '@', (size_t)(end - p));
     if (at != NULL) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
         if (colon == NULL)
-            return "expected :password@ before the host";
-        if (colon != p && !(colon - p == 7 && strncmp(p, "default", 7) == 0))
-            return "only the default user is supported: write redis://:password@host";
+            return "expected user:password@ or :password@ before the host";
+        /* "default" is the user a bare password authenticates as: it is
+         * sent as AUTH password, which Redis before 6 understands too. */
+        bool deflt = colon - p == 7 && strncmp(p, "default", 7) == 0;
+        if (colon != p && !deflt && url_decode(p, (size_t)(colon - p), a->user, sizeof a->user) < 0)
+            return "bad user name encoding";
         if (url_decode(colon + 1, (size_t)(at - colon - 1), a->password, sizeof a->password) < 0)
             return "bad password encoding";
         p = at + 1;
     }
-    const char *host = p, *host_end;
-    if (*p == '[') {                  /* [IPv6]:port */
-        host = p + 1;
-        host_end = memchr(host, ']', (size_t)(end - host));
-        if (host_end == NULL)
-            return "unclosed [ in host";
-        p = host_end + 1;
+    if (a->sentinel) {
+        /* h1[:port],h2[:port],...: the sentinels, asked in this order. */
+        while (p < end) {
+            const char *comma = memchr(p, ',', (size_t)(end - p));
+            const char *item_end = comma != NULL ? comma : end;
+            if (a->nsentinels == CC_REDIS_SENTINELS)
+                return "more than 8 sentinels";
+            cc_redis_node *n = &a->sentinels[a->nsentinels++];
+            n->port = 26379;
+            const char *why = parse_hostport(p, item_end, n->host, sizeof n->host, &n->port);
+            if (why != NULL)
+                return why;
+            p = comma != NULL ? comma + 1 : end;
+        }
+        if (a->nsentinels == 0)
+            return "missing sentinel address";
     } else {
-        host_end = memchr(p, ':', (size_t)(end - p));
-        if (host_end == NULL)
-            host_end = end;
-        p = host_end;
+        if (memchr(p, ',', (size_t)(end - p)) != NULL)
+            return "one host only: several are for redis-sentinel://";
+        const char *why = parse_hostport(p, end, a->host, sizeof a->host, &a->port);
+        if (why != NULL)
+            return why;
     }
-    if (host_end == host || (size_t)(host_end - host) >= sizeof a->host)
-        return "missing or too long host";
-    memcpy(a->host, host, (size_t)(host_end - host));
-    if (p < end && *p == ':') {
-        char port[8] = "";
-        size_t len = (size_t)(end - p - 1);
-        char *stop;
-        if (len == 0 || len >= sizeof port)
-            return "bad port";
-        memcpy(port, p + 1, len);
-        long n = strtol(port, &stop, 10);
-        if (*stop != '\0' || n < 1 || n > 65535)
-            return "bad port";
-        a->port = (int)n;
-    } else if (p != end) {
-        return "unexpected text after the host";
+    if (slash != NULL && slash + 1 < stop) {
+        char db[16];
+        size_t len = (size_t)(stop - slash - 1);
+        if (len >= sizeof db)
+            return "bad database number after /";
+        memcpy(db, slash + 1, len);
+        db[len] = '\0';
+        if (parse_db(db, &a->db) < 0)
+            return "bad database number after /";
     }
-    if (slash != NULL && slash[1] != '\0' && parse_db(slash + 1, &a->db) < 0)
-        return "bad database number after /";
     return NULL;
 }
 
@@ -250,9 +323,21 @@ static const char *const enable_words[] = {"0",    "1",  "off", "on", "false",
 
 const cc_setting cc_settings[] = {
     {"CGICACHE_REDIS", CC_SET_REDIS, FIELD(redis), "redis://127.0.0.1:6379/0",
-     "`redis://[:password@]host[:port][/db]` or `unix:/path/redis.sock[?db=N]`; IPv6 as "
+     "`redis://[[user]:password@]host[:port][/db]` (a user: Redis 6 ACL), "
+     "`redis-sentinel://[[user]:password@]h1:26379,h2:26379[/db]#master`, `rediss://...` and "
+     "`rediss-sentinel://...` (TLS) or `unix:/path/redis.sock[?db=N]`; IPv6 as "
      "`redis://[::1]:6379`",
      NULL, 0, 0},
+    {"CGICACHE_REDIS_CA", CC_SET_PATH, FIELD(redis_ca), NULL,
+     "for `rediss://`: the CA certificates (a PEM file, or a directory hashed with `openssl "
+     "rehash`) that Redis's certificate must chain to [the system's store]",
+     NULL, 0, 0},
+    {"CGICACHE_REDIS_CERT", CC_SET_PATH, FIELD(redis_cert), NULL,
+     "for `rediss://`: a client certificate (PEM, chain allowed), for a Redis with "
+     "`tls-auth-clients yes` [none]",
+     NULL, 0, 0},
+    {"CGICACHE_REDIS_KEY", CC_SET_PATH, FIELD(redis_key), NULL,
+     "for `rediss://`: the client certificate's private key (PEM, unencrypted) [none]", NULL, 0, 0},
     {"CGICACHE_TTL", CC_SET_DURATION, FIELD(ttl_ms), "60s", "default TTL", NULL, 0, 0},
     {"CGICACHE_PREFIX", CC_SET_PREFIX, FIELD(prefix), "cgicache", "key prefix", NULL, 0, 0},
     {"CGICACHE_BYPASS_HEADER", CC_SET_HEADER_NAME, FIELD(bypass_header), "X-Cache-Bypass",
@@ -401,6 +486,11 @@ static const char *apply_setting(cc_config *cfg, const cc_setting *s, const char
         cfg->enabled = false;
         return msg;
     }
+    case CC_SET_PATH:
+        if (strlen(text) >= sizeof cfg->redis_ca)
+            return "longer than 255 bytes";
+        snprintf(AT(cfg, s, char), sizeof cfg->redis_ca, "%s", text);
+        return NULL;
     case CC_SET_NONE:
         return NULL;
     }
@@ -424,6 +514,18 @@ static void parse_globals(parser *ps)
         if (why != NULL)
             problem(ps, false, s->name, "'%s': %s", s->kind == CC_SET_SECRET ? "..." : v, why);
     }
+    /* A certificate without its key (or the reverse) cannot be presented:
+     * the handshake would fail on every connection. */
+    cc_config *c = ps->cfg;
+    if ((c->redis_cert[0] != '\0') != (c->redis_key[0] != '\0'))
+        problem(ps, false, c->redis_cert[0] != '\0' ? "CGICACHE_REDIS_KEY" : "CGICACHE_REDIS_CERT",
+                "missing: CGICACHE_REDIS_CERT and CGICACHE_REDIS_KEY go together; caching is "
+                "disabled");
+    if ((c->redis_cert[0] != '\0') != (c->redis_key[0] != '\0'))
+        c->enabled = false;
+    if (!c->redis.tls && (c->redis_ca[0] != '\0' || c->redis_cert[0] != '\0'))
+        problem(ps, true, "CGICACHE_REDIS",
+                "TLS settings are set but the address is not rediss://");
 }
 
 static void format_duration(int64_t ms, char *out, size_t cap)
@@ -460,6 +562,28 @@ static void format_size(size_t bytes, char *out, size_t cap)
             return;
         }
     snprintf(out, cap, "%zu", bytes);
+}
+
+/* A TCP address as a user writes it, the password never shown. */
+static void format_redis(const cc_redis_addr *a, char *out, size_t cap)
+{
+    char hosts[CC_REDIS_SENTINELS * 140] = "";
+    size_t len = 0;
+    bool v6 = strchr(a->host, ':') != NULL;    /* written [::1]:6379 */
+    if (!a->sentinel)
+        snprintf(hosts, sizeof hosts, "%s%s%s:%d", v6 ? "[" : "", a->host, v6 ? "]" : "", a->port);
+    for (int i = 0; a->sentinel && i < a->nsentinels && len < sizeof hosts; i++) {
+        v6 = strchr(a->sentinels[i].host, ':') != NULL;
+        len += (size_t)snprintf(hosts + len, sizeof hosts - len, "%s%s%s%s:%d", i > 0 ? "," : "",
+                                v6 ? "[" : "", a->sentinels[i].host, v6 ? "]" : "",
+                                a->sentinels[i].port);
+    }
+    snprintf(out, cap, "redis%s%s://%s%s%s/%d%s%s", a->tls ? "s" : "",
+             a->sentinel ? "-sentinel" : "", a->user,
+             a->password[0] ? ":(password)@"
+             : a->user[0]   ? "@"
+                            : "",
+             hosts, a->db, a->sentinel ? "#" : "", a->sentinel ? a->master : "");
 }
 
 void cc_setting_format(const cc_config *cfg, const cc_setting *s, char *out, size_t cap)
@@ -500,8 +624,10 @@ void cc_setting_format(const cc_config *cfg, const cc_setting *s, char *out, siz
             snprintf(out, cap, "unix:%s?db=%d%s", cfg->redis.path, cfg->redis.db,
                      cfg->redis.password[0] ? " (password set)" : "");
         else
-            snprintf(out, cap, "redis://%s%s:%d/%d", cfg->redis.password[0] ? "(password)@" : "",
-                     cfg->redis.host, cfg->redis.port, cfg->redis.db);
+            format_redis(&cfg->redis, out, cap);
+        return;
+    case CC_SET_PATH:
+        snprintf(out, cap, "%s", base + s->offset);
         return;
     case CC_SET_NONE:
         snprintf(out, cap, "%s", "");

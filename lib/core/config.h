@@ -20,13 +20,26 @@ typedef enum { CC_LOG_OFF, CC_LOG_ERROR, CC_LOG_WARN, CC_LOG_INFO, CC_LOG_DEBUG 
 
 typedef enum { CC_REDIS_TCP, CC_REDIS_UNIX } cc_redis_kind;
 
+#define CC_REDIS_SENTINELS 8
+
+typedef struct cc_redis_node {
+    char host[128];
+    int port;
+} cc_redis_node;
+
 typedef struct cc_redis_addr {
     cc_redis_kind kind;
-    char host[256];                  /* TCP */
+    char host[256];                  /* TCP (not with sentinels) */
     int port;                        /* TCP, default 6379 */
     char path[108];                  /* unix socket path */
+    char user[128];                  /* ACL user; empty: the default user */
     char password[256];              /* empty: no AUTH */
     int db;                          /* SELECT when non-zero */
+    bool tls;                        /* rediss:// */
+    bool sentinel;                   /* redis-sentinel://: the master is asked for */
+    char master[128];                /* the name the sentinels know the master by */
+    int nsentinels;
+    cc_redis_node sentinels[CC_REDIS_SENTINELS];   /* default port 26379 */
 } cc_redis_addr;
 
 /* One problem found while parsing, e.g. variable "CGICACHE_TTL",
@@ -40,6 +53,9 @@ typedef struct cc_problem {
 typedef struct cc_config {
     bool enabled;                    /* CGICACHE_ENABLE and a usable CGICACHE_REDIS */
     cc_redis_addr redis;
+    char redis_ca[256];              /* CGICACHE_REDIS_CA: file or directory; "" the system's */
+    char redis_cert[256];            /* CGICACHE_REDIS_CERT: client certificate (PEM chain) */
+    char redis_key[256];             /* CGICACHE_REDIS_KEY: its private key */
     char prefix[CC_NAME_MAX];        /* CGICACHE_PREFIX [cgicache] */
     int64_t ttl_ms;                  /* CGICACHE_TTL [60s] */
     int64_t stale_ms;                /* CGICACHE_STALE [0] */
@@ -79,6 +95,7 @@ typedef enum {
     CC_SET_SECRET,           /* never shown */
     CC_SET_PREFIX,
     CC_SET_REDIS,
+    CC_SET_PATH,             /* a file or directory name; empty: none */
     CC_SET_NONE,             /* read by someone else (the loader, the tool) */
 } cc_setting_kind;
 

@@ -15,6 +15,8 @@
  *     (they travel on two connections), so an entry is kept only if no
  *     message since the lookup named one of its keys (the last RECENT
  *     are remembered; more than that, or a flush, and it is not kept);
+ *   - the channel and the data connection must be on one node (behind
+ *     sentinels, a failover may put them on two: not served from then);
  *   - the channel proves itself alive with a PING every HEARTBEAT_MS; no
  *     PONG within PONG_DEADLINE_MS, a closed channel, a message that is
  *     not one, or a data connection made anew: emptied, and not served
@@ -281,6 +283,13 @@ static bool apply(cc_near *n, const redisReply *r)
 static bool track(cc_near *n, cc_store *s, unsigned serial)
 {
     char id[24];
+    /* Behind sentinels the channel and the data connection are each made
+     * with the master of their time: across a failover they may be on two
+     * nodes, where the channel's id would name another client, or none. */
+    if (strcmp(cc_store_node(n->channel), cc_store_node(s)) != 0) {
+        channel_down(n, "is on another node than the data connection");
+        return false;
+    }
     snprintf(id, sizeof id, "%lld", n->channel_id);
     cc_cmd cmd = {0};
     cc_cmd_arg(&cmd, "CLIENT", (size_t)-1);
@@ -322,7 +331,8 @@ static bool sync_with(cc_near *n, cc_store *s)
                           {.fd = cc_store_fd(s), .events = POLLRDHUP}};
     if (poll(p, 2, 0) < 0)
         p[0].revents = POLLIN;    /* read anyway: the reads tell */
-    if (p[1].fd < 0 || (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0) {
+    if (p[1].fd < 0 || (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0 ||
+        cc_store_follow(s) < 0) {
         if (n->tracked_serial != 0)
             cc_info("near cache emptied: the redis connection it tracks for was closed");
         flush(n);
@@ -332,7 +342,8 @@ static bool sync_with(cc_near *n, cc_store *s)
     }
     redisReply *r;
     int got = 0;
-    while (p[0].revents != 0 && (got = cc_store_poll_push(n->channel, &r)) > 0) {
+    bool readable = p[0].revents != 0 || cc_store_buffered(n->channel);
+    while (readable && (got = cc_store_poll_push(n->channel, &r)) > 0) {
         bool ok = apply(n, r);
         freeReplyObject(r);
         if (!ok) {

@@ -7,7 +7,12 @@
  * not ignore it), EINTR from libfcgi's handlers (installed without
  * SA_RESTART) is retried, and a connection made before fork() is never
  * used by the child.  Commands are formatted into a per-connection buffer,
- * so a steady stream of hits does not allocate for sending. */
+ * so a steady stream of hits does not allocate for sending.
+ *
+ * The bytes go through TLS (tls.c) for rediss://.  Behind sentinels
+ * (redis-sentinel://) a connection is made to the master sentinel.c finds,
+ * confirmed by ROLE, and a thread's connection keeps a watch on the
+ * sentinels' +switch-master, so that no worker stays on an old master. */
 #include "store.h"
 
 #include <errno.h>
@@ -29,9 +34,15 @@
 #include "decimal.h"
 #include "log.h"
 #include "reply.h"
+#include "sentinel.h"
+#include "tls.h"
 
 #define BACKOFF_FIRST_MS 250
 #define BACKOFF_MAX_MS 4000
+/* Behind sentinels an outage is usually a failover, over in seconds: the
+ * breaker looks again at least this often, so hits resume promptly once
+ * a new master is promoted (each look costs a sentinel query). */
+#define BACKOFF_MAX_SENTINEL_MS 1000
 #define RECV_CHUNK (64 * 1024)
 /* What one reply may cost a request: the largest is an entry (a body of
  * CGICACHE_MAX_SIZE, its key and head); no command a request sends has
@@ -46,6 +57,7 @@
 struct cc_store {
     const cc_config *cfg;
     int fd;                    /* -1: not connected */
+    cc_tls *tls;               /* its TLS session (rediss://), or NULL */
     unsigned fork_gen;         /* fork_generation when fd was made */
     redisReader *reader;
     cc_reply_guard guard;      /* the reader's budget per reply */
@@ -59,6 +71,14 @@ struct cc_store {
     int64_t backoff;
     int owned;                 /* a cc_store_open connection, not the thread's */
     unsigned serial;           /* connections made so far: tells one from the next */
+    bool to_sentinel;          /* a connection to a sentinel (sentinel.c's), not to data */
+    bool demoted;              /* a write was refused READONLY: the master is a replica now */
+    struct cc_store *watch;    /* a sentinel connection subscribed to +switch-master */
+    int64_t watch_retry_at;    /* when to try making the watch again after a failure */
+    int next_sentinel;         /* the sentinel asked first: the last one that answered */
+    char host[256];            /* the node connected to (TCP) */
+    int port;
+    char node[300];            /* "host:port" or "unix:/path", for logs and the near cache */
 };
 
 static pthread_key_t thread_key;
@@ -66,6 +86,9 @@ static volatile unsigned fork_generation;
 static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
 
 static void disconnect(cc_store *s);
+static void drop_watch(cc_store *s);
+static cc_store *open_sentinel(const cc_config *cfg, const cc_redis_node *sentinel);
+static cc_sentinel_asker ask_sentinel;
 
 /* In a child, the parent's connection is closed without a word on it (the
  * parent may be mid-command on the same socket) and never leaks into a
@@ -74,12 +97,26 @@ static void on_fork_child(void)
 {
     fork_generation++;
     cc_store *s = pthread_getspecific(thread_key);
-    if (s != NULL)
+    if (s != NULL) {
+        drop_watch(s);
         disconnect(s);
+    }
+}
+
+static void free_store(cc_store *s);
+
+/* Closes the sentinel watch (the data connection stays). */
+static void drop_watch(cc_store *s)
+{
+    if (s->watch != NULL)
+        free_store(s->watch);
+    s->watch = NULL;
 }
 
 static void disconnect(cc_store *s)
 {
+    cc_tls_free(s->tls);
+    s->tls = NULL;
     if (s->fd >= 0)
         close(s->fd);
     s->fd = -1;
@@ -94,6 +131,7 @@ static void free_store(cc_store *s)
 {
     if (s == NULL)
         return;
+    drop_watch(s);
     disconnect(s);
     free(s->out);
     free(s->in);
@@ -168,7 +206,7 @@ fail:;
     return -1;
 }
 
-static int open_socket(const cc_redis_addr *a, int64_t deadline)
+static int open_socket(const cc_redis_addr *a, const char *host, int port_number, int64_t deadline)
 {
     if (a->kind == CC_REDIS_UNIX) {
         struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -180,17 +218,17 @@ static int open_socket(const cc_redis_addr *a, int64_t deadline)
      * main, and a CGI is answered before main).  A name goes to the
      * resolver, which may also block beyond our deadline: addresses are
      * what README recommends. */
-    struct sockaddr_in in4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)a->port)};
-    struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)a->port)};
-    if (inet_pton(AF_INET, a->host, &in4.sin_addr) == 1)
+    struct sockaddr_in in4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port_number)};
+    struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port_number)};
+    if (inet_pton(AF_INET, host, &in4.sin_addr) == 1)
         return connect_addr(AF_INET, (struct sockaddr *)&in4, sizeof in4, deadline);
-    if (inet_pton(AF_INET6, a->host, &in6.sin6_addr) == 1)
+    if (inet_pton(AF_INET6, host, &in6.sin6_addr) == 1)
         return connect_addr(AF_INET6, (struct sockaddr *)&in6, sizeof in6, deadline);
     char port[16];
-    snprintf(port, sizeof port, "%d", a->port);
+    snprintf(port, sizeof port, "%d", port_number);
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *res = NULL;
-    if (getaddrinfo(a->host, port, &hints, &res) != 0) {
+    if (getaddrinfo(host, port, &hints, &res) != 0) {
         errno = EHOSTUNREACH;
         return -1;
     }
@@ -201,17 +239,34 @@ static int open_socket(const cc_redis_addr *a, int64_t deadline)
     return fd;
 }
 
+/* The socket's bytes, through TLS when the connection has it. */
+static ssize_t io_send(cc_store *s, const char *p, size_t n)
+{
+    return s->tls != NULL ? cc_tls_send(s->tls, p, n) : send(s->fd, p, n, MSG_NOSIGNAL);
+}
+
+static ssize_t io_recv(cc_store *s, char *p, size_t n)
+{
+    return s->tls != NULL ? cc_tls_recv(s->tls, p, n) : recv(s->fd, p, n, MSG_DONTWAIT);
+}
+
+/* What to poll for after EAGAIN: TLS may read to write, or write to read. */
+static short io_wants(const cc_store *s, short plain)
+{
+    return s->tls != NULL ? cc_tls_wants(s->tls) : plain;
+}
+
 static int send_all(cc_store *s, const char *p, size_t n, int64_t deadline)
 {
     while (n > 0) {
-        ssize_t w = send(s->fd, p, n, MSG_NOSIGNAL);
+        ssize_t w = io_send(s, p, n);
         if (w > 0) {
             p += w;
             n -= (size_t)w;
         } else if (w < 0 && errno == EINTR) {
             continue;
         } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (wait_fd(s->fd, POLLOUT, deadline) < 0)
+            if (wait_fd(s->fd, io_wants(s, POLLOUT), deadline) < 0)
                 return -1;
         } else {
             return -1;
@@ -243,11 +298,7 @@ static int read_reply(cc_store *s, redisReply **out, int64_t deadline)
             errno = ETIMEDOUT;
             return -1;
         }
-        if (s->in == NULL && (s->in = malloc(RECV_CHUNK)) == NULL) {
-            errno = ENOMEM;
-            return -1;
-        }
-        ssize_t n = recv(s->fd, s->in, RECV_CHUNK, 0);
+        ssize_t n = io_recv(s, s->in, RECV_CHUNK);
         if (n > 0) {
             if (redisReaderFeed(s->reader, s->in, (size_t)n) != REDIS_OK) {
                 errno = EPROTO;
@@ -258,7 +309,7 @@ static int read_reply(cc_store *s, redisReply **out, int64_t deadline)
             errno = ECONNRESET;
             return -1;
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (wait_fd(s->fd, POLLIN, deadline) < 0)
+            if (wait_fd(s->fd, io_wants(s, POLLIN), deadline) < 0)
                 return -1;
         } else if (errno != EINTR) {
             return -1;
@@ -326,6 +377,8 @@ static int settle_owed(cc_store *s, int64_t deadline)
             return -1;
         if (reply->type == REDIS_REPLY_ERROR)
             cc_warn("redis refused a write: %s", reply->str);
+        if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "READONLY", 8) == 0)
+            s->demoted = s->cfg->redis.sentinel;
         freeReplyObject(reply);
     }
     return 0;
@@ -357,29 +410,54 @@ static int exchange(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **r
 static void open_breaker(cc_store *s, const char *what)
 {
     int err = errno;
+    int64_t most = s->cfg->redis.sentinel ? BACKOFF_MAX_SENTINEL_MS : BACKOFF_MAX_MS;
     disconnect(s);
-    if (s->backoff == 0) {
+    if (s->to_sentinel) {
+        /* One sentinel down among several is sentinel.c's to judge. */
+        cc_debug("redis sentinel %s %s failed (%s)", s->node, what, strerror(err));
+    } else if (s->backoff == 0) {
         cc_warn("redis %s failed (%s); caching paused, retrying in %d ms", what, strerror(err),
                 BACKOFF_FIRST_MS);
         s->backoff = BACKOFF_FIRST_MS;
     } else {
         cc_debug("redis %s failed again (%s)", what, strerror(err));
-        s->backoff = s->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff * 2;
+        s->backoff = s->backoff * 2 > most ? most : s->backoff * 2;
     }
     s->down_until = cc_mono_ms() + s->backoff;
 }
 
+/* Whether a ROLE reply says master; else its role into role. */
+static bool is_master(const redisReply *r, char *role, size_t cap)
+{
+    snprintf(role, cap, "%s", "?");
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0 ||
+        r->element[0]->type != REDIS_REPLY_STRING)
+        return false;
+    snprintf(role, cap, "%.*s", (int)r->element[0]->len, r->element[0]->str);
+    return strcmp(role, "master") == 0;
+}
+
 /* AUTH and SELECT, pipelined; any error reply means this address is
- * unusable (wrong password, wrong db), which the breaker treats as down. */
+ * unusable (wrong user or password, wrong db), which the breaker treats
+ * as down.  A user is a Redis 6 ACL user: AUTH user password.  What
+ * Redis answered is logged, never what was sent.  Behind sentinels, ROLE
+ * rides along: a node a sentinel named is written to only once it says
+ * it is the master (a sentinel may lag a failover, or be wrong), and the
+ * next attempt asks the next sentinel first.  A connection to a sentinel
+ * has no handshake here (sentinel.c authenticates when asked to). */
 static int handshake(cc_store *s, int64_t deadline)
 {
     const cc_redis_addr *a = &s->cfg->redis;
-    cc_cmd cmds[2];
+    cc_cmd cmds[3];
     size_t n = 0;
     char db[16];
-    if (a->password[0] != '\0') {
+    if (s->to_sentinel)
+        return 0;
+    if (a->password[0] != '\0' || a->user[0] != '\0') {
         memset(&cmds[n], 0, sizeof cmds[n]);
         cc_cmd_arg(&cmds[n], "AUTH", (size_t)-1);
+        if (a->user[0] != '\0')
+            cc_cmd_arg(&cmds[n], a->user, (size_t)-1);
         cc_cmd_arg(&cmds[n], a->password, (size_t)-1);
         n++;
     }
@@ -390,14 +468,32 @@ static int handshake(cc_store *s, int64_t deadline)
         cc_cmd_arg(&cmds[n], db, (size_t)-1);
         n++;
     }
+    if (a->sentinel) {
+        memset(&cmds[n], 0, sizeof cmds[n]);
+        cc_cmd_arg(&cmds[n], "ROLE", (size_t)-1);
+        n++;
+    }
     if (n == 0)
         return 0;
-    redisReply *replies[2] = {NULL, NULL};
+    redisReply *replies[3] = {NULL, NULL, NULL};
     if (exchange(s, n, cmds, replies, deadline) < 0)
         return -1;
     int bad = 0;
     for (size_t i = 0; i < n; i++)
-        bad |= replies[i]->type == REDIS_REPLY_ERROR;
+        if (replies[i]->type == REDIS_REPLY_ERROR) {
+            if (!bad && s->backoff == 0)
+                cc_warn("redis refused the connection's %s: %s", cmds[i].argv[0], replies[i]->str);
+            bad = 1;
+        }
+    char role[32];
+    if (!bad && a->sentinel && !is_master(replies[n - 1], role, sizeof role)) {
+        if (s->backoff == 0)
+            cc_warn("redis %s, named master '%s' by a sentinel, says it is a %s: not written to; "
+                    "asking the next sentinel",
+                    s->node, a->master, role);
+        s->next_sentinel = (s->next_sentinel + 1) % a->nsentinels;
+        bad = 1;
+    }
     cc_store_free_replies(n, replies);
     if (bad) {
         errno = EACCES;
@@ -406,29 +502,201 @@ static int handshake(cc_store *s, int64_t deadline)
     return 0;
 }
 
+/* The TLS handshake, under the connection's deadline.  Why it failed
+ * (a certificate refused, a server that does not speak TLS) is said
+ * once, with the first failure of a streak, as the breaker's own line is. */
+static int start_tls(cc_store *s, const char *host, int port, int64_t deadline)
+{
+    char why[256] = "";
+    int r = -1;
+    s->tls = cc_tls_new(s->cfg, s->fd, host, why, sizeof why);
+    while (s->tls != NULL && (r = cc_tls_handshake(s->tls, why, sizeof why)) == 0)
+        if (cc_mono_ms() >= deadline || wait_fd(s->fd, cc_tls_wants(s->tls), deadline) < 0) {
+            snprintf(why, sizeof why, "no answer to the TLS handshake in time (is it a TLS port?)");
+            r = -1;
+            break;
+        }
+    if (r == 1)
+        return 0;
+    if (s->backoff == 0)
+        cc_warn("redis TLS with %s:%d failed: %s", host, port, why);
+    else
+        cc_debug("redis TLS with %s:%d failed: %s", host, port, why);
+    errno = EPROTO;
+    return -1;
+}
+
+/* Whether r is the sentinels' "+switch-master <name> <old> <new>" for
+ * the master cfg names. */
+static bool is_switch(const cc_config *cfg, const redisReply *r)
+{
+    size_t n = strlen(cfg->redis.master);
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3)
+        return false;
+    const redisReply *kind = r->element[0], *channel = r->element[1], *text = r->element[2];
+    return kind->type == REDIS_REPLY_STRING && kind->len == 7 &&
+           memcmp(kind->str, "message", 7) == 0 && channel->type == REDIS_REPLY_STRING &&
+           channel->len == 14 && memcmp(channel->str, "+switch-master", 14) == 0 &&
+           text->type == REDIS_REPLY_STRING && text->len > n && text->str[n] == ' ' &&
+           memcmp(text->str, cfg->redis.master, n) == 0;
+}
+
+/* Behind sentinels, a thread's data connection is followed by a watch:
+ * a connection to a sentinel, subscribed to +switch-master.  A
+ * failover's old master may stay a master for seconds after the switch
+ * (until the sentinels convert it), and the connection to it would go on
+ * reading and writing there, unpurged by what is purged on the new one.
+ * The watch is read without waiting at each call: a switch of our master
+ * and the data connection is made anew, with the master the sentinels
+ * name now.  A watch is subscribed first and the sentinels asked after,
+ * so a switch while none listened (the watch lost, a sentinel restarted)
+ * is seen too.  The watch outlives a failed data connection: while the
+ * breaker is open (the master died), a switch ends the wait at once, so
+ * hits resume as soon as the new master is promoted. */
+typedef enum { WATCH_QUIET, WATCH_SWITCHED, WATCH_LOST } watch_news;
+
+/* Subscribes s's watch on the first sentinel that takes it, then asks
+ * the sentinels for the master: false when they name another node than
+ * the one s is connected to. */
+static bool make_watch(cc_store *s)
+{
+    const cc_redis_addr *a = &s->cfg->redis;
+    cc_cmd sub = {0};
+    cc_cmd_arg(&sub, "SUBSCRIBE", (size_t)-1);
+    cc_cmd_arg(&sub, "+switch-master", (size_t)-1);
+    for (int tried = 0; tried < a->nsentinels && s->watch == NULL; tried++) {
+        cc_store *w = open_sentinel(s->cfg,
+                                    &a->sentinels[(s->next_sentinel + tried) % a->nsentinels]);
+        redisReply *r = w != NULL ? cc_store_command(w, &sub) : NULL;
+        if (r != NULL && r->type == REDIS_REPLY_ARRAY)
+            s->watch = w;
+        else if (w != NULL)
+            free_store(w);
+        if (r != NULL)
+            freeReplyObject(r);
+    }
+    if (s->watch == NULL) {
+        cc_debug("no sentinel watch for '%s': failovers are followed on errors", a->master);
+        s->watch_retry_at = cc_mono_ms() + BACKOFF_MAX_SENTINEL_MS;
+        return true;     /* the master we have stays, as the breaker would keep it */
+    }
+    char host[256], why[300];
+    int port, next = s->next_sentinel;
+    if (cc_sentinel_master(s->cfg, ask_sentinel, &next, host, sizeof host, &port, why, sizeof why) <
+            0 ||
+        (strcmp(host, s->host) == 0 && port == s->port))
+        return true;
+    cc_info("redis sentinels name %s:%d master '%s', not %s: following", host, port, a->master,
+            s->node);
+    return false;
+}
+
+/* What the watch has said since it was last read. */
+static watch_news watch_read(cc_store *s)
+{
+    redisReply *r;
+    int got;
+    while ((got = cc_store_poll_push(s->watch, &r)) > 0) {
+        bool moved = is_switch(s->cfg, r);
+        if (moved)
+            cc_info("redis sentinels switched master '%s' (%.*s): following", s->cfg->redis.master,
+                    (int)r->element[2]->len, r->element[2]->str);
+        freeReplyObject(r);
+        if (moved)
+            return WATCH_SWITCHED;
+    }
+    if (got < 0) {
+        cc_info("redis sentinel watch lost: making it again, and asking for master '%s'",
+                s->cfg->redis.master);
+        return WATCH_LOST;
+    }
+    return WATCH_QUIET;
+}
+
+/* Behind sentinels: whether s's connection is still to the master they
+ * name (false: it must be made anew). */
+static bool still_master(cc_store *s)
+{
+    if (s->watch == NULL)
+        return cc_mono_ms() < s->watch_retry_at || make_watch(s);
+    watch_news news = watch_read(s);
+    if (news == WATCH_QUIET)
+        return true;
+    drop_watch(s);
+    s->watch_retry_at = 0;    /* made again, and the master asked, at the next call */
+    return news == WATCH_LOST;
+}
+
+static int connect_anew(cc_store *s);
+
 static int ensure_connected(cc_store *s)
 {
-    if (s->fd >= 0 && s->fork_gen == fork_generation)
-        return 0;
+    if (s->fd >= 0 && s->fork_gen == fork_generation) {
+        if (!s->cfg->redis.sentinel || s->owned || still_master(s))
+            return 0;     /* the common case: one call, one branch */
+        disconnect(s);
+    }
     if (s->fd >= 0) {
         /* Made by our parent: close our copy without a word on it. */
         disconnect(s);
         s->down_until = 0;
         s->backoff = 0;
     }
+    if (cc_mono_ms() < s->down_until) {
+        watch_news news = s->watch != NULL ? watch_read(s) : WATCH_QUIET;
+        if (news != WATCH_QUIET)
+            drop_watch(s);
+        if (news != WATCH_SWITCHED)
+            return -1;
+        /* switched: a new master is promoted, look now */
+    }
+    return connect_anew(s);
+}
+
+/* Makes s's connection: to the node, or behind sentinels to the master
+ * they name; TLS, then the handshake.  A failure opens the breaker. */
+static int connect_anew(cc_store *s)
+{
     int64_t now = cc_mono_ms();
-    if (now < s->down_until)
-        return -1;
+    const cc_redis_addr *a = &s->cfg->redis;
+    if (a->sentinel && !s->to_sentinel) {
+        char why[300] = "";
+        if (cc_sentinel_master(s->cfg, ask_sentinel, &s->next_sentinel, s->host, sizeof s->host,
+                               &s->port, why, sizeof why) < 0) {
+            if (s->backoff == 0)
+                cc_warn("redis sentinels named no master '%s': %s", a->master, why);
+            open_breaker(s, "master discovery");
+            return -1;
+        }
+        now = cc_mono_ms();
+    } else if (!s->to_sentinel) {
+        snprintf(s->host, sizeof s->host, "%s", a->host);
+        s->port = a->port;
+    }
+    if (a->kind == CC_REDIS_UNIX && !a->sentinel)
+        snprintf(s->node, sizeof s->node, "unix:%s", a->path);
+    else
+        snprintf(s->node, sizeof s->node, "%s:%d", s->host, s->port);
     int64_t deadline = now + s->cfg->connect_timeout_ms;
-    s->fd = open_socket(&s->cfg->redis, deadline);
+    s->fd = open_socket(a, s->host, s->port, deadline);
     if (s->fd < 0) {
         open_breaker(s, "connect");
         return -1;
     }
     s->fork_gen = fork_generation;
+    s->demoted = false;
+    if (a->tls &&
+        start_tls(s, s->host, s->port, now + s->cfg->connect_timeout_ms + s->cfg->timeout_ms) < 0) {
+        open_breaker(s, "TLS handshake");
+        return -1;
+    }
     s->serial++;
+    /* The receive buffer is made with the connection it serves (which
+     * reads nothing without it), and kept across connections. */
+    if (s->in == NULL)
+        s->in = malloc(RECV_CHUNK);
     s->reader = cc_reply_reader(&s->guard, &s->limits);
-    if (s->reader == NULL ||
+    if (s->reader == NULL || s->in == NULL ||
         handshake(s, now + s->cfg->connect_timeout_ms + s->cfg->timeout_ms) < 0) {
         open_breaker(s, "handshake");
         return -1;
@@ -501,6 +769,18 @@ int cc_store_run(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **repl
         return -1;
     }
     s->backoff = 0;
+    /* Behind sentinels only: a single Redis made a replica by hand is
+     * still the one configured, its refusals fail soft as any other. */
+    for (size_t i = 0; i < ncmd && !s->demoted && s->cfg->redis.sentinel; i++)
+        s->demoted = replies[i]->type == REDIS_REPLY_ERROR &&
+                     strncmp(replies[i]->str, "READONLY", 8) == 0;
+    if (s->demoted) {
+        /* The master became a replica under us (a failover, its
+         * connections not killed yet): the next call finds the new one.
+         * This call's refused writes fail soft, as any refusal does. */
+        cc_info("redis %s refused a write as a replica: looking for the master again", s->node);
+        disconnect(s);
+    }
     return 0;
 }
 
@@ -548,6 +828,89 @@ unsigned cc_store_serial(const cc_store *s)
     return s != NULL && s->fd >= 0 ? s->serial : 0;
 }
 
+bool cc_store_buffered(const cc_store *s)
+{
+    return s != NULL && s->fd >= 0 && cc_tls_pending(s->tls);
+}
+
+int cc_store_follow(cc_store *s)
+{
+    if (s == NULL || !s->cfg->redis.sentinel || s->owned || s->fd < 0 ||
+        s->fork_gen != fork_generation || still_master(s))
+        return 0;
+    disconnect(s);
+    return -1;
+}
+
+static cc_store *open_sentinel(const cc_config *cfg, const cc_redis_node *sentinel)
+{
+    pthread_once(&thread_key_once, make_thread_key);
+    cc_store *s = new_store(cfg, 1);
+    if (s == NULL)
+        return NULL;
+    s->to_sentinel = true;
+    snprintf(s->host, sizeof s->host, "%s", sentinel->host);
+    s->port = sentinel->port;
+    if (connect_anew(s) < 0) {
+        free_store(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* sentinel.c's question, on a connection made for it (and closed). */
+static redisReply *ask_sentinel(const cc_config *cfg, const cc_redis_node *sentinel, bool with_auth)
+{
+    const cc_redis_addr *a = &cfg->redis;
+    cc_cmd cmds[2];
+    redisReply *replies[2];
+    size_t n = 0;
+    cc_store *q = open_sentinel(cfg, sentinel);
+    if (q == NULL)
+        return NULL;
+    memset(cmds, 0, sizeof cmds);
+    if (with_auth) {
+        cc_cmd_arg(&cmds[n], "AUTH", (size_t)-1);
+        if (a->user[0] != '\0')
+            cc_cmd_arg(&cmds[n], a->user, (size_t)-1);
+        cc_cmd_arg(&cmds[n], a->password, (size_t)-1);
+        n++;
+    }
+    cc_cmd_arg(&cmds[n], "SENTINEL", (size_t)-1);
+    cc_cmd_arg(&cmds[n], "GET-MASTER-ADDR-BY-NAME", (size_t)-1);
+    cc_cmd_arg(&cmds[n], a->master, (size_t)-1);
+    n++;
+    redisReply *r = NULL;
+    if (cc_store_run(q, n, cmds, replies) == 0) {
+        cc_store_free_replies(n - 1, replies);
+        r = replies[n - 1];
+    }
+    free_store(q);
+    return r;
+}
+
+const char *cc_store_node(const cc_store *s)
+{
+    return s != NULL && s->fd >= 0 ? s->node : "";
+}
+
+void cc_store_peer_of(const cc_store *s, cc_store_peer *out)
+{
+    memset(out, 0, sizeof *out);
+    if (s == NULL || s->fd < 0)
+        return;
+    const cc_redis_addr *a = &s->cfg->redis;
+    snprintf(out->mode, sizeof out->mode, "%s", a->sentinel ? "sentinel" : "single");
+    if (a->sentinel)
+        snprintf(out->node, sizeof out->node, "%s (master '%s', named by sentinel %s:%d)", s->node,
+                 a->master, a->sentinels[s->next_sentinel].host,
+                 a->sentinels[s->next_sentinel].port);
+    else
+        snprintf(out->node, sizeof out->node, "%s", s->node);
+    if (s->tls != NULL)
+        cc_tls_describe(s->tls, out->tls, sizeof out->tls);
+}
+
 int cc_store_poll_push(cc_store *s, redisReply **out)
 {
     if (s == NULL || s->fd < 0 || s->fork_gen != fork_generation)
@@ -560,9 +923,7 @@ int cc_store_poll_push(cc_store *s, redisReply **out)
             *out = reply;
             return 1;
         }
-        if (s->in == NULL && (s->in = malloc(RECV_CHUNK)) == NULL)
-            break;
-        ssize_t n = recv(s->fd, s->in, RECV_CHUNK, MSG_DONTWAIT);
+        ssize_t n = io_recv(s, s->in, RECV_CHUNK);
         if (n > 0 && redisReaderFeed(s->reader, s->in, (size_t)n) == REDIS_OK)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))

@@ -9,11 +9,14 @@
  * open, calls fail at once, so a dead or frozen Redis costs at most one
  * timeout per back-off window.  Sockets are non-blocking, FD_CLOEXEC,
  * written with MSG_NOSIGNAL and retried on EINTR.  Replies are bounded in
- * size and shape (reply.h), so a peer that is not Redis costs no more. */
+ * size and shape (reply.h), so a peer that is not Redis costs no more.
+ * The connection may be TLS (rediss://) and, behind sentinels, goes to
+ * whichever node is the master now: callers see neither. */
 #ifndef CGICACHE_STORE_H
 #define CGICACHE_STORE_H
 
 #include <hiredis/hiredis.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -76,6 +79,10 @@ void cc_store_drop(cc_store *s);
  * read and write). */
 int cc_store_fd(const cc_store *s);
 
+/* Whether bytes already read from s's socket wait to be parsed (TLS
+ * decrypts a record at a time): polling the socket does not show them. */
+bool cc_store_buffered(const cc_store *s);
+
 /* Takes the next reply pushed on s if one is there, without waiting.
  * Returns 1 with *out set, 0 when none is there, -1 when the connection
  * is gone (closed, failed or sent something that is not Redis; it is
@@ -86,6 +93,28 @@ int cc_store_poll_push(cc_store *s, redisReply **out);
  * caller owns: for subscribing.  Free with cc_store_close. */
 cc_store *cc_store_open(const cc_config *cfg);
 void cc_store_close(cc_store *s);
+
+/* Behind sentinels, reads what the sentinels said since (without
+ * waiting): when the master was switched, closes s's connection (the next
+ * call finds the new master) and returns -1; else 0.  For a caller that
+ * answers without a command on s (the near cache), which would otherwise
+ * not learn of a failover. */
+int cc_store_follow(cc_store *s);
+
+/* The node s is connected to ("host:port", "unix:/path"), "" when not
+ * connected: behind sentinels, two connections made at different times
+ * may be on different nodes. */
+const char *cc_store_node(const cc_store *s);
+
+/* What s is connected to, for `cgicache check`: the mode ("single", "sentinel"),
+ * the node ("127.0.0.1:6379", "unix:/path"), and over TLS the session
+ * (cc_tls_describe; "" without TLS).  Empty when s is not connected. */
+typedef struct cc_store_peer {
+    char mode[16];
+    char node[700];
+    char tls[400];
+} cc_store_peer;
+void cc_store_peer_of(const cc_store *s, cc_store_peer *out);
 
 /* Every reply is bounded (reply.h): at most CGICACHE_MAX_SIZE + 1M of
  * strings (64M at least), arrays of arrays at most, and 1024 values, more than

@@ -139,16 +139,103 @@ Test(config, redis_addresses)
     cr_assert_str_eq(c->redis.path, "/tmp/r.sock");
     cr_assert_eq(c->redis.db, 3);
     cc_config_free(c);
+    char *acl[] = {"CGICACHE_REDIS=redis://app%3Aa:s3:cret@10.0.0.1", NULL};
+    c = parse(acl);
+    cr_assert_str_eq(c->redis.user, "app:a");
+    cr_assert_str_eq(c->redis.password, "s3:cret");
+    cr_assert_eq(c->redis.port, 6379);
+    cc_config_free(c);
+    /* The default user is AUTH password alone, which Redis 5 understands. */
+    char *deflt[] = {"CGICACHE_REDIS=redis://default:pw@h", NULL};
+    c = parse(deflt);
+    cr_assert_str_eq(c->redis.user, "");
+    cr_assert_str_eq(c->redis.password, "pw");
+    cc_config_free(c);
     char *v6[] = {"CGICACHE_REDIS=redis://[::1]:7000", NULL};
     c = parse(v6);
     cr_assert_str_eq(c->redis.host, "::1");
     cr_assert_eq(c->redis.port, 7000);
     cc_config_free(c);
-    const char *bad[] = {"CGICACHE_REDIS=http://x", "CGICACHE_REDIS=redis://h:99999",
-                         "CGICACHE_REDIS=unix:relative", "CGICACHE_REDIS=redis://bob:pw@h", NULL};
+    const char *bad[] = {"CGICACHE_REDIS=http://x",          "CGICACHE_REDIS=redis://h:99999",
+                         "CGICACHE_REDIS=unix:relative",     "CGICACHE_REDIS=redis://bob@h",
+                         "CGICACHE_REDIS=redis://b%zz:pw@h", NULL};
     for (size_t i = 0; bad[i] != NULL; i++) {
         char *env[] = {(char *)bad[i], "CGICACHE_ROUTE_a=GET /a ttl=1", NULL};
         c = parse(env);
+        cr_assert_not(c->enabled, "%s", bad[i]);
+        cr_assert_not_null(problem_for(c, "CGICACHE_REDIS"), "%s", bad[i]);
+        cc_config_free(c);
+    }
+}
+
+Test(config, redis_tls)
+{
+    char *tls[] = {"CGICACHE_REDIS=rediss://u:p@redis.internal:6380/1",
+                   "CGICACHE_REDIS_CA=/etc/ca.pem", NULL};
+    cc_config *c = parse(tls);
+    cr_assert(c->enabled);
+    cr_assert(c->redis.tls);
+    cr_assert_str_eq(c->redis.host, "redis.internal");
+    cr_assert_eq(c->redis.port, 6380);
+    cr_assert_str_eq(c->redis.user, "u");
+    cr_assert_str_eq(c->redis_ca, "/etc/ca.pem");
+    cr_assert_eq(c->nproblems, 0);
+    cc_config_free(c);
+    /* A certificate without its key could never be presented. */
+    char *half[] = {"CGICACHE_REDIS=rediss://h", "CGICACHE_REDIS_CERT=/c.pem", NULL};
+    c = parse(half);
+    cr_assert_not(c->enabled);
+    cr_assert_not_null(problem_for(c, "CGICACHE_REDIS_KEY"));
+    cc_config_free(c);
+    /* TLS settings with a plain address: advice, caching goes on. */
+    char *plain[] = {"CGICACHE_REDIS=redis://h", "CGICACHE_REDIS_CA=/ca.pem", NULL};
+    c = parse(plain);
+    cr_assert(c->enabled);
+    cr_assert_not(c->redis.tls);
+    const cc_problem *p = problem_for(c, "CGICACHE_REDIS");
+    cr_assert(p != NULL && p->warning);
+    cc_config_free(c);
+}
+
+Test(config, redis_sentinel)
+{
+    char *env[] =
+        {"CGICACHE_REDIS=rediss-sentinel://app:p%23w@10.0.0.1,[::1]:5000,s3:26380/2#my-master",
+         NULL};
+    cc_config *c = parse(env);
+    cr_assert(c->enabled);
+    cr_assert(c->redis.sentinel);
+    cr_assert(c->redis.tls);
+    cr_assert_eq(c->redis.nsentinels, 3);
+    cr_assert_str_eq(c->redis.sentinels[0].host, "10.0.0.1");
+    cr_assert_eq(c->redis.sentinels[0].port, 26379);
+    cr_assert_str_eq(c->redis.sentinels[1].host, "::1");
+    cr_assert_eq(c->redis.sentinels[1].port, 5000);
+    cr_assert_str_eq(c->redis.sentinels[2].host, "s3");
+    cr_assert_eq(c->redis.sentinels[2].port, 26380);
+    cr_assert_str_eq(c->redis.master, "my-master");
+    cr_assert_str_eq(c->redis.user, "app");
+    cr_assert_str_eq(c->redis.password, "p#w");
+    cr_assert_eq(c->redis.db, 2);
+    char shown[512];
+    for (size_t i = 0; i < cc_nsettings; i++)
+        if (strcmp(cc_settings[i].name, "CGICACHE_REDIS") == 0)
+            cc_setting_format(c, &cc_settings[i], shown, sizeof shown);
+    cr_assert_str_eq(shown, "rediss-sentinel://app:(password)@10.0.0.1:26379,[::1]:5000,s3:26380/"
+                            "2#my-master");
+    cc_config_free(c);
+    const char *bad[] = {"CGICACHE_REDIS=redis-sentinel://h1,h2/0",        /* no #master */
+                         "CGICACHE_REDIS=redis-sentinel://h1#",            /* empty name */
+                         "CGICACHE_REDIS=redis-sentinel://#m",             /* no sentinel */
+                         "CGICACHE_REDIS=redis://h1,h2/0",                 /* two hosts */
+                         "CGICACHE_REDIS=redis://h1/0#m", /* a name, no sentinels */
+                         "CGICACHE_REDIS=redis-sentinel://h1:0#m",
+                         "CGICACHE_REDIS=redis-sentinel://a,b,c,d,e,f,g,h,i#m",
+                         /* Cluster is not there: refused, never half-used. */
+                         "CGICACHE_REDIS=redis-cluster://h1:7000,h2:7001", NULL};
+    for (size_t i = 0; bad[i] != NULL; i++) {
+        char *e[] = {(char *)bad[i], NULL};
+        c = parse(e);
         cr_assert_not(c->enabled, "%s", bad[i]);
         cr_assert_not_null(problem_for(c, "CGICACHE_REDIS"), "%s", bad[i]);
         cc_config_free(c);
