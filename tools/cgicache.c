@@ -9,6 +9,7 @@
 #include "log.h"
 #include "store.h"
 #include "tool.h"
+#include "version.h"
 
 extern char **environ;
 
@@ -30,6 +31,7 @@ static void usage(FILE *to)
     fprintf(to, "usage: cgicache COMMAND [ARGS]   (cgicache COMMAND --help for more)\n\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(to, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(to, "\n  --version  print the version (the library's is the same)\n");
     fprintf(to, "\nexit status: 0 ok, 1 a problem was found, 2 bad usage\n");
 }
 
@@ -71,6 +73,10 @@ int main(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        printf("cgicache %s\n", CGICACHE_VERSION);
+        return EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
