@@ -24,6 +24,7 @@ static const struct {
     {"probe", cmd_probe, "send one FastCGI request to an app's socket; --compare with bypass"},
     {"purge", cmd_purge, "remove cached entries by route, URL, tag or all"},
     {"stats", cmd_stats, "per-route hits, misses, stores ... of every worker"},
+    {"top", cmd_top, "the same, live: rates, hit ratio and Redis's state every second"},
 };
 
 static void usage(FILE *to)

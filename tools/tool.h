@@ -13,6 +13,7 @@ int cmd_purge(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 /* True when argv holds -h or --help before any "--". */
 int wants_help(int argc, char **argv);
