@@ -302,7 +302,7 @@ static int sample(top_view *v)
                 r->prev[k] = 0;
         r->has_prev = was;
         memcpy(r->now, counts, sizeof r->now);
-        long long d[CC_STAT_KINDS];
+        long long d[CC_STAT_KINDS] = {0};
         for (int k = 0; k < CC_STAT_KINDS; k++)
             d[k] = r->now[k] - r->prev[k];
         long long served = d[CC_STAT_HIT] + d[CC_STAT_STALE], lookups = served + d[CC_STAT_MISS];
