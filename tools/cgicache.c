@@ -46,7 +46,12 @@ int wants_help(int argc, char **argv)
 
 cc_config *tool_config(void)
 {
-    cc_config *cfg = cc_config_load(environ);
+    return tool_config_from(environ);
+}
+
+cc_config *tool_config_from(char *const *envp)
+{
+    cc_config *cfg = cc_config_load(envp);
     if (cfg == NULL) {
         fprintf(stderr, "cgicache: out of memory\n");
         exit(EXIT_PROBLEM);

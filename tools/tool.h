@@ -2,6 +2,8 @@
 #ifndef CGICACHE_TOOL_H
 #define CGICACHE_TOOL_H
 
+#include <stdbool.h>
+
 #include "config.h"
 
 /* Exit codes, documented in cgicache(1). */
@@ -21,6 +23,11 @@ int wants_help(int argc, char **argv);
 /* The configuration from the environment, exactly as the library reads it;
  * exits with EXIT_PROBLEM when memory runs out. */
 cc_config *tool_config(void);
+/* The same from another environment (a running process's). */
+cc_config *tool_config_from(char *const *envp);
+
+/* check --all (check_all.c): every process of this host with the library. */
+int check_all(bool json);
 
 /* A Redis connection of the tool's own, with timeouts fit for a person
  * waiting (at least a second) rather than for a request; NULL when Redis
