@@ -8,19 +8,27 @@
 # the removal and after the purge.
 #
 # The integration tests run here are a subset (INSTALLED_TESTS), chosen to
-# cover every installed part in a few minutes (the whole suite already
-# runs against build/, the same code):
+# cover every installed part and each adapter in about two minutes (the
+# whole suite already runs against build/, the same code built with other
+# flags):
 #   t_tool.sh       the tool, and `cgicache run` finding the installed
 #                   library without CGICACHE_LIB
 #   t_fcgi.sh       the libfcgi adapter, the main path, in the installed library
 #   t_cgi.sh        CGI programs (the constructor path), installed library
+#   t_php.sh        php-fpm and php-cgi: the wire adapter
+#   t_threads.sh    threaded apps and forks from threads
+#   t_libc.sh       a good guest still, built with the package's hardening
+#                   flags (_FORTIFY_SOURCE, stack protector): never the
+#                   app's own write/close/malloc
+#   t_examples.sh   the shipped deployment files, started as shipped
 #   t_top.sh        the installed `cgicache top` in a terminal
 #   t_check_all.sh  the installed `cgicache check --all`
 #   t_version.sh    tool, library and package agree on the version
 set -u
 DEB=$1
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-INSTALLED_TESTS=${INSTALLED_TESTS:-t_version.sh t_tool.sh t_fcgi.sh t_cgi.sh t_top.sh t_check_all.sh}
+INSTALLED_TESTS=${INSTALLED_TESTS:-t_version.sh t_tool.sh t_fcgi.sh t_cgi.sh t_php.sh t_threads.sh
+    t_libc.sh t_examples.sh t_top.sh t_check_all.sh}
 MULTIARCH=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 LIB=/usr/lib/$MULTIARCH/libcgicache.so
 VERSION=$(sed -n 's/^#define CGICACHE_VERSION "\(.*\)"/\1/p' "$TOP/lib/version.h")
