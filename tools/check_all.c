@@ -78,7 +78,18 @@ static void library_version(const char *path, char *out, size_t cap)
     fclose(f);
 }
 
-static void judge_adapter(verdict *v)
+/* A child of p's in the list, listening on p's own socket: then p only
+ * starts and watches the processes that answer (the php-fpm master,
+ * multiwatch, a prefork script). */
+static bool serves_through_children(const proc_info *p, const proc_info *all, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (all[i].ppid == p->pid && all[i].listening == p->listening)
+            return true;
+    return false;
+}
+
+static void judge_adapter(verdict *v, const proc_info *all, size_t n)
 {
     const proc_info *p = v->p;
     v->server = true;
@@ -89,7 +100,11 @@ static void judge_adapter(verdict *v)
                proc_getenv(p, "REQUEST_METHOD") != NULL) {
         v->adapter = "cgi";
         v->adapter_why = "a CGI request in its environment";
-    } else if (p->listening) {
+    } else if (p->listening != 0 && serves_through_children(p, all, n)) {
+        v->adapter = "launcher";
+        v->adapter_why = "its children answer on its listening socket";
+        v->server = false;
+    } else if (p->listening != 0) {
         v->adapter = "wire";
         v->adapter_why = "a server without libfcgi: FastCGI records on the connections it accepts";
     } else {
@@ -196,11 +211,11 @@ static void read_counters(verdict *v, cc_store *s)
     }
 }
 
-static void judge(verdict *v, const proc_info *p)
+static void judge(verdict *v, const proc_info *p, const proc_info *all, size_t n)
 {
     memset(v, 0, sizeof *v);
     v->p = p;
-    judge_adapter(v);
+    judge_adapter(v, all, n);
     if (p->library[0] != '\0')
         library_version(p->library, v->version, sizeof v->version);
     /* The configuration as the library read it: its initial environment. */
@@ -216,8 +231,10 @@ static void judge(verdict *v, const proc_info *p)
                    "installed version");
     if (p->private)
         problem(v, "its environment and sockets are not readable: run as root (or as its user)");
+    size_t errors = 0;
     for (size_t i = 0; i < v->cfg->nproblems; i++)
         if (!v->cfg->problems[i].warning) {
+            errors++;
             char line[400];
             snprintf(line, sizeof line, "%s: %s", v->cfg->problems[i].variable,
                      v->cfg->problems[i].message);
@@ -225,7 +242,7 @@ static void judge(verdict *v, const proc_info *p)
         }
     if (!v->server)
         return;
-    if (!v->cfg->enabled && !p->private)
+    if (!v->cfg->enabled && !p->private && errors == 0)
         problem(v, "caching is disabled (CGICACHE_ENABLE=0 or a bad CGICACHE_REDIS)");
     if (v->cfg->nroutes == 0 && !p->private)
         problem(v, "no routes: nothing is cached (CGICACHE_ROUTE_<name>)");
@@ -264,17 +281,20 @@ static void print_text(const verdict *v)
     redis_text(v->cfg, redis, sizeof redis);
     printf("pid %d  %s  (%s)  uid %u\n", p->pid, p->comm, p->cmdline, p->uid);
     printf("  library    %s%s%s%s\n", p->library[0] ? p->library : "(not loaded)",
-           v->version[0] ? " " : "", v->version, p->library_deleted ? " (deleted)" : "");
+           !p->library[0]                 ? ""
+           : strcmp(v->version, "?") == 0 ? " (no version in the file: older than 0.9.0)"
+                                          : " ",
+           strcmp(v->version, "?") == 0 ? "" : v->version, p->library_deleted ? " (deleted)" : "");
     printf("  adapter    %s: %s\n", v->adapter, v->adapter_why);
     if (v->server) {
         printf("  routes    ");
         for (size_t i = 0; i < v->cfg->nroutes; i++)
             printf(" %s (%s)", v->cfg->routes[i].name, v->cfg->routes[i].pattern);
         printf("%s\n", v->cfg->nroutes == 0 ? " none" : "");
-        printf("  redis      %s %s\n", redis,
-               !v->cfg->enabled ? "(caching disabled)"
-               : v->reachable   ? "PONG"
-                                : "unreachable");
+        if (v->cfg->enabled)
+            printf("  redis      %s %s\n", redis, v->reachable ? "PONG" : "unreachable");
+        else
+            printf("  redis      (caching disabled)\n");
         printf("  answered   %s\n", v->answered);
         if (v->counters[0] != '\0')
             printf("  counters   %s\n", v->counters);
@@ -307,7 +327,7 @@ static void print_json(json_writer *j, const verdict *v)
     json_key(j, "library");
     json_string(j, p->library[0] ? p->library : NULL);
     json_key(j, "library_version");
-    json_string(j, v->version[0] ? v->version : NULL);
+    json_string(j, v->version[0] && strcmp(v->version, "?") != 0 ? v->version : NULL);
     json_key(j, "adapter");
     json_string(j, v->adapter);
     json_key(j, "serves");
@@ -354,7 +374,7 @@ int check_all(bool json)
     }
     for (size_t i = 0; i < n; i++) {
         verdict v;
-        judge(&v, &procs[i]);
+        judge(&v, &procs[i], procs, n);
         servers += v.server;
         troubled += v.problems[0] != '\0';
         working += v.server && v.problems[0] == '\0' && v.nconns > 0;

@@ -210,7 +210,7 @@ static void read_sockets(proc_info *p)
         unsigned long flags, inode;
         if (sscanf(l, "%*s %*s %*s %lx %*s %*s %lu", &flags, &inode) == 2 && (flags & 0x10000) &&
             has_socket(p, inode))
-            p->listening = true;
+            p->listening = inode;
     }
     free(unix_tab);
     for (int v6 = 0; v6 < 2 && !p->listening; v6++) {
@@ -222,7 +222,7 @@ static void read_sockets(proc_info *p)
             unsigned long inode;
             if (sscanf(l, "%*s %*s %*s %x %*s %*s %*s %*s %*s %lu", &st, &inode) == 2 &&
                 st == 0x0A && has_socket(p, inode))
-                p->listening = true;
+                p->listening = inode;
         }
         free(tab);
     }

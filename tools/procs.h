@@ -26,7 +26,7 @@ typedef struct proc_info {
     char *argv_block;
     unsigned long sockets[PROC_SOCKETS_MAX];  /* socket inodes of its fds */
     size_t nsockets;
-    bool listening;                /* one of them listens (a server) */
+    unsigned long listening;       /* the inode of one that listens (a server); 0: none */
 } proc_info;
 
 /* Every process but this one whose memory maps hold a libcgicache*.so or

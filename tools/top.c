@@ -5,7 +5,8 @@
  * counters every worker adds to "<prefix>:#stats:<route>" (see
  * lib/redis/stats.c): the routes configured here and, so that an
  * operator's shell needs only CGICACHE_REDIS, those found by a SCAN for
- * counter keys (at the start and every 30 s, never a KEYS).  The frame
+ * counter keys (every 10 s, every second while none is known; never a
+ * KEYS).  The frame
  * shows the totals since the last `stats --reset` and, over the last
  * interval, each route's requests per second and hit ratio, busiest route
  * first; the header is Redis's own state (memory used against maxmemory,
@@ -37,7 +38,7 @@
 #define TOP_ROUTES_MAX 256
 #define TOP_LINES_MAX (TOP_ROUTES_MAX + 8)
 #define TOP_LINE_MAX 1024
-#define DISCOVER_EVERY_MS 30000
+#define DISCOVER_EVERY_MS 10000
 
 typedef struct {
     char name[CC_NAME_MAX];
@@ -249,7 +250,9 @@ static int sample(top_view *v)
         }
     }
     int64_t now = cc_mono_ms();
-    if (v->discovered_ms == 0 || now - v->discovered_ms >= DISCOVER_EVERY_MS) {
+    /* Until a route is known, every sample looks: top is often started
+     * before the traffic it is to show. */
+    if (v->discovered_ms == 0 || v->nroutes == 0 || now - v->discovered_ms >= DISCOVER_EVERY_MS) {
         if (discover(v) != 0) {
             lost(v, "connection lost");
             return -1;

@@ -37,6 +37,16 @@ bg env LD_PRELOAD="$(preload_value)" ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
 DOWN_PID=$LAST
 bg env LD_PRELOAD="$(preload_value)" ASAN_OPTIONS="${ASAN_OPTIONS:-}" sleep 300
 LAUNCHER_PID=$LAST
+# A pre-forking pool (a script holding the socket, two hello workers on
+# it), and a server of its own that listens without libfcgi (wire).
+CGICACHE_ROUTE_hello='GET /hello/* ttl=60' start_app pool 2 "$HELLO"
+POOL_PID=$APP_PID_pool
+bg env LD_PRELOAD="$(preload_value)" ASAN_OPTIONS="${ASAN_OPTIONS:-}" CGICACHE_REDIS="$REDIS_URL" \
+    CGICACHE_ROUTE_py='GET /py/* ttl=60' python3 -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+open(sys.argv[1], "w").close(); time.sleep(300)' "$TMP/py.ready"
+WIRE_PID=$LAST
 printf '#include <unistd.h>\nint main(void) { sleep(300); return 0; }\n' |
     cc -static -x c - -o "$TMP/static" 2>/dev/null
 bg env LD_PRELOAD="$CC_LIB" "$TMP/static"
@@ -64,6 +74,10 @@ else:
 }
 check_all() { "$CC_TOOL" check --all --json >"$TMP/all.json" 2>"$TMP/all.err"; echo $? >"$TMP/all.rc"; }
 
+for _ in $(seq 50); do
+    [ "$(pgrep -P "$POOL_PID" -c)" -ge 2 ] && [ -f "$TMP/py.ready" ] && break
+    sleep 0.1
+done
 check_all
 expect_eq "check --all: a static program LD_PRELOAD names makes it exit 1" "$(cat "$TMP/all.rc")" 1
 expect_eq "hello: found, libfcgi, its route, its Redis, not answered yet" \
@@ -72,6 +86,14 @@ expect_eq "hello: found, libfcgi, its route, its Redis, not answered yet" \
 expect_eq "fcgiwrap: found, libfcgi (fcgiwrap links it), its route, not answered yet" \
     "$(field $WRAP_PID adapter) $(field $WRAP_PID routes) $(field $WRAP_PID answered) $(field $WRAP_PID ok)" \
     "libfcgi cgi false true"
+workers=$(python3 -c '
+import json, sys
+print(" ".join(sorted(p["adapter"] for p in json.load(open(sys.argv[1]))["processes"] if p["ppid"] == int(sys.argv[2]))))
+' "$TMP/all.json" "$POOL_PID")
+expect_eq "a pre-forking pool: the script a launcher, its two workers libfcgi" \
+    "$(field $POOL_PID adapter) $(field $POOL_PID ok) / $workers" "launcher true / libfcgi libfcgi"
+expect_eq "a server of its own code listening: wire, fine" \
+    "$(field $WIRE_PID adapter) $(field $WIRE_PID routes) $(field $WIRE_PID ok)" "wire py true"
 expect_eq "the library's version is the tool's" "$(field $HELLO_PID library_version)" "$VERSION"
 expect_eq "the library's path is the one preloaded" "$(field $HELLO_PID library)" "$CC_LIB"
 
@@ -124,7 +146,7 @@ others=$(python3 -c '
 import json, sys
 mine = set(int(p) for p in sys.argv[2:])
 print(sum(1 for p in json.load(open(sys.argv[1]))["processes"] if p["pid"] not in mine and not p["ok"]))
-' "$TMP/all.json" $HELLO_PID $WRAP_PID $LAUNCHER_PID)
+' "$TMP/all.json" $HELLO_PID $WRAP_PID $LAUNCHER_PID $POOL_PID $WIRE_PID $(pgrep -P "$POOL_PID"))
 if [ "$others" = 0 ]; then
     expect_eq "check --all: everything working exits 0" "$(cat "$TMP/all.rc")" 0
 else
