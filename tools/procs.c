@@ -327,6 +327,16 @@ size_t procs_find(proc_info **out)
         }
         read_identity(&p);
         read_sockets(&p);
+        char self_dir[32];
+        snprintf(self_dir, sizeof self_dir, "/proc/%d", p.pid);
+        if (access(self_dir, F_OK) != 0) {
+            /* It ended while being read: not "private", gone. */
+            free(p.env);
+            free(p.env_block);
+            free(p.argv);
+            free(p.argv_block);
+            continue;
+        }
         if (n == cap) {
             proc_info *bigger = realloc(all, (cap = cap ? 2 * cap : 16) * sizeof *all);
             if (bigger == NULL) {

@@ -118,6 +118,17 @@ expect_eq "top: the terminal's modes are restored" "$(cat "$TMP/stty.after" 2>/d
     "$(cat "$TMP/stty.before")"
 $TM kill-server 2>/dev/null
 
+# ^C ends it the same way.
+rm -f "$TMP/top.rc" "$TMP/stty.after"
+$TM new-session -d -s top -x 80 -y 24 "bash $TMP/pane.sh"
+PIDS+=("$($TM display-message -p -t top '#{pid}')")
+wait_pane "route" || not_ok "top: no second frame"
+$TM send-keys -t top C-c
+for _ in $(seq 50); do [ -f "$TMP/stty.after" ] && break; sleep 0.1; done
+expect_eq "top: ^C quits, exit 0, terminal restored" \
+    "$(cat "$TMP/top.rc" 2>/dev/null) $(cat "$TMP/stty.after" 2>/dev/null)" "exit 0 $(cat "$TMP/stty.before")"
+$TM kill-server 2>/dev/null
+
 # --once: one plain frame, its rates over its interval: 4 misses and 6
 # hits in a 3 s interval are 3.3 req/s at 60%.
 "$CC_TOOL" top --once --interval 3 >"$TMP/once.out" 2>&1 &
