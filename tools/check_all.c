@@ -18,6 +18,7 @@
  * problem: a configuration error, caching disabled, no route, Redis
  * unreachable, a library replaced on disk since it was loaded (restart
  * it), or LD_PRELOAD naming the library where ld.so did not load it. */
+#include <limits.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,8 +139,16 @@ static void judge_requests(verdict *v, cc_store *s)
         return;
     }
     if (r->kind == CC_REDIS_UNIX) {
-        snprintf(v->answered, sizeof v->answered,
-                 "unknown (Redis on a unix socket: see its routes' counters)");
+        /* Redis's CLIENT LIST names no peer of a unix connection: no idle. */
+        v->nconns = proc_unix_peers(v->p, r->path);
+        char real[PATH_MAX];
+        if (v->nconns == 0 && realpath(r->path, real) != NULL && strcmp(real, r->path) != 0)
+            v->nconns = proc_unix_peers(v->p, real);
+        if (v->nconns > 0)
+            snprintf(v->answered, sizeof v->answered, "yes: %zu connection(s) to Redis", v->nconns);
+        else
+            snprintf(v->answered, sizeof v->answered,
+                     "not yet: no connection to Redis (made on the first request to a route)");
         return;
     }
     char ips[8][64];

@@ -10,7 +10,9 @@
  * libfcgi is mapped too, and its sockets: whether one listens (a server)
  * and which connect to Redis.  The library connects to Redis only when a
  * request on one of its routes comes, so a connection is the evidence
- * that a process has answered requests through the cache.  Another
+ * that a process has answered requests through the cache (a unix socket's
+ * peer, which /proc does not show, comes from the kernel's sock_diag, as
+ * ss(8) reads it).  Another
  * user's environ and fds need root: such a process is marked private. */
 #include "procs.h"
 
@@ -19,9 +21,14 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* Reads a whole /proc file (they have no size) into a NUL-terminated
@@ -286,6 +293,111 @@ size_t proc_tcp_peers(const proc_info *p, const char *const *ips, size_t nips, i
                 }
         }
         free(tab);
+    }
+    return n;
+}
+
+/* ---- unix sockets: who is connected to whom (sock_diag) ----------------- */
+
+typedef struct {
+    unsigned long inode, peer;
+    char name[108];  /* the path it is bound to; "" when none */
+} unix_sock;
+
+static unix_sock *unix_table;
+static size_t unix_count;
+static bool unix_loaded;
+
+static void unix_add(const unix_sock *u)
+{
+    static size_t cap;
+    if (unix_count == cap) {
+        unix_sock *bigger = realloc(unix_table, (cap = cap ? 2 * cap : 256) * sizeof *bigger);
+        if (bigger == NULL)
+            return;
+        unix_table = bigger;
+    }
+    unix_table[unix_count++] = *u;
+}
+
+/* Every unix socket of this network namespace, with its peer and name:
+ * one dump, read once. */
+static void unix_load(void)
+{
+    unix_loaded = true;
+    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (fd < 0)
+        return;
+    struct {
+        struct nlmsghdr nlh;
+        struct unix_diag_req req;
+    } msg;
+    memset(&msg, 0, sizeof msg);
+    msg.nlh.nlmsg_len = sizeof msg;
+    msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    msg.req.sdiag_family = AF_UNIX;
+    msg.req.udiag_states = ~0u;
+    msg.req.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER;
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    if (sendto(fd, &msg, sizeof msg, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
+        close(fd);
+        return;
+    }
+    static char buf[65536] __attribute__((aligned(8)));
+    for (;;) {
+        ssize_t got = recv(fd, buf, sizeof buf, 0);
+        if (got <= 0)
+            break;
+        int len = (int)got;
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len);
+             h = NLMSG_NEXT(h, len)) {
+            if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+                close(fd);
+                return;
+            }
+            const struct unix_diag_msg *m = NLMSG_DATA(h);
+            unix_sock u = {.inode = m->udiag_ino};
+            int alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
+            for (struct rtattr *a = (struct rtattr *)(m + 1); RTA_OK(a, alen);
+                 a = RTA_NEXT(a, alen)) {
+                size_t plen = RTA_PAYLOAD(a);
+                if (a->rta_type == UNIX_DIAG_NAME && plen > 0 &&
+                    ((const char *)RTA_DATA(a))[0] != '\0') {
+                    if (plen >= sizeof u.name)
+                        plen = sizeof u.name - 1;
+                    memcpy(u.name, RTA_DATA(a), plen);
+                    u.name[plen] = '\0';
+                } else if (a->rta_type == UNIX_DIAG_PEER && plen >= 4) {
+                    uint32_t peer;
+                    memcpy(&peer, RTA_DATA(a), 4);
+                    u.peer = peer;
+                }
+            }
+            unix_add(&u);
+        }
+    }
+    close(fd);
+}
+
+static const unix_sock *unix_find(unsigned long inode)
+{
+    for (size_t i = 0; i < unix_count; i++)
+        if (unix_table[i].inode == inode)
+            return &unix_table[i];
+    return NULL;
+}
+
+size_t proc_unix_peers(const proc_info *p, const char *path)
+{
+    if (!unix_loaded)
+        unix_load();
+    size_t n = 0;
+    for (size_t i = 0; i < p->nsockets; i++) {
+        const unix_sock *mine = unix_find(p->sockets[i]);
+        const unix_sock *peer = mine != NULL && mine->peer != 0 ? unix_find(mine->peer) : NULL;
+        if (peer != NULL && strcmp(peer->name, path) == 0)
+            n++;
     }
     return n;
 }

@@ -44,4 +44,7 @@ const char *proc_getenv(const proc_info *p, const char *name);
 size_t proc_tcp_peers(const proc_info *p, const char *const *ips, size_t nips, int port,
                       char (*local)[64], size_t max);
 
+/* How many of p's unix sockets are connected to one bound to path. */
+size_t proc_unix_peers(const proc_info *p, const char *path);
+
 #endif

@@ -35,6 +35,14 @@ bg env LD_PRELOAD="$(preload_value)" ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
     CGICACHE_REDIS=redis://127.0.0.1:1/0 CGICACHE_ROUTE_hello='GET /hello/* ttl=60' \
     spawn-fcgi -n -M 0666 -s "$TMP/down.sock" -- "$HELLO"
 DOWN_PID=$LAST
+# The same app with Redis on a unix socket (its peer is found by sock_diag).
+bg redis-server --port 0 --unixsocket "$TMP/redis.sock" --unixsocketperm 777 --save '' \
+    --appendonly no --daemonize no
+wait_for redis-cli -s "$TMP/redis.sock" PING
+bg env LD_PRELOAD="$(preload_value)" ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
+    CGICACHE_REDIS="unix:$TMP/redis.sock" CGICACHE_ROUTE_hello='GET /hello/* ttl=60' \
+    spawn-fcgi -n -M 0666 -s "$TMP/unix.sock" -- "$HELLO"
+UNIX_PID=$LAST
 bg env LD_PRELOAD="$(preload_value)" ASAN_OPTIONS="${ASAN_OPTIONS:-}" sleep 300
 LAUNCHER_PID=$LAST
 # A pre-forking pool (a script holding the socket, two hello workers on
@@ -58,7 +66,7 @@ bg python3 -m http.server --bind 127.0.0.1 "$(free_port)"
 HTTP_PID=$LAST
 bg spawn-fcgi -n -M 0666 -s "$TMP/plain.sock" -- "$HELLO"
 PLAIN_PID=$LAST
-for s in hello wrap down plain; do wait_for can_connect "$TMP/$s.sock"; done
+for s in hello wrap down unix plain; do wait_for can_connect "$TMP/$s.sock"; done
 
 # field PID KEY: one field of one process in check --all --json.
 field() {
@@ -94,6 +102,8 @@ expect_eq "a pre-forking pool: the script a launcher, its two workers libfcgi" \
     "$(field $POOL_PID adapter) $(field $POOL_PID ok) / $workers" "launcher true / libfcgi libfcgi"
 expect_eq "a server of its own code listening: wire, fine" \
     "$(field $WIRE_PID adapter) $(field $WIRE_PID routes) $(field $WIRE_PID ok)" "wire py true"
+expect_eq "Redis on a unix socket: reachable, not answered yet" \
+    "$(field $UNIX_PID redis_reachable) $(field $UNIX_PID answered) $(field $UNIX_PID ok)" "true false true"
 expect_eq "the library's version is the tool's" "$(field $HELLO_PID library_version)" "$VERSION"
 expect_eq "the library's path is the one preloaded" "$(field $HELLO_PID library)" "$CC_LIB"
 
@@ -108,12 +118,15 @@ fcgi_wrap() {
 fcgi_wrap >/dev/null
 expect_eq "fcgiwrap: the CGI script is cached" "$(status_of "$(fcgi_wrap)")" HIT
 fcgi down GET /hello/1 >/dev/null
+fcgi unix GET /hello/1 >/dev/null
 
 check_all
 expect_eq "hello: has answered through the cache" \
     "$(field $HELLO_PID answered) $(field $HELLO_PID ok)" "true true"
 expect_eq "fcgiwrap: has answered through the cache" \
     "$(field $WRAP_PID answered) $(field $WRAP_PID ok)" "true true"
+expect_eq "Redis on a unix socket: has answered through the cache" \
+    "$(field $UNIX_PID answered) $(field $UNIX_PID ok)" "true true"
 idle=$(field $HELLO_PID idle_seconds)
 [ "$idle" != null ] && [ "$idle" -le 5 ] && ok "hello: spoke to Redis ${idle}s ago" ||
     not_ok "hello: idle '$idle'"
@@ -146,7 +159,7 @@ others=$(python3 -c '
 import json, sys
 mine = set(int(p) for p in sys.argv[2:])
 print(sum(1 for p in json.load(open(sys.argv[1]))["processes"] if p["pid"] not in mine and not p["ok"]))
-' "$TMP/all.json" $HELLO_PID $WRAP_PID $LAUNCHER_PID $POOL_PID $WIRE_PID $(pgrep -P "$POOL_PID"))
+' "$TMP/all.json" $HELLO_PID $WRAP_PID $UNIX_PID $LAUNCHER_PID $POOL_PID $WIRE_PID $(pgrep -P "$POOL_PID"))
 if [ "$others" = 0 ]; then
     expect_eq "check --all: everything working exits 0" "$(cat "$TMP/all.rc")" 0
 else
