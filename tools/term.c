@@ -5,8 +5,10 @@
  * back when it ends), keys arrive one at a time without echo, and the
  * terminal is given back whatever ends the view: q, an exit, SIGINT,
  * SIGTERM or SIGHUP.  SIGWINCH only sets a flag; the view redraws at the
- * new size.  Handlers are installed without SA_RESTART so that a signal
- * ends the wait for a key at once. */
+ * new size.  ^Z (SIGTSTP) gives the terminal back before the view stops,
+ * and takes it again when it is continued (term_suspend).  Handlers are
+ * installed without SA_RESTART so that a signal ends the wait for a key
+ * at once. */
 #include "term.h"
 
 #include <errno.h>
@@ -20,6 +22,7 @@
 
 volatile bool term_resized;
 volatile bool term_quit;
+volatile bool term_stop;
 
 static struct termios saved;
 static volatile sig_atomic_t entered;
@@ -52,22 +55,33 @@ static void on_signal(int sig)
 {
     if (sig == SIGWINCH)
         term_resized = true;
+    else if (sig == SIGTSTP)
+        term_stop = true;
     else
         term_quit = true;
 }
 
-int term_enter(void)
+/* Keys one at a time, unechoed (^C and ^Z still signals: ISIG stays), on
+ * the alternate screen without a cursor. */
+static int take(void)
 {
-    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO) || tcgetattr(STDIN_FILENO, &saved) != 0)
-        return -1;
     struct termios raw = saved;
-    /* Keys one at a time, unechoed; ^C still a signal (ISIG stays). */
     raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
     raw.c_cc[VMIN] = 1;
     raw.c_cc[VTIME] = 0;
     if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) != 0)
         return -1;
     entered = 1;
+    put("\033[?1049h\033[?25l\033[H\033[2J");
+    return 0;
+}
+
+int term_enter(void)
+{
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO) || tcgetattr(STDIN_FILENO, &saved) != 0)
+        return -1;
+    if (take() != 0)
+        return -1;
     atexit(term_leave);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -77,8 +91,19 @@ int term_enter(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
-    put("\033[?1049h\033[?25l\033[H\033[2J");
+    sigaction(SIGTSTP, &sa, NULL);
     return 0;
+}
+
+void term_suspend(void)
+{
+    term_stop = false;
+    term_leave();
+    /* Stopped here (as ^Z would have) until fg or SIGCONT. */
+    raise(SIGSTOP);
+    tcgetattr(STDIN_FILENO, &saved);
+    take();
+    term_resized = true;
 }
 
 void term_size(int *cols, int *rows)

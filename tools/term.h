@@ -14,10 +14,16 @@ void term_leave(void);
 /* The size of the terminal on fd 1 (80x24 when it cannot be asked). */
 void term_size(int *cols, int *rows);
 
-/* Set by SIGWINCH (the terminal was resized) and by SIGINT, SIGTERM or
- * SIGHUP (the view must end); the loop clears the first. */
+/* Set by SIGWINCH (the terminal was resized), by SIGINT, SIGTERM or
+ * SIGHUP (the view must end) and by SIGTSTP (^Z: call term_suspend); the
+ * loop clears the first. */
 extern volatile bool term_resized;
 extern volatile bool term_quit;
+extern volatile bool term_stop;
+
+/* ^Z: gives the terminal back, stops, and takes it again once continued
+ * (term_resized is then set: redraw). */
+void term_suspend(void);
 
 /* Waits up to timeout_ms for a key; returns it, 0 on timeout or when a
  * signal came (check term_resized and term_quit), -1 at end of input. */

@@ -630,6 +630,8 @@ int cmd_top(int argc, char **argv)
             int key = term_key((int)left);
             if (key == 'q' || key == 'Q' || key < 0)
                 term_quit = true;
+            if (term_stop)
+                term_suspend();
             if (term_resized) {
                 term_resized = false;
                 term_size(&cols, &rows);

@@ -118,6 +118,25 @@ expect_eq "top: the terminal's modes are restored" "$(cat "$TMP/stty.after" 2>/d
     "$(cat "$TMP/stty.before")"
 $TM kill-server 2>/dev/null
 
+# ^Z gives the terminal back while stopped; continued, it draws again.
+rm -f "$TMP/top.rc" "$TMP/stty.after"
+$TM new-session -d -s top -x 80 -y 24 "bash $TMP/pane.sh"
+PIDS+=("$($TM display-message -p -t top '#{pid}')")
+wait_pane "route" || not_ok "top: no frame after ^Z's start"
+top_pid=$(pgrep -P "$($TM display-message -p -t top '#{pane_pid}')" -x cgicache)
+$TM send-keys -t top C-z
+for _ in $(seq 50); do [ "$(awk '{ print $3 }' "/proc/$top_pid/stat" 2>/dev/null)" = T ] && break; sleep 0.1; done
+expect_eq "top: ^Z stops it with the terminal given back" \
+    "$(awk '{ print $3 }' "/proc/$top_pid/stat") $(stty -g -F "$($TM display-message -p -t top '#{pane_tty}')") $(pane | grep -c '^route')" \
+    "T $(cat "$TMP/stty.before") 0"
+kill -CONT "$top_pid"
+wait_pane "route" && ok "top: continued, it draws again" || not_ok "top: no frame after SIGCONT"
+$TM send-keys -t top q
+for _ in $(seq 50); do [ -f "$TMP/stty.after" ] && break; sleep 0.1; done
+expect_eq "top: then q quits, terminal restored" \
+    "$(cat "$TMP/top.rc" 2>/dev/null) $(cat "$TMP/stty.after" 2>/dev/null)" "exit 0 $(cat "$TMP/stty.before")"
+$TM kill-server 2>/dev/null
+
 # ^C ends it the same way.
 rm -f "$TMP/top.rc" "$TMP/stty.after"
 $TM new-session -d -s top -x 80 -y 24 "bash $TMP/pane.sh"
