@@ -38,6 +38,8 @@ not_ok() { echo "not ok - $1"; FAILED=$((FAILED + 1)); }
 expect_eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (got '$2', want '$3')"; fi; }
 
 if [ "$(id -u)" != 0 ]; then
+    # As tests/deps.sh does: sudo when there is one.
+    command -v sudo >/dev/null && exec sudo -E "$0" "$@"
     echo "test-installed: installs a package: run as root (or sudo make test-installed)" >&2
     exit 1
 fi
