@@ -166,6 +166,23 @@ expect_eq "top --once: the pages rate and hit ratio over its interval" \
             END { printf "%.0f requests %s", r * t, h }' "$TMP/once.out")" "10 requests 60.0%"
 case "$out" in *$'\033'*) not_ok "top --once: escapes in its output" ;; *) ok "top --once: plain text" ;; esac
 
+# The mode and the master: a replica names its master; a cluster node says so.
+rport=$(free_port)
+redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+    --replicaof 127.0.0.1 "$REDIS_PORT" >"$TMP/replica.log" 2>&1 &
+PIDS+=("$!"); disown "$!" 2>/dev/null
+wait_for redis-cli -p "$rport" PING
+expect_contains "top on a replica: names its master" \
+    "$(CGICACHE_REDIS=redis://127.0.0.1:$rport/0 "$CC_TOOL" top --once --interval 0.1 2>&1)" \
+    "replica of 127.0.0.1:$REDIS_PORT"
+cport=$(free_port)
+(cd "$TMP" && exec redis-server --port "$cport" --bind 127.0.0.1 --save '' --appendonly no \
+    --daemonize no --cluster-enabled yes --cluster-config-file "$TMP/nodes.conf" >"$TMP/cluster.log" 2>&1) &
+PIDS+=("$!"); disown "$!" 2>/dev/null
+wait_for redis-cli -p "$cport" PING
+expect_contains "top on a cluster node: its mode" \
+    "$(CGICACHE_REDIS=redis://127.0.0.1:$cport/0 "$CC_TOOL" top --once --interval 0.1 2>&1)" "cluster  master"
+
 # A pipe: frame after frame, plain, until the reader goes.
 timeout 10 "$CC_TOOL" top --interval 0.2 | head -n 30 >"$TMP/pipe.out"
 expect_ne "top | head: ends with its reader" "${PIPESTATUS[0]}" 124
