@@ -1,9 +1,12 @@
 /* cgicache.c -- the command-line tool's entry point: picks a subcommand.
  *
  * Each subcommand lives in its own file and prints its own --help. */
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "config_load.h"
 #include "log.h"
@@ -70,6 +73,33 @@ cc_store *tool_store(cc_config *cfg)
     if (s != NULL)
         cc_store_reply_limits(s, 1u << 22, 1u << 30);
     return s;
+}
+
+int tool_store_peer(const cc_store *s, tool_peer *peer)
+{
+    memset(peer, 0, sizeof *peer);
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    int fd = s != NULL ? cc_store_fd(s) : -1;
+    if (fd < 0 || getpeername(fd, (struct sockaddr *)&sa, &len) != 0)
+        return -1;
+    if (sa.ss_family == AF_UNIX) {
+        const struct sockaddr_un *un = (const struct sockaddr_un *)&sa;
+        snprintf(peer->path, sizeof peer->path, "%.*s", (int)sizeof peer->path - 1, un->sun_path);
+        snprintf(peer->text, sizeof peer->text, "unix:%s", peer->path);
+        return 0;
+    }
+    char port[16];
+    if (getnameinfo((struct sockaddr *)&sa, len, peer->ip, sizeof peer->ip, port, sizeof port,
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+        return -1;
+    peer->port = atoi(port);
+    /* An IPv4 peer on an IPv6 socket. */
+    if (strncmp(peer->ip, "::ffff:", 7) == 0)
+        memmove(peer->ip, peer->ip + 7, strlen(peer->ip + 7) + 1);
+    snprintf(peer->text, sizeof peer->text, strchr(peer->ip, ':') ? "[%s]:%d" : "%s:%d", peer->ip,
+             peer->port);
+    return 0;
 }
 
 int main(int argc, char **argv)

@@ -129,7 +129,10 @@ static size_t resolve(const char *host, char ips[][64], size_t max)
     return n;
 }
 
-/* Its connections to Redis and, from CLIENT LIST, how long since one spoke. */
+/* Its connections to Redis and, from CLIENT LIST, how long since one spoke.
+ * The Redis is the one the tool's own connection reached (behind
+ * Sentinel, the master), and for TCP also every address of the
+ * configured host (the app may have reached it by another). */
 static void judge_requests(verdict *v, cc_store *s)
 {
     const cc_redis_addr *r = &v->cfg->redis;
@@ -138,12 +141,15 @@ static void judge_requests(verdict *v, cc_store *s)
         snprintf(v->answered, sizeof v->answered, "unknown (its sockets need root to read)");
         return;
     }
-    if (r->kind == CC_REDIS_UNIX) {
+    tool_peer peer;
+    if (s == NULL || tool_store_peer(s, &peer) != 0) {
+        snprintf(v->answered, sizeof v->answered, "unknown (its Redis cannot be reached)");
+        return;
+    }
+    char local[PEERS_MAX][64];
+    if (peer.path[0] != '\0') {
         /* Redis's CLIENT LIST names no peer of a unix connection: no idle. */
-        v->nconns = proc_unix_peers(v->p, r->path);
-        char real[PATH_MAX];
-        if (v->nconns == 0 && realpath(r->path, real) != NULL && strcmp(real, r->path) != 0)
-            v->nconns = proc_unix_peers(v->p, real);
+        v->nconns = proc_unix_peers(v->p, peer.path);
         if (v->nconns > 0)
             snprintf(v->answered, sizeof v->answered, "yes: %zu connection(s) to Redis", v->nconns);
         else
@@ -152,12 +158,12 @@ static void judge_requests(verdict *v, cc_store *s)
         return;
     }
     char ips[8][64];
-    const char *ipv[8];
-    size_t nips = resolve(r->host, ips, 8);
+    const char *ipv[9];
+    size_t nips = r->kind == CC_REDIS_TCP && r->host[0] != '\0' ? resolve(r->host, ips, 8) : 0;
     for (size_t i = 0; i < nips; i++)
         ipv[i] = ips[i];
-    char local[PEERS_MAX][64];
-    v->nconns = proc_tcp_peers(v->p, ipv, nips, r->port, local, PEERS_MAX);
+    ipv[nips++] = peer.ip;
+    v->nconns = proc_tcp_peers(v->p, ipv, nips, peer.port, local, PEERS_MAX);
     if (v->nconns == 0) {
         snprintf(v->answered, sizeof v->answered,
                  "not yet: no connection to Redis (made on the first request to a route)");
@@ -166,7 +172,7 @@ static void judge_requests(verdict *v, cc_store *s)
     cc_cmd cmd = {0};
     cc_cmd_arg(&cmd, "CLIENT", (size_t)-1);
     cc_cmd_arg(&cmd, "LIST", (size_t)-1);
-    redisReply *reply = s != NULL ? cc_store_command(s, &cmd) : NULL;
+    redisReply *reply = cc_store_command(s, &cmd);
     for (char *save = NULL, *l = reply != NULL && reply->type == REDIS_REPLY_STRING
                                      ? strtok_r(reply->str, "\n", &save)
                                      : NULL;

@@ -34,4 +34,15 @@ int check_all(bool json);
  * cannot be reached. */
 struct cc_store *tool_store(cc_config *cfg);
 
+/* Where a connected store's socket leads: the Redis actually spoken to
+ * (behind Sentinel, the master it found), as "ip:port" ("[ip]:port" for
+ * IPv6) with ip and port, or as a unix socket's path. */
+typedef struct tool_peer {
+    char text[128];
+    char ip[64];
+    int port;        /* 0 for a unix socket */
+    char path[108];  /* "" for TCP */
+} tool_peer;
+int tool_store_peer(const struct cc_store *s, tool_peer *peer);
+
 #endif

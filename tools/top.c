@@ -248,6 +248,10 @@ static int sample(top_view *v)
             lost(v, "unreachable");
             return -1;
         }
+        /* The Redis actually reached: behind Sentinel, the master. */
+        tool_peer peer;
+        if (tool_store_peer(v->store, &peer) == 0)
+            snprintf(v->addr, sizeof v->addr, "%s", peer.text);
     }
     int64_t now = cc_mono_ms();
     /* Until a route is known, every sample looks: top is often started
