@@ -46,6 +46,7 @@ typedef struct {
     char answered[160];
     char problems[512];
     char counters[512];         /* its routes' counters, in a line */
+    char reached[128];          /* where the tool's connection to its Redis leads */
 } verdict;
 
 static void problem(verdict *v, const char *what)
@@ -146,6 +147,7 @@ static void judge_requests(verdict *v, cc_store *s)
         snprintf(v->answered, sizeof v->answered, "unknown (its Redis cannot be reached)");
         return;
     }
+    snprintf(v->reached, sizeof v->reached, "%s", peer.text);
     char local[PEERS_MAX][64];
     if (peer.path[0] != '\0') {
         /* Redis's CLIENT LIST names no peer of a unix connection: no idle. */
@@ -281,19 +283,25 @@ static void judge(verdict *v, const proc_info *p, const proc_info *all, size_t n
         cc_store_close(s);
 }
 
-static void redis_text(const cc_config *cfg, char *out, size_t cap)
+/* The Redis reached (behind Sentinel, the master), else the configured one. */
+static void redis_text(const verdict *v, char *out, size_t cap)
 {
-    if (cfg->redis.kind == CC_REDIS_UNIX)
+    const cc_config *cfg = v->cfg;
+    if (v->reached[0] != '\0')
+        snprintf(out, cap, "%s", v->reached);
+    else if (cfg->redis.kind == CC_REDIS_UNIX)
         snprintf(out, cap, "unix:%s", cfg->redis.path);
-    else
+    else if (cfg->redis.host[0] != '\0')
         snprintf(out, cap, "%s:%d", cfg->redis.host, cfg->redis.port);
+    else
+        snprintf(out, cap, "(as CGICACHE_REDIS names it)");
 }
 
 static void print_text(const verdict *v)
 {
     const proc_info *p = v->p;
     char redis[400];
-    redis_text(v->cfg, redis, sizeof redis);
+    redis_text(v, redis, sizeof redis);
     printf("pid %d  %s  (%s)  uid %u\n", p->pid, p->comm, p->cmdline, p->uid);
     printf("  library    %s%s%s%s\n", p->library[0] ? p->library : "(not loaded)",
            !p->library[0]                 ? ""
@@ -325,7 +333,7 @@ static void print_json(json_writer *j, const verdict *v)
 {
     const proc_info *p = v->p;
     char redis[400];
-    redis_text(v->cfg, redis, sizeof redis);
+    redis_text(v, redis, sizeof redis);
     json_object_begin(j);
     json_key(j, "pid");
     json_int(j, p->pid);
