@@ -22,7 +22,16 @@ flush_counts() {
     fcgi app GET "/flush/$FLUSHES-$RANDOM" >/dev/null
 }
 
-TM="tmux -S $TMP/tmux.sock -f /dev/null"
+# new_pane: top in a new 80x24 terminal, each on a tmux server of its own
+# (a server being killed may still answer on its socket for a moment).
+SESSIONS=0
+new_pane() {
+    SESSIONS=$((SESSIONS + 1))
+    TM="tmux -S $TMP/tmux-$SESSIONS.sock -f /dev/null"
+    rm -f "$TMP/top.rc" "$TMP/stty.after"
+    $TM new-session -d -s top -x 80 -y 24 "bash $TMP/pane.sh"
+    PIDS+=("$($TM display-message -p -t top '#{pid}')")
+}
 # The shell in the pane records the terminal's modes before and after, and
 # top's exit status, then waits to be looked at.
 cat >"$TMP/pane.sh" <<EOF
@@ -32,8 +41,7 @@ echo "exit \$?" >"$TMP/top.rc"
 stty -g >"$TMP/stty.after"
 sleep 300
 EOF
-$TM new-session -d -s top -x 80 -y 24 "bash $TMP/pane.sh"
-PIDS+=("$($TM display-message -p -t top '#{pid}')")
+new_pane
 pane() { $TM capture-pane -p -t top; }
 # wait_pane TEXT: up to 10 s for the pane to show TEXT.
 wait_pane() {
@@ -119,10 +127,8 @@ expect_eq "top: the terminal's modes are restored" "$(cat "$TMP/stty.after" 2>/d
 $TM kill-server 2>/dev/null
 
 # ^Z gives the terminal back while stopped; continued, it draws again.
-rm -f "$TMP/top.rc" "$TMP/stty.after"
-$TM new-session -d -s top -x 80 -y 24 "bash $TMP/pane.sh"
-PIDS+=("$($TM display-message -p -t top '#{pid}')")
-wait_pane "route" || not_ok "top: no frame after ^Z's start"
+new_pane
+wait_pane "route" || not_ok "top: no frame after ^Z's start ($(pane | head -3))"
 top_pid=$(pgrep -P "$($TM display-message -p -t top '#{pane_pid}')" -x cgicache)
 $TM send-keys -t top C-z
 for _ in $(seq 50); do [ "$(awk '{ print $3 }' "/proc/$top_pid/stat" 2>/dev/null)" = T ] && break; sleep 0.1; done
@@ -138,9 +144,7 @@ expect_eq "top: then q quits, terminal restored" \
 $TM kill-server 2>/dev/null
 
 # ^C ends it the same way.
-rm -f "$TMP/top.rc" "$TMP/stty.after"
-$TM new-session -d -s top -x 80 -y 24 "bash $TMP/pane.sh"
-PIDS+=("$($TM display-message -p -t top '#{pid}')")
+new_pane
 wait_pane "route" || not_ok "top: no second frame"
 $TM send-keys -t top C-c
 for _ in $(seq 50); do [ -f "$TMP/stty.after" ] && break; sleep 0.1; done
@@ -150,6 +154,9 @@ $TM kill-server 2>/dev/null
 
 # --once: one plain frame, its rates over its interval: 4 misses and 6
 # hits in a 3 s interval are 3.3 req/s at 60%.
+# First the app's counts so far, and its connection to the Redis restarted above.
+fcgi app GET /flush/warm >/dev/null
+flush_counts
 "$CC_TOOL" top --once --interval 3 >"$TMP/once.out" 2>&1 &
 once=$!
 sleep 0.3
@@ -175,13 +182,35 @@ wait_for redis-cli -p "$rport" PING
 expect_contains "top on a replica: names its master" \
     "$(CGICACHE_REDIS=redis://127.0.0.1:$rport/0 "$CC_TOOL" top --once --interval 0.1 2>&1)" \
     "replica of 127.0.0.1:$REDIS_PORT"
+# (the bus port named: port + 10000, the default, may be past 65535)
 cport=$(free_port)
 (cd "$TMP" && exec redis-server --port "$cport" --bind 127.0.0.1 --save '' --appendonly no \
-    --daemonize no --cluster-enabled yes --cluster-config-file "$TMP/nodes.conf" >"$TMP/cluster.log" 2>&1) &
+    --daemonize no --cluster-enabled yes --cluster-port "$(free_port)" \
+    --cluster-config-file "$TMP/nodes.conf" >"$TMP/cluster.log" 2>&1) &
 PIDS+=("$!"); disown "$!" 2>/dev/null
 wait_for redis-cli -p "$cport" PING
 expect_contains "top on a cluster node: its mode" \
     "$(CGICACHE_REDIS=redis://127.0.0.1:$cport/0 "$CC_TOOL" top --once --interval 0.1 2>&1)" "cluster  master"
+
+# Behind Sentinel (when this build reads redis-sentinel://): the master's
+# name from the URL, the address of the master the sentinel named.
+if CGICACHE_REDIS="redis-sentinel://127.0.0.1:1/0#m" "$CC_TOOL" check --json 2>/dev/null |
+    grep -q '"variable": "CGICACHE_REDIS"'; then
+    ok "top behind Sentinel: not checked (this build does not read redis-sentinel://)"
+else
+    sport=$(free_port)
+    printf 'port %s\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 %s 1\ndir %s\n' \
+        "$sport" "$REDIS_PORT" "$TMP" >"$TMP/sentinel.conf"
+    redis-server "$TMP/sentinel.conf" --sentinel >"$TMP/sentinel.log" 2>&1 &
+    PIDS+=("$!"); disown "$!" 2>/dev/null
+    wait_for redis-cli -p "$sport" SENTINEL get-master-addr-by-name mymaster
+    expect_contains "top behind Sentinel: the master's name and address" \
+        "$(CGICACHE_REDIS="redis-sentinel://127.0.0.1:$sport/0#mymaster" "$CC_TOOL" top --once --interval 0.1 2>&1)" \
+        "redis 127.0.0.1:$REDIS_PORT 7"
+    expect_contains "top behind Sentinel: says so" \
+        "$(CGICACHE_REDIS="redis-sentinel://127.0.0.1:$sport/0#mymaster" "$CC_TOOL" top --once --interval 0.1 2>&1)" \
+        "sentinel, master mymaster  master"
+fi
 
 # A pipe: frame after frame, plain, until the reader goes.
 timeout 10 "$CC_TOOL" top --interval 0.2 | head -n 30 >"$TMP/pipe.out"
