@@ -110,7 +110,7 @@ stop_redis
 wait_pane "unreachable" && ok "top: Redis gone is said in the header" || not_ok "top: Redis gone ($(pane | head -3))"
 [ ! -f "$TMP/top.rc" ] && ok "top: still running without Redis" || not_ok "top: ended: $(cat "$TMP/top.rc")"
 redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
-    >"$TMP/redis2.log" 2>&1 &
+    --dir "$TMP" >"$TMP/redis2.log" 2>&1 &
 PIDS+=("$!"); disown "$!" 2>/dev/null
 REDIS_PID=$!
 wait_for rcli PING
@@ -175,8 +175,9 @@ case "$out" in *$'\033'*) not_ok "top --once: escapes in its output" ;; *) ok "t
 
 # The mode and the master: a replica names its master; a cluster node says so.
 rport=$(free_port)
+# (its full sync writes an RDB file on both sides: in $TMP)
 redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
-    --replicaof 127.0.0.1 "$REDIS_PORT" >"$TMP/replica.log" 2>&1 &
+    --dir "$TMP" --replicaof 127.0.0.1 "$REDIS_PORT" >"$TMP/replica.log" 2>&1 &
 PIDS+=("$!"); disown "$!" 2>/dev/null
 wait_for redis-cli -p "$rport" PING
 expect_contains "top on a replica: names its master" \
