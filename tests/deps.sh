@@ -16,6 +16,9 @@ PKGS="$PKGS zstd gzip"
 PKGS="$PKGS cppcheck clang-format-16"
 # The compatibility suite (t_compat.sh): real apps, as Debian ships them.
 PKGS="$PKGS git gitweb libcgi-fast-perl cgit php-cgi php-fpm fossil lua5.1 lua-wsapi-fcgi"
+# make deb, make lintian, make test-installed (the package), and
+# t_top.sh (cgicache top in a real terminal).
+PKGS="$PKGS dpkg-dev debhelper lintian tmux"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -7,7 +7,8 @@
  * eviction policy read: one that may evict keys without an expiry (the
  * route generations) is worth a warning, not a failure.  Given a program
  * (and the arguments it will run with), says whether anything it serves
- * will be cached, and why (program.c). */
+ * will be cached, and why (program.c).  --all looks at the running
+ * processes instead (check_all.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -155,7 +156,8 @@ static const char *kind_name(prog_kind k)
 int cmd_check(int argc, char **argv)
 {
     if (wants_help(argc, argv)) {
-        printf("usage: cgicache check [--json] [--] [PROGRAM [ARG...]]\n\n"
+        printf("usage: cgicache check [--json] [--] [PROGRAM [ARG...]]\n"
+               "       cgicache check --all [--json]\n\n"
                "Reads CGICACHE_* from the environment (and CGICACHE_CONFIG) as the library\n"
                "does, prints the effective settings and routes, reports every problem,\n"
                "pings Redis and shows its maxmemory-policy (a warning for allkeys-*).\n"
@@ -165,22 +167,39 @@ int cmd_check(int argc, char **argv)
                "cgi (cached when a web server runs it as CGI), or none (static or setuid:\n"
                "LD_PRELOAD never reaches it), and why.\n"
                "`spawn-fcgi ... -- APP ARGS` judges APP as a FastCGI server.\n"
-               "Exit status 1 when anything is wrong or nothing would be cached.\n");
+               "--all checks this host instead: every running process that has the\n"
+               "library (its memory maps, or LD_PRELOAD), with the configuration it\n"
+               "started with, its routes, adapter, Redis, and whether it has answered\n"
+               "requests through the cache (a connection of its own to Redis); root sees\n"
+               "every user's processes.\n"
+               "Exit status 1 when anything is wrong or nothing would be cached (--all:\n"
+               "no process has the library, or one has a problem).\n");
         return EXIT_OK;
     }
     /* Options come first; PROGRAM and everything after it are the
      * program's own argument list (its -b must not be taken for ours). */
-    int json = 0, i = 1;
+    int json = 0, all = 0, i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--") == 0) {
             i++;
             break;
+        }
+        if (strcmp(argv[i], "--all") == 0) {
+            all = 1;
+            continue;
         }
         if (strcmp(argv[i], "--json") != 0) {
             fprintf(stderr, "cgicache check: unexpected '%s'\n", argv[i]);
             return EXIT_USAGE;
         }
         json = 1;
+    }
+    if (all) {
+        if (i < argc) {
+            fprintf(stderr, "cgicache check: --all takes no program\n");
+            return EXIT_USAGE;
+        }
+        return check_all(json);
     }
     char **program = i < argc ? argv + i : NULL;
     int program_argc = argc - i;

@@ -2,7 +2,9 @@
  *
  * Starts COMMAND with libcgicache.so first in LD_PRELOAD, the way
  * libfaketime's faketime does.  The library is looked for in CGICACHE_LIB,
- * next to this executable (build/), then in ../lib of its prefix. */
+ * next to this executable (build/), in ../lib of its prefix, then in the
+ * directory `make install` was told to put it in (INSTALL_LIBDIR: the
+ * Debian package's is the multiarch one, /usr/lib/<triplet>). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -11,6 +13,10 @@
 #include <unistd.h>
 
 #include "tool.h"
+
+#ifndef CGICACHE_LIBDIR
+#define CGICACHE_LIBDIR "/usr/local/lib"
+#endif
 
 static int find_library(char *out, size_t cap)
 {
@@ -28,7 +34,9 @@ static int find_library(char *out, size_t cap)
     if (slash == NULL)
         return -1;
     *slash = '\0';
-    static const char *const candidates[] = {"%s/libcgicache.so", "%s/../lib/libcgicache.so"};
+    /* The last one names no directory of the tool's: %.0s takes none. */
+    static const char *const candidates[] = {"%s/libcgicache.so", "%s/../lib/libcgicache.so",
+                                             CGICACHE_LIBDIR "/libcgicache.so%.0s"};
     for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
         if (snprintf(out, cap, candidates[i], self) >= (int)cap)
             continue;
@@ -46,7 +54,8 @@ static void help(void)
     printf("usage: cgicache run [-e KEY=VALUE]... -- COMMAND [ARGS]\n\n"
            "Runs COMMAND with libcgicache.so preloaded.  -e sets a variable for it,\n"
            "e.g. -e CGICACHE_ROUTE_blogs='GET /blogs/* ttl=300'.\n"
-           "The library is CGICACHE_LIB, else the one next to this tool, else PREFIX/lib.\n");
+           "The library is CGICACHE_LIB, else the one next to this tool, else PREFIX/lib,\n"
+           "else " CGICACHE_LIBDIR "/libcgicache.so.\n");
 }
 
 int cmd_run(int argc, char **argv)

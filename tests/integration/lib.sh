@@ -10,7 +10,8 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$TOP/tests/servers.sh"
 CC_LIB=${CC_LIB:-$TOP/build/libcgicache.so}
 case "$CC_LIB" in /*) ;; *) CC_LIB=$PWD/$CC_LIB ;; esac
-CC_TOOL=$TOP/build/cgicache
+# CC_TOOL picks the tool under test: the installed one for make test-installed.
+CC_TOOL=${CC_TOOL:-$TOP/build/cgicache}
 TESTAPP=$TOP/build/tests/testapp
 TMP=$(mktemp -d /tmp/cgicache-test.XXXXXX)
 chmod 755 "$TMP"   # nginx workers (nobody) reach the sockets
