@@ -14,4 +14,11 @@ while [ "$stopping" = 0 ]; do
     wait -n
     [ "$stopping" = 0 ] && { "$@" <&0 & }
 done
+# libfcgi turns SIGTERM into a flag its accept loop reads only when a
+# request comes: a copy still blocked in accept() is killed after 2 s.
+for _ in $(seq 40); do
+    [ -z "$(jobs -pr)" ] && break
+    sleep 0.05
+done
+kill -9 $(jobs -pr) 2>/dev/null
 wait
