@@ -179,26 +179,15 @@ static int url_variant(purge *p, const char *key, size_t len, void *ctx)
            (len == base || key[base] == '?' || key[base] == '|');
 }
 
-static int purge_url(purge *p, const char *url)
+/* Purges the URL's entries as an app sees its host (host_len bytes). */
+static int purge_url_as(purge *p, const char *url, bool https, const char *host, size_t host_len,
+                        const char *path)
 {
-    if (url == NULL)
-        return -1;
-    bool https = strncasecmp(url, "https://", 8) == 0;
-    if (!https && strncasecmp(url, "http://", 7) != 0) {
-        fprintf(stderr, "cgicache purge: --url wants http://host/path or https://host/path\n");
-        return -1;
-    }
-    const char *host = url + (https ? 8 : 7);
-    const char *path = strchr(host, '/');
-    if (path == NULL || path == host) {
-        fprintf(stderr, "cgicache purge: --url %s has no host or no path\n", url);
-        return -1;
-    }
     size_t path_len = strcspn(path, "?#");
     char env_method[] = "REQUEST_METHOD=GET", env_uri[CC_PATH_MAX + 16], env_host[300],
          env_https[] = "HTTPS=on";
     snprintf(env_uri, sizeof env_uri, "REQUEST_URI=%.*s", (int)path_len, path);
-    snprintf(env_host, sizeof env_host, "HTTP_HOST=%.*s", (int)(path - host), host);
+    snprintf(env_host, sizeof env_host, "HTTP_HOST=%.*s", (int)host_len, host);
     char *envp[] = {env_method, env_uri, env_host, https ? env_https : NULL, NULL};
     cc_request rq;
     const cc_route *route = NULL;
@@ -226,6 +215,34 @@ static int purge_url(purge *p, const char *url)
     free(pattern);
     free(key);
     return 0;
+}
+
+/* A URL with a port of its own is purged as an app may see it both ways:
+ * with the port in HTTP_HOST, and without it (Debian's nginx passes $host,
+ * the port going in SERVER_PORT, which the key keeps apart). */
+static int purge_url(purge *p, const char *url)
+{
+    if (url == NULL)
+        return -1;
+    bool https = strncasecmp(url, "https://", 8) == 0;
+    if (!https && strncasecmp(url, "http://", 7) != 0) {
+        fprintf(stderr, "cgicache purge: --url wants http://host/path or https://host/path\n");
+        return -1;
+    }
+    const char *host = url + (https ? 8 : 7);
+    const char *path = strchr(host, '/');
+    if (path == NULL || path == host) {
+        fprintf(stderr, "cgicache purge: --url %s has no host or no path\n", url);
+        return -1;
+    }
+    size_t host_len = (size_t)(path - host), bare_len = host_len;
+    while (bare_len > 0 && host[bare_len - 1] >= '0' && host[bare_len - 1] <= '9')
+        bare_len--;
+    bool port = bare_len > 1 && bare_len < host_len && host[bare_len - 1] == ':' &&
+                (host[0] != '[' || host[bare_len - 2] == ']');
+    if (purge_url_as(p, url, https, host, host_len, path) != 0)
+        return -1;
+    return port ? purge_url_as(p, url, https, host, bare_len - 1, path) : 0;
 }
 
 static int purge_tag(purge *p, const char *tag)

@@ -120,6 +120,15 @@ left=$(pttl 'x?status=404')
 get n "$U/neg/y?plain=1"
 left=$(pttl 'y?plain=1')
 [ "$left" -gt 50000 ] && ok "a 200 keeps the route's ttl ($left ms left)" || not_ok "a 200 has $left ms left"
+# Purge by URL behind nginx on a port of its own: Debian's nginx passes
+# HTTP_HOST without the port ($host), and the app's key keeps SERVER_PORT
+# apart; the tool purges the URL as the app sees it either way.
+get n "$U/neg/y?plain=1"
+out=$(CGICACHE_REDIS="$REDIS_URL" CGICACHE_ROUTE_neg='GET /neg/* ttl=60 status=200,404:7s' \
+    "$CC_TOOL" purge --url "http://127.0.0.1:$NGINX_PORT/neg/y")
+expect_eq "purge --url http://host:port/...: the entry behind nginx is removed" "$out" "1 entry removed"
+get n "$U/neg/y?plain=1"
+expect_eq "... the next request is a MISS" "$(st n)" MISS
 get n "$U/neg/z?status=410"
 get n "$U/neg/z?status=410"
 expect_eq "a 410 the route does not list: not stored" "$(code n) $(st n)" "410 MISS"
