@@ -156,7 +156,7 @@ CASES=(
     "hitrange|cached|/trivial|$TMP/range.lua|-|hit answered 206 (Range)"
     "hitpage|cached|/page||-|8 kB page hit, identity"
     "hitzstd|cached|/page|$TMP/zstd.lua|-|8 kB page hit, zstd (the stored frame)"
-    "hitgzip|cached|/page|$TMP/gzip.lua|-|8 kB page hit, gzip (made per hit)"
+    "hitgzip|cached|/page|$TMP/gzip.lua|-|8 kB page hit, gzip (stored beside it)"
     "wirehit|wirecached|/trivial||-|hit path, wire adapter (libfcgi static)"
     "php|phpplain|/page.php||1.00|PHP page, php-fpm without cgicache|php"
     "phppass|phppass|/page.php||0.98|php-fpm pass-through (loaded, no route)|php"
