@@ -51,6 +51,7 @@ typedef enum {
     CC_OUT_HIT,
     CC_OUT_NEAR,              /* a hit from the worker's own memory */
     CC_OUT_STALE,
+    CC_OUT_STALE_ERROR,       /* the stored copy, for an answer that failed */
     CC_OUT_COLLAPSED,         /* another worker's fill, waited for */
     CC_OUT_NO_CACHE,
     CC_OUT_METHOD,            /* an unsafe method */
@@ -68,6 +69,7 @@ static const struct outcome {
     [CC_OUT_HIT] = {"HIT", "uri-miss", "", CC_STAT_HIT},
     [CC_OUT_NEAR] = {"HIT", "uri-miss", "; detail=near", CC_STAT_HIT},
     [CC_OUT_STALE] = {"STALE", "uri-miss", "", CC_STAT_STALE},
+    [CC_OUT_STALE_ERROR] = {"STALE", "uri-miss", NULL, CC_STAT_STALE},
     [CC_OUT_COLLAPSED] = {"HIT", "uri-miss", "; fwd=uri-miss; collapsed", CC_STAT_HIT},
     [CC_OUT_NO_CACHE] = {"NO_CACHE", "request", NULL, CC_STAT_NO_CACHE},
     [CC_OUT_METHOD] = {"BYPASS", "method", NULL, CC_STAT_BYPASS},
@@ -96,6 +98,18 @@ struct cc_txn {
     bool holdback;            /* may purge: the last bytes wait for the purge */
     bool range_hold;          /* a Range on a miss: the whole response is held,
                                * stored, and the client sent its part */
+    bool hold_all;            /* the whole response is held until the app has
+                               * ended (CGI with a fallback: its exit decides) */
+    bool app_failed;          /* a 5xx, no head, or (CGI) a failed exit */
+    bool discarding;          /* the fallback went out: the app's bytes go nowhere */
+    bool pass;                /* the key is remembered uncacheable: no lock */
+    bool uncacheable;         /* the answer turned out not storable */
+    bool may_pass;            /* nothing worth keeping was found: an uncacheable
+                               * answer may be remembered (pass=) */
+    char seen[8];             /* the tail of what the lookup found (cc_found) */
+    size_t seen_len;
+    struct cc_found *fallback; /* what a failed answer gets (stale-if-error) */
+    char error_detail[48];    /* Cache-Status of the fallback, after "hit; ttl=N" */
     int64_t content_length;   /* the head's Content-Length, or -1 */
     uint64_t body_out;        /* body bytes the app wrote */
     char lock_token[CC_LOCK_TOKEN_LEN + 1];
@@ -201,12 +215,13 @@ static void append_status_line(cc_buf *b, const cc_config *cfg, const char *stat
 /* The response entry e gives t's request (hit.h). */
 static void build_hit(cc_buf *out, cc_txn *t, const cc_entry *e, int64_t now)
 {
+    const char *detail = outcomes[t->outcome].detail;
     cc_hit_request rq = {
         .ask = &t->ask,
         .get = t->rq.method_bit != CC_M_HEAD,
         .status_header = t->cfg->status_header,
         .status = outcomes[t->outcome].header,
-        .detail = outcomes[t->outcome].detail,
+        .detail = detail != NULL ? detail : t->error_detail,
     };
     cc_hit_build(out, &rq, e, now);
 }
@@ -332,6 +347,94 @@ static bool serve_near(cc_txn *t, cc_near *near, cc_store *s, cc_buf *hit)
     return true;
 }
 
+/* ---- failed answers (stale-if-error) ---------------------------------------- */
+
+static void drop_fallback(cc_txn *t)
+{
+    if (t->fallback == NULL)
+        return;
+    cc_cache_found_free(t->fallback);
+    free(t->fallback);
+    t->fallback = NULL;
+}
+
+/* An entry past its stale window: kept for t's answer to fall back on
+ * while stale-if-error allows it, else let go.  Leaves f NONE. */
+static void keep_fallback(cc_txn *t, cc_found *f, int64_t now)
+{
+    const cc_entry *e = &f->entry;
+    int64_t window = cc_policy_error_window(t->route, e->head, e->head_len);
+    if (now < e->stored_at_ms + e->ttl_ms + window &&
+        cc_hit_acceptable(e, t->ask.accept_encoding) &&
+        (t->fallback = malloc(sizeof *t->fallback)) != NULL) {
+        *t->fallback = *f;
+        f->reply = NULL;          /* owned by the fallback now */
+        f->scratch = NULL;
+        f->state = CC_FOUND_NONE; /* generation and tail stay, for the lock */
+        return;
+    }
+    cc_cache_found_free(f);
+}
+
+/* The failure a fallback answers for: the app's 5xx status, or none. */
+#define FAILED_NO_ANSWER 0     /* no head, a crash, a failed exit */
+#define FAILED_FILL (-1)       /* the computation waited for failed */
+
+/* The fallback's answer for a failure (status: the app's, or one of the
+ * above), built into out; false when it cannot be (out of memory). */
+static bool build_fallback(cc_txn *t, int status, cc_buf *out)
+{
+    if (status > 0)
+        snprintf(t->error_detail, sizeof t->error_detail, "; fwd=uri-miss; fwd-status=%d", status);
+    else
+        snprintf(t->error_detail, sizeof t->error_detail, "; fwd=uri-miss; detail=%s",
+                 status == FAILED_FILL ? "fill-failed" : "app-failed");
+    cc_outcome was = t->outcome;
+    t->outcome = CC_OUT_STALE_ERROR;
+    build_hit(out, t, &t->fallback->entry, cc_now_ms());
+    if (!out->failed)
+        return true;
+    cc_buf_free(out);
+    t->outcome = was;
+    return false;
+}
+
+/* t's answer failed: the fallback, built into out, answers instead.
+ * Returns false when it cannot be built: the app's answer then goes out. */
+static bool fall_back(cc_txn *t, int status, cc_buf *out)
+{
+    if (!build_fallback(t, status, out))
+        return false;
+    t->app_failed = true;
+    t->store = false;
+    cc_warn("%s: %s; the stored copy was served instead (stale-if-error)", t->key.full,
+            status > 0              ? "the app answered with a server error"
+            : status == FAILED_FILL ? "the computation waited for failed"
+                                    : "the app failed to answer");
+    cc_stats_count(t->cfg, t->route, CC_STAT_STALE_IF_ERROR);
+    return true;
+}
+
+/* ---- begin, continued ---------------------------------------------------------- */
+
+static bool has_entry(cc_found_state state)
+{
+    return state == CC_FOUND_FRESH || state == CC_FOUND_STALE;
+}
+
+/* Whether t's key has now been asked for min-uses times: counted in
+ * Redis, fleet-wide, within a TTL.  Redis unable to say: not stored. */
+static bool used_enough(cc_txn *t, cc_store *s)
+{
+    if (t->route->min_uses <= 1)
+        return true;
+    long long n = cc_cache_count_use(s, t->cfg, &t->key, t->route->ttl_ms);
+    if (n >= (long long)t->route->min_uses)
+        return true;
+    cc_stats_count(t->cfg, t->route, CC_STAT_MIN_USES_SKIP);
+    return false;
+}
+
 /* A cacheable request: look up, then serve, refresh, lead or wait. */
 static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
 {
@@ -352,23 +455,30 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
     if (near != NULL && serve_near(t, near, s, hit))
         return CC_ACT_SERVE;
     cc_near_mark mark = near != NULL ? cc_near_mark_now(near, s) : (cc_near_mark){0};
-    if (cc_cache_lookup(s, t->cfg, &t->key, cc_now_ms(), &found) != 0) {
+    int64_t now = cc_now_ms();
+    if (cc_cache_lookup(s, t->cfg, &t->key, now, &found) != 0) {
         /* Redis unreachable: the app answers, and Cache-Status does not
          * promise a store the open breaker will refuse. */
         t->store = false;
         return CC_ACT_RUN;
     }
     t->generation = found.generation;
+    memcpy(t->seen, found.tail, found.tail_len);
+    t->seen_len = found.tail_len;
     if (near != NULL && found.state == CC_FOUND_FRESH)
         cc_near_put(near, s, &t->key, &found.entry, mark);
-    if (found.state != CC_FOUND_NONE && !cc_hit_acceptable(&found.entry, t->ask.accept_encoding)) {
+    if (found.state == CC_FOUND_FALLBACK)
+        keep_fallback(t, &found, now);
+    t->pass = found.state == CC_FOUND_PASS;
+    t->may_pass = !has_entry(found.state) && t->fallback == NULL;
+    if (has_entry(found.state) && !cc_hit_acceptable(&found.entry, t->ask.accept_encoding)) {
         /* Stored as the app encoded it, in a coding this client does not
          * take: the app answers it, and the entry stays for the others. */
         cc_cache_found_free(&found);
         t->store = false;
         return CC_ACT_RUN;
     }
-    if (found.state != CC_FOUND_NONE && serve_found(t, s, &found, hit, &refresh)) {
+    if (has_entry(found.state) && serve_found(t, s, &found, hit, &refresh)) {
         if (!refresh)
             return CC_ACT_SERVE;
         t->background = true;
@@ -377,15 +487,28 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
         return CC_ACT_SERVE;
     }
     cc_cache_found_free(&found);
-    if (!locking(t) || !t->store || t->locked)
+    if (!t->store || t->locked)
         return CC_ACT_RUN;        /* t->locked: serve_found took it */
+    if (!used_enough(t, s)) {
+        t->store = false;
+        return CC_ACT_RUN;
+    }
+    if (t->pass) {
+        /* Remembered uncacheable: every request runs at once, none waits
+         * behind another's computation; a cacheable answer is stored. */
+        cc_stats_count(t->cfg, t->route, CC_STAT_PASS);
+        return CC_ACT_RUN;
+    }
+    if (!locking(t))
+        return CC_ACT_RUN;
     if (cc_cache_lock(s, t->cfg, &t->key, t->lock_token, &found)) {
         t->locked = true;
         return CC_ACT_RUN;
     }
     /* Another worker is computing this key: wait for its fill (and take
      * it, unless it is in a coding this client does not take). */
-    if (cc_cache_wait_fill(s, t->cfg, &t->key, &found) == 0) {
+    int waited = cc_cache_wait_fill(s, t->cfg, &t->key, &found);
+    if (waited == 0) {
         bool taken = cc_hit_acceptable(&found.entry, t->ask.accept_encoding);
         if (taken) {
             t->outcome = CC_OUT_COLLAPSED;
@@ -399,6 +522,8 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
             t->outcome = CC_OUT_MISS;
             cc_buf_free(hit);
         }
+    } else if (waited == CC_FILL_FAILED && t->fallback != NULL && fall_back(t, FAILED_FILL, hit)) {
+        return CC_ACT_SERVE;      /* the computation waited for failed */
     }
     t->store = false;             /* as nginx: a timed-out waiter does not store */
     return CC_ACT_RUN;
@@ -465,8 +590,10 @@ cc_action cc_engine_begin_with(const cc_engine *e, char *const *envp, cc_txn **t
         ask_whole(t, action == CC_ACT_RUN);
     cc_stats_count(cfg, route, outcomes[t->outcome].stat);
     if (action == CC_ACT_SERVE) {
-        if (*txn == NULL)
+        if (*txn == NULL) {
+            drop_fallback(t);
             free(t);
+        }
         return CC_ACT_SERVE;
     }
     *txn = t;
@@ -505,12 +632,19 @@ static int emit(cc_txn *t, const cc_sink *sink, const char *data, size_t len)
     return send_now(t, sink, data, len);
 }
 
+/* Whether the app's response is held whole before any of it goes out. */
+static bool holding(const cc_txn *t)
+{
+    return t->range_hold || t->hold_all;
+}
+
 static void capture(cc_txn *t, const char *data, size_t len)
 {
-    if (!t->store || len == 0)
+    if (!(t->store || holding(t)) || len == 0)
         return;
     if (t->body.len + len > t->cfg->max_size) {
         cc_debug("%s: response over CGICACHE_MAX_SIZE; not stored", t->route->name);
+        t->uncacheable = t->store;
         t->store = false;
         cc_buf_free(&t->body);
         return;
@@ -521,6 +655,12 @@ static void capture(cc_txn *t, const char *data, size_t len)
         cc_buf_free(&t->body);
     }
 }
+
+/* Sends the fallback instead of the app's failed answer (status: the
+ * app's, 0 for none); what the app writes from here on goes nowhere.
+ * Returns 1 sent, -1 the client is gone, 0 it could not be built: the
+ * caller sends the app's answer. */
+static int send_fallback(cc_txn *t, const cc_sink *sink, int status);
 
 /* The lines a response the app gives carries: the status header and
  * Cache-Status, each ending in CRLF. */
@@ -538,10 +678,17 @@ static int send_head(cc_txn *t, const cc_sink *sink)
     const cc_config *cfg = t->cfg;
     if (t->outcome == CC_OUT_NONE)    /* followed for a purge only: untouched */
         return emit(t, sink, t->held.data, t->head.head_len);
+    int sent;
+    t->app_failed = t->app_failed || t->head.status >= 500;
+    if (t->fallback != NULL && t->head.status >= 500 &&
+        (sent = send_fallback(t, sink, t->head.status)) != 0)
+        return sent < 0 ? -1 : 0;
     bool storable = t->store &&
                     cc_policy_response_ttl(cfg, t->route, &t->head, 0, cc_now_ms(), NULL) > 0;
-    if (!storable)
+    if (!storable && t->store) {
         t->store = false;
+        t->uncacheable = t->head.status != 206 && t->head.status != 304;
+    }
     cc_buf extra = {0}, out = {0};
     forward_lines(&extra, t);
     cc_head_inject(&out, &t->head, cfg->tags_header, extra.data, extra.len);
@@ -549,14 +696,18 @@ static int send_head(cc_txn *t, const cc_sink *sink)
     if (extra.failed || out.failed) {
         /* No memory to rewrite the head: send it as the app wrote it. */
         t->store = false;
-        t->range_hold = false;
+        t->range_hold = t->hold_all = false;
+        drop_fallback(t);
         rc = emit(t, sink, t->held.data, t->head.head_len);
-    } else if (t->range_hold && storable && t->head.status == 200) {
-        t->held_head = out;       /* sent with the body, or its part */
-        out = (cc_buf){0};
     } else {
-        t->range_hold = false;    /* not a copy to take a part of: as the app wrote it */
-        rc = emit(t, sink, out.data, out.len);
+        if (!storable || t->head.status != 200)
+            t->range_hold = false; /* not a copy to take a part of: as the app wrote it */
+        if (holding(t)) {
+            t->held_head = out;   /* sent with the body, or its part, or not at all */
+            out = (cc_buf){0};
+        } else {
+            rc = emit(t, sink, out.data, out.len);
+        }
     }
     cc_buf_free(&extra);
     cc_buf_free(&out);
@@ -567,7 +718,8 @@ static int send_head(cc_txn *t, const cc_sink *sink)
  * held goes out, whole, and the rest streams. */
 static int release_hold(cc_txn *t, const cc_sink *sink)
 {
-    t->range_hold = false;
+    t->range_hold = t->hold_all = false;
+    drop_fallback(t);             /* the app's answer is going out */
     int rc = emit(t, sink, t->held_head.data, t->held_head.len);
     if (rc == 0 && t->body.len > 0)
         rc = emit(t, sink, t->body.data, t->body.len);
@@ -580,15 +732,17 @@ static int release_hold(cc_txn *t, const cc_sink *sink)
 static int body_bytes(cc_txn *t, const cc_sink *sink, const char *data, size_t len)
 {
     t->body_out += len;
-    if (t->range_hold && t->body.len + len > t->cfg->max_size && release_hold(t, sink) != 0)
+    if (t->discarding)
+        return 0;
+    if (holding(t) && t->body.len + len > t->cfg->max_size && release_hold(t, sink) != 0)
         return -1;
-    if (!t->range_hold) {
+    if (!holding(t)) {
         int rc = emit(t, sink, data, len);
         capture(t, data, len);
         return rc;
     }
     capture(t, data, len);
-    if (t->store)
+    if (t->body.data != NULL)
         return 0;
     /* No memory to hold it: the response cannot be sent whole. */
     t->failed = true;
@@ -601,9 +755,55 @@ static int pass_head_as_is(cc_txn *t, const cc_sink *sink)
 {
     t->head_done = true;
     t->store = false;
+    int sent;
+    if (t->fallback != NULL && (sent = send_fallback(t, sink, FAILED_NO_ANSWER)) != 0) {
+        cc_buf_free(&t->held);
+        return sent < 0 ? -1 : 0;
+    }
+    drop_fallback(t);
     int rc = emit(t, sink, t->held.data, t->held.len);
     cc_buf_free(&t->held);
     return rc;
+}
+
+static int send_fallback(cc_txn *t, const cc_sink *sink, int status)
+{
+    cc_buf out = {0};
+    if (!fall_back(t, status, &out))
+        return 0;
+    t->discarding = true;
+    t->range_hold = t->hold_all = false;
+    cc_buf_free(&t->held_head);
+    drop_fallback(t);
+    int rc = emit(t, sink, out.data, out.len);
+    cc_buf_free(&out);
+    return rc != 0 ? -1 : 1;
+}
+
+bool cc_engine_last_words(cc_txn *t, cc_buf *out)
+{
+    if (t->fallback == NULL || t->background)
+        return false;
+    cc_outcome was = t->outcome;
+    bool built = build_fallback(t, FAILED_NO_ANSWER, out);
+    t->outcome = was;
+    return built;
+}
+
+bool cc_engine_unanswered(const cc_txn *t)
+{
+    return !t->head_done;
+}
+
+bool cc_engine_hold_to_end(cc_txn *t)
+{
+    t->hold_all = t->fallback != NULL;
+    return t->hold_all;
+}
+
+void cc_engine_app_failed(cc_txn *t)
+{
+    t->app_failed = true;
 }
 
 /* The Content-Length the app declared, or -1. */
@@ -702,6 +902,18 @@ static int send_held_range(cc_txn *t, const cc_sink *sink)
     return rc;
 }
 
+/* The app has ended, its whole response held (hold_all): the fallback
+ * if it failed, else its response (or the part a Range asks for). */
+static int end_hold(cc_txn *t, const cc_sink *sink)
+{
+    t->hold_all = false;
+    int sent;
+    if (t->app_failed && t->fallback != NULL &&
+        (sent = send_fallback(t, sink, FAILED_NO_ANSWER)) != 0)
+        return sent < 0 ? -1 : 0;
+    return t->range_hold ? send_held_range(t, sink) : release_hold(t, sink);
+}
+
 static void collect_bumps(cc_txn *t);
 
 static void invalidate(cc_txn *t);
@@ -711,12 +923,16 @@ int cc_engine_end_output(cc_txn *t, const cc_sink *sink)
     if (t->compute_ms == 0)
         t->compute_ms = cc_mono_ms() - t->started;
     int rc = 0;
-    if (t->range_hold)
+    if (t->hold_all && t->head_done)
+        rc = end_hold(t, sink);
+    else if (t->range_hold)
         rc = send_held_range(t, sink);
-    if (!t->head_done)
-        /* The app ended without completing its head: send what it wrote. */
+    if (!t->head_done) {
+        /* The app ended without completing its head: it failed (the
+         * fallback answers, if there is one), else what it wrote goes. */
+        t->app_failed = t->outcome != CC_OUT_NONE;
         rc = pass_head_as_is(t, sink);
-    else
+    } else
         collect_bumps(t);
     if (t->bumps != NULL && t->bumps->n > 0)
         invalidate(t);
@@ -772,13 +988,20 @@ static int64_t encode_response(cc_txn *t, bool completed, char **value, size_t *
             cc_debug("%s: not stored (%s)", t->route->name, why != NULL ? why : "policy");
         return 0;
     }
-    int64_t life = ttl + t->route->stale_ms;
+    cc_buf head = {0};
+    stored_head(&head, t);
+    /* Redis keeps it through its stale window, and as long as it may
+     * stand in for a failed answer (stale-if-error), whichever is longer;
+     * the stale window is what the entry says (judged at lookup). */
+    int64_t window = cc_policy_error_window(t->route, head.data != NULL ? head.data : "", head.len);
+    int64_t stale = t->route->stale_ms;
+    int64_t life = ttl + (window > stale ? window : stale);
     if (life > CC_ENTRY_MAX_LIFE_MS) {
         life = CC_ENTRY_MAX_LIFE_MS;
         ttl = life < ttl ? life : ttl;
     }
-    cc_buf head = {0};
-    stored_head(&head, t);
+    if (stale > life - ttl)
+        stale = life - ttl;
     const cc_header *coding = cc_head_find(&t->head, "Content-Encoding");
     bool encoded = coding != NULL &&
                    !(coding->value_len == 8 && strncasecmp(coding->value, "identity", 8) == 0);
@@ -787,7 +1010,7 @@ static int64_t encode_response(cc_txn *t, bool completed, char **value, size_t *
         .flags = encoded ? CC_ENTRY_APP_ENCODED : 0,
         .stored_at_ms = now,
         .ttl_ms = ttl,
-        .stale_ms = life - ttl,
+        .stale_ms = stale,
         .compute_ms = (uint32_t)(t->compute_ms < 0 ? 0 : t->compute_ms),
         .generation = t->generation,
         .key = t->key.full,
@@ -828,6 +1051,7 @@ void cc_engine_forget(cc_txn *t)
 {
     if (t == NULL)
         return;
+    drop_fallback(t);
     free(t->bumps);
     cc_buf_free(&t->held);
     cc_buf_free(&t->body);
@@ -841,16 +1065,30 @@ void cc_engine_finish(cc_txn *t, bool completed)
     if (t == NULL)
         return;
     cc_store *s = NULL;
-    if (t->route != NULL && (t->store || t->locked)) {
+    /* An answer that turned out uncacheable is remembered (pass=), so the
+     * key's next requests run side by side, not one after another behind
+     * its lock; not after a failure, a refresh, or a client gone away. */
+    bool remember = t->uncacheable && completed && !t->failed && !t->app_failed && t->may_pass &&
+                    t->route != NULL && t->route->pass_ms > 0;
+    if (t->route != NULL && (t->store || t->locked || remember)) {
         s = store_of(t);
         char *value;
         size_t len = 0;
         int64_t life = encode_response(t, completed, &value, &len);
         const cc_header *tags = value != NULL ? cc_head_find(&t->head, t->cfg->tags_header) : NULL;
-        int stored = cc_cache_store(s, t->cfg, &t->key, value, len, life,
-                                    tags != NULL ? tags->value : NULL,
-                                    tags != NULL ? tags->value_len : 0,
-                                    t->locked ? t->lock_token : NULL);
+        cc_fill fill = {
+            .value = value,
+            .len = len,
+            .px = life,
+            .tags = tags != NULL ? tags->value : NULL,
+            .tags_len = tags != NULL ? tags->value_len : 0,
+            .token = t->locked ? t->lock_token : NULL,
+            .failed = t->app_failed,
+            .pass_ms = remember ? t->route->pass_ms : 0,
+            .seen = t->seen,
+            .seen_len = t->seen_len,
+        };
+        int stored = cc_cache_store(s, t->cfg, &t->key, &fill);
         /* Tracking runs with NOLOOP (near.c): Redis tells the others of
          * this store, and this worker forgets what it changes itself. */
         cc_near *near = stored > 0 ? cc_near_for_thread(t->cfg) : NULL;

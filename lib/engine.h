@@ -93,8 +93,32 @@ int cc_engine_write(cc_txn *txn, const cc_sink *sink, const char *data, size_t l
  * CGI SIGTERM) before the app has exited. */
 bool cc_engine_output_complete(const cc_txn *txn);
 
+/* For an adapter that can still answer when the app dies (a fatal
+ * signal) before its head went out: the answer the stored copy gives
+ * then (stale-if-error), built into out now, since a dying process can
+ * build nothing.  False when the request has none. */
+bool cc_engine_last_words(cc_txn *txn, cc_buf *out);
+
+/* Whether nothing of the app's answer has gone out yet (nor anything in
+ * its place): a read of one field, safe in a signal handler. */
+bool cc_engine_unanswered(const cc_txn *txn);
+
+/* For an adapter that learns how the app ended only after its output
+ * (a CGI program's exit status): when the request has a stored copy to
+ * fall back on (stale-if-error), the whole response is held until
+ * cc_engine_end_output (up to CGICACHE_MAX_SIZE; past it, it streams and
+ * the fallback is let go).  Returns whether it is held. */
+bool cc_engine_hold_to_end(cc_txn *txn);
+
+/* The app failed (a CGI program exited non-zero or by a signal): said
+ * before cc_engine_end_output, whose held response the fallback then
+ * replaces. */
+void cc_engine_app_failed(cc_txn *txn);
+
 /* The app is done writing (finish, close or abandon): sends any head still
- * held.  Returns 0 or -1 as above. */
+ * held, or, when the app failed (a 5xx, no head, cc_engine_app_failed)
+ * and stale-if-error allows it, the stored copy instead.  Returns 0 or
+ * -1 as above. */
 int cc_engine_end_output(cc_txn *txn, const cc_sink *sink);
 
 /* Ends the transaction: stores the captured response when completed is

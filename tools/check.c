@@ -70,6 +70,11 @@ static void print_routes(FILE *out, const cc_config *cfg)
             fprintf(out, "%s%s", v ? "," : " vary=", rt->vary[v].http);
         fprintf(out, " compress=%s lock=%s cookies=%s", compress_name(rt->compress),
                 rt->lock ? "on" : "off", rt->cookies_ignore ? "ignore" : "bypass");
+        if (rt->stale_if_error_ms > 0)
+            fprintf(out, " stale-if-error=%lld", (long long)rt->stale_if_error_ms);
+        fprintf(out, " pass=%lld", (long long)rt->pass_ms);
+        if (rt->min_uses > 1)
+            fprintf(out, " min-uses=%u", rt->min_uses);
         for (size_t v = 0; v < rt->ninvalidates; v++)
             fprintf(out, "%s%s", v ? "," : " invalidates=", rt->invalidates[v]);
         fprintf(out, "\n");

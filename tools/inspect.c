@@ -16,6 +16,7 @@
 #include "entry.h"
 #include "json.h"
 #include "key.h"
+#include "keyspace.h"
 #include "policy.h"
 #include "request.h"
 #include "route.h"
@@ -82,6 +83,54 @@ static int build_request(fake_request *f, const char *url, const char *method)
     return 0;
 }
 
+/* The same request as a server that passes the Host without its port
+ * would give it: HTTP_HOST without the port, the port in SERVER_PORT
+ * (Debian's nginx passes $host; the key keeps the port apart).  Returns
+ * -1 when the URL names no port. */
+static int port_apart(const fake_request *f, fake_request *alt)
+{
+    const char *host = NULL;
+    for (size_t i = 0; i < f->n; i++)
+        if (strncmp(f->env[i], "HTTP_HOST=", 10) == 0)
+            host = f->env[i] + 10;
+    const char *colon = host != NULL ? strrchr(host, ':') : NULL;
+    if (colon == NULL || colon[1] == '\0' || strchr(colon, ']') != NULL ||
+        strspn(colon + 1, "0123456789") != strlen(colon + 1))
+        return -1;
+    for (size_t i = 0; i < f->n; i++) {
+        const char *e = f->env[i];
+        int rc = strncmp(e, "HTTP_HOST=", 10) == 0
+                     ? add_env(alt, "HTTP_HOST=%.*s%s", host, (size_t)(colon - host), NULL)
+                     : add_env(alt, "%.*s%s", e, strlen(e), NULL);
+        if (rc != 0)
+            return -1;
+    }
+    return add_env(alt, "SERVER_PORT=%.*s%s", colon + 1, strlen(colon + 1), NULL);
+}
+
+/* Whether Redis holds anything for the key of request env: an entry,
+ * a mark, a count of its uses. */
+static bool key_exists(const cc_config *cfg, cc_store *s, char **env, cc_key *key)
+{
+    cc_request rq;
+    const cc_route *route = NULL;
+    if (cc_request_init(&rq, env) == 0)
+        route = cc_route_match(cfg, rq.method_bit, rq.norm, rq.norm_len);
+    if (route == NULL || cc_key_build(cfg, route, &rq, key) != 0)
+        return false;
+    char uses[CC_KEY_HASH_OVER + 16];
+    cc_cmd c = {0};
+    cc_cmd_arg(&c, "EXISTS", (size_t)-1);
+    cc_cmd_arg(&c, key->redis, key->redis_len);
+    if (cc_keyspace_of_entry(cfg, CC_KS_USES, key->redis, key->redis_len, uses, sizeof uses) == 0)
+        cc_cmd_arg(&c, uses, (size_t)-1);
+    redisReply *r = cc_store_command(s, &c);
+    bool yes = r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+    if (r != NULL)
+        freeReplyObject(r);
+    return yes;
+}
+
 static const char *class_name(cc_req_class c)
 {
     static const char *const names[] = {
@@ -92,10 +141,12 @@ static const char *class_name(cc_req_class c)
     return (size_t)c < sizeof names / sizeof names[0] && names[c] != NULL ? names[c] : "unknown";
 }
 
-static void print_entry(const cc_entry *e, const char *state, json_writer *j, int64_t now)
+static void print_entry(const cc_route *route, const cc_entry *e, const char *state, json_writer *j,
+                        int64_t now)
 {
     long long age = (long long)(now - e->stored_at_ms);
     long long left = (long long)(e->stored_at_ms + e->ttl_ms - now);
+    long long window = (long long)cc_policy_error_window(route, e->head, e->head_len);
     if (j != NULL) {
         json_key(j, "entry");
         json_object_begin(j);
@@ -109,6 +160,8 @@ static void print_entry(const cc_entry *e, const char *state, json_writer *j, in
         json_int(j, left);
         json_key(j, "stale_ms");
         json_int(j, (long long)e->stale_ms);
+        json_key(j, "stale_if_error_ms");
+        json_int(j, window);
         json_key(j, "compute_ms");
         json_uint(j, e->compute_ms);
         json_key(j, "raw_bytes");
@@ -123,11 +176,77 @@ static void print_entry(const cc_entry *e, const char *state, json_writer *j, in
     printf("entry      %s, status %u\n", state, e->status);
     printf("age        %lld ms, ttl left %lld ms, stale window %lld ms\n", age, left,
            (long long)e->stale_ms);
+    if (window > 0)
+        printf("on error   served for %lld ms past its ttl (stale-if-error)\n", window);
     printf("compute    %u ms\n", e->compute_ms);
     printf("body       %zu bytes, %zu stored%s\n", e->body_len, e->stored_body_len,
            (e->flags & CC_ENTRY_COMPRESSED) ? " (zstd)" : "");
     printf("generation %016llx\n", (unsigned long long)e->generation);
     printf("head\n%.*s", (int)e->head_len, e->head);
+}
+
+/* An integer Redis has for key under cmd (PTTL, GET), or -1. */
+static long long redis_number(cc_store *s, const char *cmd, const char *key, size_t len)
+{
+    cc_cmd c = {0};
+    cc_cmd_arg(&c, cmd, (size_t)-1);
+    cc_cmd_arg(&c, key, len);
+    redisReply *r = cc_store_command(s, &c);
+    long long n = -1;
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER)
+        n = r->integer;
+    else if (r != NULL && r->type == REDIS_REPLY_STRING)
+        n = strtoll(r->str, NULL, 10);
+    if (r != NULL)
+        freeReplyObject(r);
+    return n;
+}
+
+/* What Redis remembers of the key besides an entry: an uncacheable
+ * answer (pass=) and, on a min-uses= route, the requests counted. */
+static void print_memory(const cc_config *cfg, const cc_route *route, cc_store *s,
+                         const cc_key *key, const cc_found *found, json_writer *j)
+{
+    if (found->state == CC_FOUND_PASS) {
+        long long left = redis_number(s, "PTTL", key->redis, key->redis_len);
+        if (j != NULL) {
+            json_key(j, "pass_ms_left");
+            json_int(j, left);
+        } else {
+            printf("pass       remembered as uncacheable for %lld ms more (pass=): requests run "
+                   "side by side, a cacheable answer is stored\n",
+                   left);
+        }
+    }
+    char uses[CC_KEY_HASH_OVER + 16];
+    if (route->min_uses <= 1 ||
+        cc_keyspace_of_entry(cfg, CC_KS_USES, key->redis, key->redis_len, uses, sizeof uses) != 0)
+        return;
+    long long n = redis_number(s, "GET", uses, strlen(uses));
+    if (n < 0)
+        n = 0;
+    if (j != NULL) {
+        json_key(j, "uses");
+        json_int(j, n);
+        json_key(j, "min_uses");
+        json_uint(j, route->min_uses);
+    } else {
+        printf("uses       %lld of min-uses=%u within its ttl\n", n, route->min_uses);
+    }
+}
+
+static const char *state_name(cc_found_state state)
+{
+    switch (state) {
+    case CC_FOUND_FRESH:
+        return "fresh";
+    case CC_FOUND_STALE:
+        return "stale";
+    case CC_FOUND_FALLBACK:
+        return "expired (kept only for stale-if-error)";
+    default:
+        return "none";
+    }
 }
 
 static void help(void)
@@ -174,6 +293,18 @@ int cmd_inspect(int argc, char **argv)
     cc_request rq;
     cc_key *key = malloc(sizeof *key);
     const cc_route *route = NULL;
+    /* A URL with a port: the spelling of it that Redis has an entry for. */
+    fake_request alt = {.n = 0};
+    cc_store *probe = key != NULL && port_apart(&f, &alt) == 0 ? tool_store(cfg) : NULL;
+    if (probe != NULL && !key_exists(cfg, probe, f.env, key) &&
+        key_exists(cfg, probe, alt.env, key)) {
+        fake_request swap = f;
+        f = alt;
+        alt = swap;
+    }
+    cc_store_close(probe);
+    for (size_t i = 0; i < alt.n; i++)
+        free(alt.env[i]);
     if (key != NULL && cc_request_init(&rq, f.env) == 0)
         route = cc_route_match(cfg, rq.method_bit, rq.norm, rq.norm_len);
     json_writer out = {0}, *j = json ? &out : NULL;
@@ -213,19 +344,20 @@ int cmd_inspect(int argc, char **argv)
             fprintf(stderr, "cgicache inspect: redis unreachable\n");
         } else if (cc_cache_lookup(s, cfg, key, now, &found) != 0) {
             fprintf(stderr, "cgicache inspect: redis error\n");
-        } else if (found.state == CC_FOUND_NONE) {
+        } else if (found.state == CC_FOUND_NONE || found.state == CC_FOUND_PASS) {
             if (j != NULL) {
                 json_key(j, "entry");
                 json_null(j);
             } else {
                 printf("entry      none (absent, expired, purged or unreadable)\n");
             }
+            print_memory(cfg, route, s, key, &found, j);
         } else {
-            print_entry(&found.entry, found.state == CC_FOUND_FRESH ? "fresh" : "stale", j, now);
-            rc = EXIT_OK;
+            print_entry(route, &found.entry, state_name(found.state), j, now);
+            print_memory(cfg, route, s, key, &found, j);
+            rc = found.state == CC_FOUND_FALLBACK ? EXIT_PROBLEM : EXIT_OK;
         }
-        if (found.state != CC_FOUND_NONE)
-            cc_cache_found_free(&found);
+        cc_cache_found_free(&found);
         cc_store_close(s);
     }
     if (j != NULL) {

@@ -110,6 +110,17 @@ static const struct {
                              "Responses that could not be sent to Redis to be stored.", NULL},
     [CC_STAT_NEAR] = {"cgicache_near_hits_total",
                       "Hits served from a worker's own memory (also counted as hits).", NULL},
+    [CC_STAT_STALE_IF_ERROR] = {"cgicache_stale_if_error_total",
+                                "Failed answers replaced by the stored copy (stale-if-error).",
+                                NULL},
+    [CC_STAT_PASS] = {"cgicache_pass_total",
+                      "Misses that skipped the fill lock: the key is remembered as "
+                      "uncacheable (pass=).",
+                      NULL},
+    [CC_STAT_MIN_USES_SKIP] = {"cgicache_min_uses_skips_total",
+                               "Misses not stored: the key was asked for fewer than min-uses "
+                               "times.",
+                               NULL},
 };
 
 /* A label value, escaped as the format asks (\\, \", \n). */

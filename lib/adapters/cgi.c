@@ -164,10 +164,31 @@ __attribute__((noreturn)) static void end_like(int status)
     _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
 }
 
-/* The tee: forwards the program's output to sink, then stores and exits. */
+/* Waits for the program; returns its wait status. */
+static int reap_program(void)
+{
+    int status = 0;
+    while (waitpid(program_pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    /* Reaped: a held signal must not reach whoever gets the pid next. */
+    alarm(0);
+    program_pid = 0;
+    return status;
+}
+
+static bool exited_well(int status)
+{
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* The tee: forwards the program's output to sink, then stores and exits.
+ * With a stored copy to fall back on (stale-if-error), the output is
+ * held until the program has exited: a non-zero exit or a signal then
+ * sends the stored copy instead. */
 __attribute__((noreturn)) static void run_tee(cc_txn *txn, int from_program, cc_sink sink)
 {
-    bool delivered = true;
+    bool delivered = true, held = cc_engine_hold_to_end(txn);
+    int status = 0;
     /* Static, not on the stack (the library keeps its frames small): the
      * tee is a process of its own, with this one thread. */
     static char buf[64 * 1024];
@@ -187,6 +208,11 @@ __attribute__((noreturn)) static void run_tee(cc_txn *txn, int from_program, cc_
         }
     }
     close(from_program);
+    if (held) {
+        status = reap_program();
+        if (!exited_well(status))
+            cc_engine_app_failed(txn);
+    }
     /* Ended even when the client went away: the program's write happened
      * all the same, and ending the output is what sends its purge. */
     if (cc_engine_end_output(txn, &sink) != 0)
@@ -195,13 +221,9 @@ __attribute__((noreturn)) static void run_tee(cc_txn *txn, int from_program, cc_
     response_delivered = delivered;
     teeing = NULL;
     close(STDOUT_FILENO);
-    int status = 0;
-    while (waitpid(program_pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    /* Reaped: a held signal must not reach whoever gets the pid next. */
-    alarm(0);
-    program_pid = 0;
-    bool completed = delivered && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!held)
+        status = reap_program();
+    bool completed = delivered && exited_well(status);
     cc_engine_finish(txn, completed);
     end_like(status);
 }

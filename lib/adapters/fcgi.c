@@ -36,12 +36,15 @@
 #define NO_FCGI_DEFINES
 #include <fcgi_stdio.h>
 #include <fcgiapp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "followed.h"
@@ -51,8 +54,6 @@
 #define EXPORT __attribute__((visibility("default")))
 /* The printf family, wrapped: the format is the app's, checked as one. */
 #define PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
-
-extern char **environ;
 
 /* ---- followed streams ----------------------------------------------------- */
 
@@ -71,7 +72,18 @@ typedef struct followed {
     cc_txn *txn;
     refresh *rf;            /* set for a background refresh */
     bool close_failed;      /* the app closed the stream before finishing */
+    cc_buf last_words;      /* what goes out if the app dies before its head */
+    pthread_t thread;       /* ... on the thread that accepted it */
+    pid_t pid;              /* ... in this process, not a child forked since */
 } followed;
+
+static void arm_last_words(followed *f);
+
+static void free_followed(followed *f)
+{
+    cc_buf_free(&f->last_words);
+    free(f);
+}
 /* initial-exec: the library is preloaded, so its thread-locals sit in
  * static TLS, and every wrapped call reads depth without a
  * __tls_get_addr call. */
@@ -96,9 +108,11 @@ static void follow(FCGX_Stream *out, cc_txn *txn, refresh *rf)
     f->out = out;
     f->txn = txn;
     f->rf = rf;
+    if (rf == NULL)
+        arm_last_words(f);
     if (!cc_followed_add(out, f)) {
         cc_engine_finish(txn, false);   /* the table is full: as above */
-        free(f);
+        free_followed(f);
     }
 }
 
@@ -263,7 +277,7 @@ static void end_followed(FCGX_Stream *out, void (*finish_real)(void *), void *ar
     depth--;
     if (f != NULL) {
         cc_engine_finish(f->txn, completed);
-        free(f);
+        free_followed(f);
     }
 }
 
@@ -305,6 +319,72 @@ static FCGX_Stream *fcgi_stdout_stream(void)
 {
     FCGI_FILE *f = fcgi_stdout();
     return f != NULL ? f->fcgx_stream : NULL;
+}
+
+/* ---- an app that dies mid-request -------------------------------------------- */
+
+/* A request with a stored copy to fall back on (stale-if-error) whose app
+ * dies by a fatal signal before any of its answer went out gets that
+ * copy: built when the request was accepted (a dying process can build
+ * nothing), written by the signal handler through libfcgi's stream,
+ * which then closes the request, before the signal takes its course.
+ * Only requests this thread accepted, in this process, whose answer has
+ * not begun: another thread's stream may be in use, and a child forked
+ * since shares the parent's connections.  The handler is installed for
+ * a signal only where the app left the default action. */
+static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+
+static void say_last_words(void *value)
+{
+    followed *f = value;
+    if (f->last_words.len == 0 || f->rf != NULL || f->pid != getpid() ||
+        !pthread_equal(f->thread, pthread_self()) || !cc_engine_unanswered(f->txn))
+        return;
+    depth++;
+    if (CC_REAL(FCGX_PutStr)(f->last_words.data, (int)f->last_words.len, f->out) >= 0)
+        CC_REAL(FCGX_FClose)(f->out);
+    depth--;
+    static const char said[] = "cgicache: the app died before its answer; the stored copy "
+                               "was sent instead (stale-if-error)\n";
+    ssize_t ignored = write(STDERR_FILENO, said, sizeof said - 1);
+    (void)ignored;
+}
+
+static void on_fatal_signal(int sig)
+{
+    cc_followed_each(say_last_words);
+    /* SA_RESETHAND put the default action back: the signal ends the
+     * process as it would have without the library. */
+    raise(sig);
+}
+
+static void install_fatal_handlers(void)
+{
+    static atomic_int installed;
+    if (atomic_exchange(&installed, 1) != 0)
+        return;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal_signal;
+    sa.sa_flags = (int)(SA_RESETHAND | SA_NODEFER);
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
+        if (sigaction(fatal_signals[i], NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
+            old.sa_handler == SIG_DFL)
+            sigaction(fatal_signals[i], &sa, NULL);
+}
+
+static void arm_last_words(followed *f)
+{
+    if (!cc_engine_last_words(f->txn, &f->last_words))
+        return;
+    if (f->last_words.len > (1u << 30)) {
+        cc_buf_free(&f->last_words);
+        return;
+    }
+    f->thread = pthread_self();
+    f->pid = getpid();
+    install_fatal_handlers();
 }
 
 /* ---- accepting ------------------------------------------------------------------ */
@@ -392,7 +472,7 @@ EXPORT void FCGX_Free(FCGX_Request *r, int close)
                 cc_engine_end_output(f->txn, &sink);
             }
             cc_engine_finish(f->txn, false);
-            free(f);
+            free_followed(f);
         }
     }
     CALL_REAL_VOID(FCGX_Free, r, close);

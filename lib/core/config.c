@@ -649,6 +649,8 @@ static void route_defaults(const cc_config *cfg, cc_route *r)
     r->compress = cfg->compress;
     r->lock = true;
     r->etag_auto = true;
+    r->pass_ms = 30000;
+    r->min_uses = 1;
 }
 
 /* Adds the route defined by "CGICACHE_ROUTE_<name>=<spec>", unless a route

@@ -81,3 +81,12 @@ void *cc_followed_take(const void *key)
     atomic_store_explicit(&keys[slot], TOMB, memory_order_release);
     return value;
 }
+
+void cc_followed_each(void (*fn)(void *value))
+{
+    for (unsigned slot = 0; slot < SLOTS; slot++) {
+        uintptr_t k = atomic_load_explicit(&keys[slot], memory_order_acquire);
+        if (k != EMPTY && k != TOMB && k != BUSY)
+            fn(atomic_load_explicit(&values[slot], memory_order_relaxed));
+    }
+}

@@ -24,4 +24,9 @@ void *cc_followed_get(const void *key);
 /* Removes key; returns its value, or NULL if it was not there. */
 void *cc_followed_take(const void *key);
 
+/* Calls fn with every value followed now.  Atomic loads only, no lock:
+ * callable from a signal handler, where a dying process answers what it
+ * still can (fn must then keep to what that allows). */
+void cc_followed_each(void (*fn)(void *value));
+
 #endif

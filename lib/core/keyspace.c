@@ -12,7 +12,7 @@
 
 static const char *const kinds[] = {
     [CC_KS_GEN] = "gen", [CC_KS_LOCK] = "lock",   [CC_KS_FILL] = "fill",
-    [CC_KS_TAG] = "tag", [CC_KS_STATS] = "stats",
+    [CC_KS_TAG] = "tag", [CC_KS_STATS] = "stats", [CC_KS_USES] = "uses",
 };
 
 int cc_keyspace_key(const cc_config *cfg, cc_ks_kind kind, const char *name, size_t len, char *out,

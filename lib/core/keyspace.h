@@ -10,6 +10,7 @@
  *   <prefix>:#fill:<route>:<rest>      an entry's fill channel (pub/sub)
  *   <prefix>:#tag:<tag>                the keys of the entries with a tag
  *   <prefix>:#stats:<route>            a route's counters
+ *   <prefix>:#uses:<route>:<rest>      an entry's request count (min-uses=)
  * where <route>:<rest> is the entry's key after "<prefix>:". */
 #ifndef CGICACHE_KEYSPACE_H
 #define CGICACHE_KEYSPACE_H
@@ -19,14 +20,14 @@
 
 #include "config.h"
 
-typedef enum { CC_KS_GEN, CC_KS_LOCK, CC_KS_FILL, CC_KS_TAG, CC_KS_STATS } cc_ks_kind;
+typedef enum { CC_KS_GEN, CC_KS_LOCK, CC_KS_FILL, CC_KS_TAG, CC_KS_STATS, CC_KS_USES } cc_ks_kind;
 
 /* Writes "<prefix>:#<kind>:<name>" into out.  Returns 0, or -1 when it
  * does not fit cap. */
 int cc_keyspace_key(const cc_config *cfg, cc_ks_kind kind, const char *name, size_t len, char *out,
                     size_t cap);
 
-/* The lock or fill channel of the entry whose Redis key is entry. */
+/* The lock, fill channel or use count of the entry whose Redis key is entry. */
 int cc_keyspace_of_entry(const cc_config *cfg, cc_ks_kind kind, const char *entry, size_t len,
                          char *out, size_t cap);
 

@@ -510,6 +510,30 @@ static bool cache_control_forbids(const cc_head *head)
     return false;
 }
 
+int64_t cc_policy_error_window(const cc_route *route, const char *head, size_t head_len)
+{
+    const char *p = head, *end = head + head_len;
+    int64_t secs = 0, v;
+    bool directive = false, revalidate = false;
+    cc_line line;
+    while (cc_stored_line(&p, end, &line)) {
+        if (!cc_line_is(&line, "Cache-Control"))
+            continue;
+        int r = cc_list_seconds_all(line.value, line.value_len, "stale-if-error", &v);
+        if (r < 0 || (r > 0 && directive && v != secs))
+            return 0;
+        if (r > 0) {
+            secs = v;
+            directive = true;
+        }
+        revalidate = revalidate || cc_list_has(line.value, line.value_len, "must-revalidate") ||
+                     cc_list_has(line.value, line.value_len, "proxy-revalidate");
+    }
+    if (directive)
+        return secs * 1000;
+    return revalidate ? 0 : route->stale_if_error_ms;
+}
+
 /* Why a response must not be stored whatever its lifetime, or NULL. */
 static const char *refusal(const cc_config *cfg, const cc_route *route, const cc_head *head,
                            size_t body_len)

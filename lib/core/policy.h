@@ -51,6 +51,13 @@ int cc_secret_equal(const char *a, size_t alen, const char *b, size_t blen);
 int64_t cc_policy_response_ttl(const cc_config *cfg, const cc_route *route, const cc_head *head,
                                size_t body_len, int64_t now_ms, const char **why);
 
+/* How long past its ttl, in ms, a stored response may stand in for an
+ * answer that failed (RFC 5861 stale-if-error), read from its stored head
+ * (http.h): the app's own stale-if-error directive, else the route's
+ * stale-if-error=, except that must-revalidate or proxy-revalidate
+ * without the directive allows none.  A malformed directive, or two that
+ * disagree, allow none: a stale page is served only when clearly allowed. */
+int64_t cc_policy_error_window(const cc_route *route, const char *head, size_t head_len);
 
 /* XFetch (Vattani et al.): true when an entry that expires at expiry_ms,
  * whose computation took compute_ms, should be refreshed now.  rand01 is a

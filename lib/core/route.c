@@ -198,6 +198,20 @@ static const char *route_option(cc_route *r, const char *name, const char *value
         if (cc_parse_duration(value, &ms) < 0)
             return "stale= expects a duration, e.g. 30s";
         r->stale_ms = ms;
+    } else if (strcmp(name, "stale-if-error") == 0) {
+        if (cc_parse_duration(value, &ms) < 0)
+            return "stale-if-error= expects a duration, e.g. 1h";
+        r->stale_if_error_ms = ms;
+    } else if (strcmp(name, "pass") == 0) {
+        if (cc_parse_duration(value, &ms) < 0)
+            return "pass= expects a duration, e.g. 30s (0: never remembered)";
+        r->pass_ms = ms;
+    } else if (strcmp(name, "min-uses") == 0) {
+        char *end;
+        unsigned long n = strtoul(value, &end, 10);
+        if (*value < '1' || *value > '9' || *end != '\0' || n > 1000000)
+            return "min-uses= expects a count from 1 to 1000000";
+        r->min_uses = (uint32_t)n;
     } else if (strcmp(name, "vary") == 0) {
         if (list_option(r, value, CC_MAX_LIST, &r->nvary, add_vary) < 0)
             return "vary= expects up to 16 header names, comma-separated";
@@ -237,8 +251,8 @@ static const char *route_option(cc_route *r, const char *name, const char *value
         if (list_option(r, value, CC_MAX_LIST, &r->ninvalidates, add_invalidate) < 0)
             return "invalidates= expects up to 16 route names";
     } else {
-        return "unknown option (known: ttl, stale, vary, query, status, compress, lock, cookies, "
-               "etag, invalidates)";
+        return "unknown option (known: ttl, stale, stale-if-error, pass, min-uses, vary, query, "
+               "status, compress, lock, cookies, etag, invalidates)";
     }
     return NULL;
 }

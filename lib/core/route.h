@@ -21,6 +21,11 @@ typedef struct cc_route {
     size_t literal_len;              /* literal text before the first wildcard */
     int64_t ttl_ms;                  /* ttl= or CGICACHE_TTL */
     int64_t stale_ms;                /* stale= or CGICACHE_STALE */
+    int64_t stale_if_error_ms;       /* stale-if-error= [0]: the stored copy for a
+                                      * failed answer, this long past its ttl */
+    int64_t pass_ms;                 /* pass= [30s]: how long an uncacheable answer
+                                      * is remembered (hit-for-pass) */
+    uint32_t min_uses;               /* min-uses= [1]: stored from the Nth request */
     cc_query_mode query;             /* query= */
     size_t nquery;
     char query_names[CC_MAX_LIST][CC_NAME_MAX]; /* sorted, for CC_QUERY_LIST */

@@ -31,11 +31,13 @@
 #define TAGS_MAX 8
 
 /* Lock release is compare-and-delete, and wakes the waiters, in one call:
- * ARGV = value ('' for none), px, token, channel.  The SET is a pcall: a
- * Redis out of memory refuses it, and the lock must still be released and
- * the waiters woken (they would otherwise wait CGICACHE_LOCK_WAIT for a
- * fill that never comes).  The message is the string '1' or '0' (a Lua
- * number would be formatted with printf's %.17g by Redis on every call). */
+ * ARGV = value ('' for none), px, token, channel, what to say when
+ * nothing is stored.  The SET is a pcall: a Redis out of memory refuses
+ * it, and the lock must still be released and the waiters woken (they
+ * would otherwise wait CGICACHE_LOCK_WAIT for a fill that never comes).
+ * The message is a string: '1' stored, '0' not stored, 'e' the app
+ * failed (a Lua number would be formatted with printf's %.17g by Redis
+ * on every call). */
 static const char store_and_release[] =
     "local stored = '0'\n"
     "if ARGV[1] ~= '' then\n"
@@ -43,7 +45,7 @@ static const char store_and_release[] =
     "  if type(r) == 'table' and r.err then stored = r.err else stored = '1' end\n"
     "end\n"
     "if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end\n"
-    "redis.call('PUBLISH', ARGV[4], stored == '1' and '1' or '0')\n"
+    "redis.call('PUBLISH', ARGV[4], stored == '1' and '1' or ARGV[5])\n"
     "if stored ~= '1' and stored ~= '0' then return redis.error_reply(stored) end\n"
     "return stored\n";
 
@@ -56,7 +58,20 @@ static const char lock_if_unchanged[] =
     "if redis.call('GETRANGE', KEYS[1], -8, -1) ~= ARGV[3] then return 0 end\n"
     "return redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2])\n";
 
-/* The key's lock or fill channel into out. */
+/* A key is remembered as uncacheable (hit-for-pass) only while it holds
+ * what the lookup saw (compared as lock_if_unchanged does): an entry
+ * another worker stored since then stays.  KEYS = entry; ARGV = the
+ * marker, px, the tail seen. */
+static const char mark_pass[] =
+    "if redis.call('GETRANGE', KEYS[1], -8, -1) ~= ARGV[3] then return 0 end\n"
+    "return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n";
+
+/* A request counted for min-uses=: the count lives px from the first. */
+static const char count_use[] = "local n = redis.call('INCR', KEYS[1])\n"
+                                "if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end\n"
+                                "return n\n";
+
+/* The key's lock, fill channel or use count into out. */
 static int derived(const cc_config *cfg, const cc_key *key, cc_ks_kind kind, char *out, size_t cap)
 {
     return cc_keyspace_of_entry(cfg, kind, key->redis, key->redis_len, out, cap);
@@ -104,6 +119,8 @@ static cc_found_state judge(const cc_key *key, cc_found *f, const char *value, s
     cc_entry *e = &f->entry;
     if (value == NULL)
         return CC_FOUND_NONE;
+    if (len == sizeof CC_PASS_MARKER - 1 && memcmp(value, CC_PASS_MARKER, len) == 0)
+        return CC_FOUND_PASS;
     if (cc_entry_decode(value, len, e, &f->scratch) != 0) {
         cc_debug("%s: stored value does not decode; treated as a miss", key->full);
         return CC_FOUND_NONE;
@@ -118,7 +135,8 @@ static cc_found_state judge(const cc_key *key, cc_found *f, const char *value, s
         return CC_FOUND_FRESH;
     if (now < e->stored_at_ms + e->ttl_ms + e->stale_ms)
         return CC_FOUND_STALE;
-    return CC_FOUND_NONE;
+    /* Kept past its stale window (stale-if-error): the engine decides. */
+    return CC_FOUND_FALLBACK;
 }
 
 static void draw_generation(char *out)
@@ -212,8 +230,11 @@ int cc_cache_lookup(cc_store *s, const cc_config *cfg, cc_key *key, int64_t now_
         memcpy(out->tail, value + vlen - out->tail_len, out->tail_len);
     out->reply = reply;
     out->state = judge(key, out, value, vlen, now_ms);
-    if (out->state == CC_FOUND_NONE)
+    if (out->state == CC_FOUND_NONE || out->state == CC_FOUND_PASS) {
+        cc_found_state state = out->state;
         cc_cache_found_free(out);      /* keeps generation and tail */
+        out->state = state;
+    }
     return 0;
 }
 
@@ -277,16 +298,16 @@ int cc_cache_wait_fill(cc_store *s, const cc_config *cfg, cc_key *key, cc_found 
     int64_t deadline = cc_mono_ms() + cfg->lock_wait_ms;
     memset(out, 0, sizeof *out);
     if (derived(cfg, key, CC_KS_FILL, channel, sizeof channel) < 0)
-        return -1;
+        return CC_FILL_NONE;
     /* A connection of its own: once subscribed it cannot run commands. */
     cc_store *sub = cc_store_open(cfg);
     if (sub == NULL)
-        return -1;
+        return CC_FILL_NONE;
     cc_cmd subscribe = {0};
     cc_cmd_arg(&subscribe, "SUBSCRIBE", (size_t)-1);
     cc_cmd_arg(&subscribe, channel, (size_t)-1);
     redisReply *reply = cc_store_command(sub, &subscribe);
-    int rc = -1;
+    int rc = CC_FILL_NONE;
     if (reply != NULL) {
         freeReplyObject(reply);
         /* Subscribed first, then looked: a fill in between is not missed. */
@@ -317,13 +338,41 @@ int cc_cache_wait_fill(cc_store *s, const cc_config *cfg, cc_key *key, cc_found 
             }
             if (holder == CC_HOLDER_RELEASED)
                 continue;       /* released since the lookup: one more look */
-            if (push == NULL)
-                break;          /* waited long enough, or the holder died: answer uncached */
+            if (push == NULL) {
+                /* Waited long enough, or the holder died: answer uncached. */
+                if (holder == CC_HOLDER_DEAD)
+                    rc = CC_FILL_FAILED;
+                break;
+            }
+            /* ["message", channel, what the holder said] */
+            if (push->type == REDIS_REPLY_ARRAY && push->elements == 3 &&
+                push->element[2]->type == REDIS_REPLY_STRING && push->element[2]->len == 1 &&
+                push->element[2]->str[0] == 'e')
+                rc = CC_FILL_FAILED;
             freeReplyObject(push);
         }
     }
     cc_store_close(sub);
     return rc;
+}
+
+long long cc_cache_count_use(cc_store *s, const cc_config *cfg, const cc_key *key, int64_t px)
+{
+    char uses[CC_KEY_HASH_OVER + 16], px_text[24];
+    if (s == NULL || derived(cfg, key, CC_KS_USES, uses, sizeof uses) < 0)
+        return -1;
+    snprintf(px_text, sizeof px_text, "%lld", (long long)px);
+    cc_cmd cmd = {0};
+    cc_cmd_arg(&cmd, "EVAL", (size_t)-1);
+    cc_cmd_arg(&cmd, count_use, sizeof count_use - 1);
+    cc_cmd_arg(&cmd, "1", 1);
+    cc_cmd_arg(&cmd, uses, (size_t)-1);
+    cc_cmd_arg(&cmd, px_text, (size_t)-1);
+    redisReply *reply = run_counted(cfg, s, &cmd);
+    long long n = reply != NULL && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+    if (reply != NULL)
+        freeReplyObject(reply);
+    return n;
 }
 
 /* Splits a tags header value into at most TAGS_MAX SADD + PEXPIRE
@@ -390,19 +439,40 @@ static size_t generation_commands(const cc_key *key, const char *life, cc_cmd *c
     return n;
 }
 
-int cc_cache_store(cc_store *s, const cc_config *cfg, const cc_key *key, const char *value,
-                   size_t len, int64_t px_ms, const char *tags, size_t tags_len, const char *token)
+/* The command remembering fill's key as uncacheable (pass=), into cmd;
+ * false when there is nothing to remember. */
+static bool pass_command(const cc_key *key, const cc_fill *fill, char *px, size_t px_cap,
+                         cc_cmd *cmd)
 {
-    cc_cmd cmds[3 + 1 + 3 * TAGS_MAX];
+    if (fill->value != NULL || fill->failed || fill->pass_ms <= 0)
+        return false;
+    snprintf(px, px_cap, "%lld", (long long)fill->pass_ms);
+    cc_cmd_arg(cmd, "EVAL", (size_t)-1);
+    cc_cmd_arg(cmd, mark_pass, sizeof mark_pass - 1);
+    cc_cmd_arg(cmd, "1", 1);
+    cc_cmd_arg(cmd, key->redis, key->redis_len);
+    cc_cmd_arg(cmd, CC_PASS_MARKER, sizeof CC_PASS_MARKER - 1);
+    cc_cmd_arg(cmd, px, (size_t)-1);
+    cc_cmd_arg(cmd, fill->seen != NULL ? fill->seen : "", fill->seen_len);
+    return true;
+}
+
+int cc_cache_store(cc_store *s, const cc_config *cfg, const cc_key *key, const cc_fill *fill)
+{
+    cc_cmd cmds[3 + 2 + 3 * TAGS_MAX];
     char names[TAGS_MAX][CC_NAME_MAX * 2 + 8];
-    char px[24], life[24], lock[CC_KEY_HASH_OVER + 16], channel[CC_KEY_HASH_OVER + 16];
+    char px[24], pass_px[24], life[24], lock[CC_KEY_HASH_OVER + 16], channel[CC_KEY_HASH_OVER + 16];
+    const char *value = fill->value, *token = fill->token;
+    size_t len = fill->len;
     if (s == NULL)
         return -1;
     memset(cmds, 0, sizeof cmds);
-    snprintf(px, sizeof px, "%lld", (long long)px_ms);
+    snprintf(px, sizeof px, "%lld", (long long)fill->px);
     snprintf(life, sizeof life, "%lld", (long long)CC_URL_GEN_LIFE_MS);
-    /* The generations first: Redis runs a connection's commands in order. */
+    /* The generations first: Redis runs a connection's commands in order.
+     * A key remembered as uncacheable is so before its waiters wake. */
     size_t gens = value != NULL ? generation_commands(key, life, cmds) : 0;
+    gens += pass_command(key, fill, pass_px, sizeof pass_px, &cmds[gens]);
     cc_cmd *entry = &cmds[gens];
     size_t ncmd = gens + 1;
     if (token != NULL) {
@@ -418,22 +488,25 @@ int cc_cache_store(cc_store *s, const cc_config *cfg, const cc_key *key, const c
         cc_cmd_arg(entry, px, (size_t)-1);
         cc_cmd_arg(entry, token, (size_t)-1);
         cc_cmd_arg(entry, channel, (size_t)-1);
+        cc_cmd_arg(entry, fill->failed ? "e" : "0", 1);
     } else if (value != NULL) {
         cc_cmd_arg(entry, "SET", (size_t)-1);
         cc_cmd_arg(entry, key->redis, key->redis_len);
         cc_cmd_arg(entry, value, len);
         cc_cmd_arg(entry, "PX", (size_t)-1);
         cc_cmd_arg(entry, px, (size_t)-1);
+    } else if (gens > 0) {
+        ncmd = gens;              /* only remembered as uncacheable */
     } else {
         return 0;
     }
-    if (value != NULL && tags != NULL)
-        ncmd += tag_commands(cfg, key, tags, tags_len, px, cmds + ncmd, names);
+    if (value != NULL && fill->tags != NULL)
+        ncmd += tag_commands(cfg, key, fill->tags, fill->tags_len, px, cmds + ncmd, names);
     /* The client has its response: nobody waits for this round trip. */
     if (cc_store_send(s, ncmd, cmds) != 0)
         return -1;
     if (value != NULL)
-        cc_debug("storing %s (%zu bytes for %lld ms)", key->full, len, (long long)px_ms);
+        cc_debug("storing %s (%zu bytes for %lld ms)", key->full, len, (long long)fill->px);
     return value != NULL ? 1 : 0;
 }
 

@@ -15,7 +15,8 @@
 #include "keyspace.h"
 
 const char *const cc_stat_names[CC_STAT_KINDS] = {
-    "hit", "miss", "stale", "bypass", "no_cache", "collapsed", "store", "store_error", "near_hit",
+    "hit",   "miss",        "stale",    "bypass",         "no_cache", "collapsed",
+    "store", "store_error", "near_hit", "stale_if_error", "pass",     "min_uses_skip",
 };
 
 #define FLUSH_EVERY_MS 1000

@@ -23,6 +23,9 @@ typedef enum {
     CC_STAT_STORE,
     CC_STAT_STORE_ERROR,
     CC_STAT_NEAR,             /* hits from a worker's own memory (also in HIT) */
+    CC_STAT_STALE_IF_ERROR,   /* a stored copy served for a failed answer */
+    CC_STAT_PASS,             /* misses that skipped the lock: known uncacheable */
+    CC_STAT_MIN_USES_SKIP,    /* misses not stored: asked fewer than min-uses times */
     CC_STAT_KINDS
 } cc_stat;
 

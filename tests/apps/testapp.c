@@ -22,7 +22,9 @@
  * computes from what it read first, as a real app would).
  * While a file named APP_COUNTER.fail exists, every answer is a 500 (to
  * make a background refresh fail); while APP_COUNTER.crash exists, the app
- * aborts after its head (to kill a lock holder mid-compute).
+ * aborts after its head (to kill a lock holder mid-compute); while
+ * APP_COUNTER.die exists, it aborts before writing anything, and while
+ * APP_COUNTER.empty exists it finishes the request without a byte.
  * Each request the app really runs appends "<METHOD> <URI>" to the file
  * named by APP_COUNTER, read once at start: getenv() inside the accept
  * loop would read a finished request's params.  Bodies carry the per
@@ -38,6 +40,8 @@ static const char *counter_path;
 static char fail_path[4096];
 static char data_path[4096];
 static char crash_path[4096];
+static char die_path[4096];
+static char empty_path[4096];
 
 static void read_data(char *out, size_t cap)
 {
@@ -130,10 +134,13 @@ static const struct {
 int main(void)
 {
     counter_path = getenv("APP_COUNTER");
-    if (counter_path != NULL)
-        snprintf(fail_path, sizeof fail_path, "%s.fail", counter_path),
-            snprintf(data_path, sizeof data_path, "%s.data", counter_path),
-            snprintf(crash_path, sizeof crash_path, "%s.crash", counter_path);
+    if (counter_path != NULL) {
+        snprintf(fail_path, sizeof fail_path, "%s.fail", counter_path);
+        snprintf(data_path, sizeof data_path, "%s.data", counter_path);
+        snprintf(crash_path, sizeof crash_path, "%s.crash", counter_path);
+        snprintf(die_path, sizeof die_path, "%s.die", counter_path);
+        snprintf(empty_path, sizeof empty_path, "%s.empty", counter_path);
+    }
     FCGX_Request r;
     srandom((unsigned)getpid() ^ (unsigned)time(NULL));
     FCGX_Init();
@@ -153,6 +160,12 @@ int main(void)
         }
         if (*flag(q, "sleep_ms", v, sizeof v))
             usleep((useconds_t)atoi(v) * 1000);
+        if (die_path[0] && access(die_path, F_OK) == 0)
+            abort();
+        if (empty_path[0] && access(empty_path, F_OK) == 0) {
+            FCGX_Finish_r(&r);
+            continue;
+        }
         if (*flag(q, "fail", v, sizeof v) || (fail_path[0] && access(fail_path, F_OK) == 0))
             FCGX_FPrintF(r.out, "Status: 500 Internal Server Error%s", nl);
         if (*flag(q, "status", v, sizeof v))

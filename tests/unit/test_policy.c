@@ -692,3 +692,71 @@ Test(policy_response, per_status_lifetimes, .init = setup)
         cr_expect_not_null(cc_route_parse(&r, spec, msg, sizeof msg), "%s", bad[i]);
     }
 }
+
+/* The stale-if-error window, read from a stored head (RFC 5861). */
+static int64_t window(const cc_route *r, const char *head)
+{
+    return cc_policy_error_window(r, head, strlen(head));
+}
+
+Test(policy_response, stale_if_error_window, .init = setup)
+{
+    cc_route r;
+    char msg[128];
+    init_route(&r, "sie");
+    cr_expect_eq(window(&r, "Status: 200 OK\r\n"), 0, "no option, no directive: none");
+    cr_assert_null(cc_route_parse(&r, "/x/* stale-if-error=1h", msg, sizeof msg));
+    cr_expect_eq(window(&r, "Status: 200 OK\r\nContent-Type: text/html\r\n"), 3600000);
+    /* The app's own directive wins, longer or shorter. */
+    cr_expect_eq(window(&r, "Cache-Control: max-age=5, stale-if-error=30\r\n"), 30000);
+    cr_expect_eq(window(&r, "cache-control: STALE-IF-ERROR=7200\r\n"), 7200000);
+    cr_expect_eq(window(&r, "Cache-Control: max-age=5\r\nCache-Control: stale-if-error=0\r\n"), 0);
+    /* Two lines that agree are one; that disagree, or malformed: none. */
+    cr_expect_eq(window(&r,
+                        "Cache-Control: stale-if-error=9\r\nCache-Control: stale-if-error=9\r\n"),
+                 9000);
+    cr_expect_eq(window(&r,
+                        "Cache-Control: stale-if-error=9\r\nCache-Control: stale-if-error=8\r\n"),
+                 0);
+    const char *malformed[] = {"Cache-Control: stale-if-error=\r\n",
+                               "Cache-Control: stale-if-error=x\r\n",
+                               "Cache-Control: stale-if-error=-1\r\n",
+                               "Cache-Control: stale-if-error=1.5\r\n"};
+    for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++)
+        cr_expect_eq(window(&r, malformed[i]), 0, "%s", malformed[i]);
+    /* must-revalidate and proxy-revalidate forbid it unless the app asks. */
+    cr_expect_eq(window(&r, "Cache-Control: max-age=5, must-revalidate\r\n"), 0);
+    cr_expect_eq(window(&r, "Cache-Control: max-age=5\r\nCache-Control: proxy-revalidate\r\n"), 0);
+    cr_expect_eq(window(&r, "Cache-Control: must-revalidate, stale-if-error=60\r\n"), 60000);
+    /* Other fields that only look like it do not count. */
+    cr_expect_eq(window(&r, "X-Cache-Control: stale-if-error=5\r\n"), 3600000);
+    cr_expect_eq(window(&r, "Cache-Control: stale-if-errors=5\r\n"), 3600000);
+    /* A century at most: ms never overflow. */
+    cr_expect_eq(window(&r, "Cache-Control: stale-if-error=99999999999999999999\r\n"),
+                 CC_SECONDS_MAX * 1000);
+}
+
+Test(policy_response, fallback_options_parse, .init = setup)
+{
+    cc_route r;
+    char msg[128];
+    init_route(&r, "opts");
+    cr_assert_null(
+        cc_route_parse(&r, "/x/* stale-if-error=90s pass=5s min-uses=4", msg, sizeof msg));
+    cr_expect_eq(r.stale_if_error_ms, 90000);
+    cr_expect_eq(r.pass_ms, 5000);
+    cr_expect_eq(r.min_uses, 4);
+    init_route(&r, "opts");
+    cr_assert_null(cc_route_parse(&r, "/x/* pass=0 min-uses=1", msg, sizeof msg));
+    cr_expect_eq(r.pass_ms, 0);
+    const char *bad[] = {"stale-if-error=soon", "pass=-1",          "min-uses=0",
+                         "min-uses=",           "min-uses=x",       "min-uses=2x",
+                         "min-uses=-3",         "min-uses=1000001", "min-uses=+2"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char spec[64];
+        snprintf(spec, sizeof spec, "/x/* %s", bad[i]);
+        init_route(&r, "bad");
+        const char *why = cc_route_parse(&r, spec, msg, sizeof msg);
+        cr_expect_not_null(why, "%s accepted", bad[i]);
+    }
+}

@@ -400,13 +400,14 @@ typedef struct waiter {
     outcome o;
     int64_t ms;
     pthread_t thread;
+    char uri[64];            /* "" for /page?c=1 */
 } waiter;
 
 static void *wait_main(void *arg)
 {
     waiter *w = arg;
     int64_t start = cc_mono_ms();
-    begin(&w->o, "GET", "/page?c=1");
+    begin(&w->o, "GET", w->uri[0] != '\0' ? w->uri : "/page?c=1");
     w->ms = cc_mono_ms() - start;
     if (mine != NULL)
         cc_store_close(mine);
@@ -420,7 +421,7 @@ Test(engine, collapsed_waiter_gets_the_fill)
     outcome lead;
     begin(&lead, "GET", "/page?c=1");
     cr_assert_eq(lead.action, CC_ACT_RUN);
-    waiter w;
+    waiter w = {.uri = ""};
     pthread_create(&w.thread, NULL, wait_main, &w);
     sleep_ms(150);                /* the waiter is subscribed and waiting */
     app(&lead, NULL, "computed once");
@@ -441,7 +442,7 @@ Test(engine, collapsed_waiter_times_out_to_run)
     outcome lead;
     begin(&lead, "GET", "/page?c=1");
     cr_assert_eq(lead.action, CC_ACT_RUN);
-    waiter w;
+    waiter w = {.uri = ""};
     pthread_create(&w.thread, NULL, wait_main, &w);
     pthread_join(w.thread, NULL);
     cr_assert_eq(w.o.action, CC_ACT_RUN);
@@ -500,7 +501,7 @@ Test(engine, waiter_does_not_wait_for_a_dead_holder)
     cc_store_close(mine);
     mine = NULL;
     cr_assert_eq(count_keys("*#lock:*"), 1);
-    waiter w;
+    waiter w = {.uri = ""};
     pthread_create(&w.thread, NULL, wait_main, &w);
     pthread_join(w.thread, NULL);
     cr_assert_eq(w.o.action, CC_ACT_RUN);
@@ -724,4 +725,256 @@ Test(engine, each_outcome_adds_to_its_counter)
     cr_assert_eq(counter("page", "hit"), 1);
     cr_assert_eq(counter("page", "store"), 1);
     cr_assert_eq(counter("form", "bypass"), 1);
+}
+
+/* ---- failed answers, uncacheable keys, min-uses ---------------------------- */
+
+static const char *const fallback_routes[] = {
+    "CGICACHE_ROUTE_fb=GET /fb* ttl=300ms stale-if-error=60s",
+    "CGICACHE_ROUTE_pz=GET /pz* ttl=60 pass=5s",
+    "CGICACHE_ROUTE_mu=GET /mu* ttl=60 min-uses=2",
+    "CGICACHE_MAX_SIZE=1k",
+    NULL,
+};
+
+/* The app writes text (head and body as it likes) and ends its output. */
+static void app_says(outcome *o, const char *text)
+{
+    cc_sink sink = {sink_write, &o->out};
+    cr_assert_eq(cc_engine_write(o->txn, &sink, text, strlen(text)), 0);
+    cr_assert_eq(cc_engine_end_output(o->txn, &sink), 0);
+}
+
+/* Waits until Redis has done what the last finish sent. */
+static void settle(void)
+{
+    cc_cmd ping = {0};
+    cc_cmd_arg(&ping, "PING", (size_t)-1);
+    redisReply *r = cc_store_command(test_store(NULL, cfg), &ping);
+    if (r != NULL)
+        freeReplyObject(r);
+}
+
+/* A stored /fb page, past its ttl and stale window: a fallback only. */
+static void expired_fallback(const char *uri, const char *body)
+{
+    fill(uri, body);
+    sleep_ms(350);
+}
+
+Test(engine, server_error_gets_the_stored_copy)
+{
+    setup(fallback_routes);
+    expired_fallback("/fb1", "good page");
+    outcome o;
+    begin(&o, "GET", "/fb1");
+    cr_assert_eq(o.action, CC_ACT_RUN, "expired: the app is asked");
+    app_says(&o, "Status: 503 Busy\r\nContent-Type: text/plain\r\n\r\nerror page");
+    cr_assert(has(&o.out, "X-Cache-Status: STALE\r\n"), "%.*s", (int)o.out.len, o.out.data);
+    cr_assert(has(&o.out, "fwd=uri-miss; fwd-status=503\r\n"));
+    cr_assert(ends_with(&o.out, "\r\n\r\ngood page"));
+    cr_assert_not(has(&o.out, "error page"), "none of the app's answer goes out");
+    cc_engine_finish(o.txn, true);
+    o.txn = NULL;
+    settle();
+    cr_assert_eq(count_keys("*#lock:*"), 0, "the lock was released");
+    done(&o);
+    /* The good entry is kept, and serves the next failure too. */
+    begin(&o, "GET", "/fb1");
+    cr_assert_eq(o.action, CC_ACT_RUN);
+    app_says(&o, "Status: 500 Oops\r\n\r\n");
+    cr_assert(ends_with(&o.out, "\r\n\r\ngood page"));
+    done(&o);
+    /* A good answer replaces it as usual. */
+    begin(&o, "GET", "/fb1");
+    app_says(&o, "Content-Type: text/plain\r\n\r\nnew page");
+    cr_assert(has(&o.out, "X-Cache-Status: MISS\r\n"));
+    cr_assert(ends_with(&o.out, "new page"));
+    done(&o);
+}
+
+Test(engine, answer_without_a_head_gets_the_stored_copy)
+{
+    setup(fallback_routes);
+    expired_fallback("/fb2", "good page");
+    const char *answers[] = {"", "Content-Type: text/pl", "no colon here\r\n\r\nbody"};
+    for (size_t i = 0; i < sizeof answers / sizeof answers[0]; i++) {
+        outcome o;
+        begin(&o, "GET", "/fb2");
+        cr_assert_eq(o.action, CC_ACT_RUN);
+        app_says(&o, answers[i]);
+        cr_assert(has(&o.out, "X-Cache-Status: STALE\r\n"), "'%s': %.*s", answers[i],
+                  (int)o.out.len, o.out.data);
+        cr_assert(has(&o.out, "detail=app-failed"));
+        cr_assert(ends_with(&o.out, "good page"));
+        done(&o);
+    }
+}
+
+Test(engine, held_answer_replaced_when_the_app_then_fails)
+{
+    setup(fallback_routes);
+    expired_fallback("/fb3", "good page");
+    outcome o;
+    begin(&o, "GET", "/fb3");
+    cr_assert(cc_engine_hold_to_end(o.txn), "a fallback exists: held");
+    cc_sink sink = {sink_write, &o.out};
+    const char *page = "Content-Type: text/plain\r\n\r\nfresh page";
+    cr_assert_eq(cc_engine_write(o.txn, &sink, page, strlen(page)), 0);
+    cr_assert_eq(o.out.len, 0, "nothing goes out before the app has ended");
+    cc_engine_app_failed(o.txn);
+    cr_assert_eq(cc_engine_end_output(o.txn, &sink), 0);
+    cr_assert(has(&o.out, "X-Cache-Status: STALE\r\n"));
+    cr_assert(ends_with(&o.out, "good page"));
+    cc_engine_finish(o.txn, false);
+    o.txn = NULL;
+    done(&o);
+    /* Held, and the app ends well: its answer goes out whole, stored. */
+    begin(&o, "GET", "/fb3");
+    cr_assert(cc_engine_hold_to_end(o.txn));
+    app_says(&o, page);
+    cr_assert(has(&o.out, "X-Cache-Status: MISS\r\n"));
+    cr_assert(ends_with(&o.out, "fresh page"));
+    done(&o);
+    /* No fallback: nothing is held. */
+    begin(&o, "GET", "/fb3-none");
+    cr_assert_not(cc_engine_hold_to_end(o.txn));
+    done(&o);
+}
+
+Test(engine, held_answer_past_max_size_streams_and_gives_up_the_fallback)
+{
+    setup(fallback_routes);       /* CGICACHE_MAX_SIZE=1k */
+    expired_fallback("/fb4", "good page");
+    outcome o;
+    begin(&o, "GET", "/fb4");
+    cr_assert(cc_engine_hold_to_end(o.txn));
+    cc_sink sink = {sink_write, &o.out};
+    const char *head = "Content-Type: text/plain\r\n\r\n";
+    char big[700];
+    memset(big, 'x', sizeof big);
+    cr_assert_eq(cc_engine_write(o.txn, &sink, head, strlen(head)), 0);
+    cr_assert_eq(cc_engine_write(o.txn, &sink, big, sizeof big), 0);
+    cr_assert_eq(o.out.len, 0);
+    cr_assert_eq(cc_engine_write(o.txn, &sink, big, sizeof big), 0);
+    cr_assert_gt(o.out.len, 2 * sizeof big, "past the bound, it streams");
+    cc_engine_app_failed(o.txn);
+    cr_assert_eq(cc_engine_end_output(o.txn, &sink), 0);
+    cr_assert_not(has(&o.out, "good page"), "the fallback was let go");
+    cr_assert(has(&o.out, "X-Cache-Status: MISS\r\n"));
+    done(&o);
+}
+
+Test(engine, last_words_prebuilt_while_nothing_is_out)
+{
+    setup(fallback_routes);
+    expired_fallback("/fb5", "good page");
+    outcome o;
+    begin(&o, "GET", "/fb5");
+    cc_buf words = {0};
+    cr_assert(cc_engine_last_words(o.txn, &words));
+    cr_assert(has(&words, "X-Cache-Status: STALE\r\n"));
+    cr_assert(ends_with(&words, "good page"));
+    cr_assert(cc_engine_unanswered(o.txn));
+    app_says(&o, "Content-Type: text/plain\r\n\r\nfresh");
+    cr_assert_not(cc_engine_unanswered(o.txn), "the app's head went out");
+    cc_buf_free(&words);
+    done(&o);
+    begin(&o, "GET", "/fb5-none");
+    cr_assert_not(cc_engine_last_words(o.txn, &words), "no fallback, no last words");
+    done(&o);
+}
+
+Test(engine, waiters_of_a_failed_fill_get_the_stored_copy)
+{
+    setup(fallback_routes);
+    expired_fallback("/fb6", "good page");
+    outcome lead;
+    begin(&lead, "GET", "/fb6");
+    cr_assert_eq(count_keys("*#lock:*"), 1);
+    waiter w = {.uri = "/fb6"};
+    pthread_create(&w.thread, NULL, wait_main, &w);
+    sleep_ms(100);
+    app_says(&lead, "Status: 502 Bad Gateway\r\n\r\n");
+    cc_engine_finish(lead.txn, true);
+    lead.txn = NULL;
+    settle();
+    pthread_join(w.thread, NULL);
+    cr_assert_eq(w.o.action, CC_ACT_SERVE);
+    cr_assert(has(&w.o.hit, "X-Cache-Status: STALE\r\n"), "%.*s", (int)w.o.hit.len, w.o.hit.data);
+    cr_assert(has(&w.o.hit, "detail=fill-failed"));
+    cr_assert(ends_with(&w.o.hit, "good page"));
+    cr_assert_lt(w.ms, 1000, "woken by the holder, not by a timeout");
+    done(&w.o);
+    done(&lead);
+}
+
+Test(engine, uncacheable_answer_is_remembered_and_skips_the_lock)
+{
+    setup(fallback_routes);
+    outcome o;
+    begin(&o, "GET", "/pz");
+    cr_assert_eq(count_keys("*#lock:*"), 1, "the first request takes the lock");
+    app_says(&o, "Set-Cookie: s=1\r\nContent-Type: text/plain\r\n\r\nmine");
+    cc_engine_finish(o.txn, true);
+    o.txn = NULL;
+    settle();
+    done(&o);
+    char *key = one_key("cgicache:pz:*");
+    redisReply *r = R("GET %s", key);
+    cr_assert_str_eq(r->str, "cgicache:pass");
+    r = R("PTTL %s", key);
+    cr_assert(r->integer > 4000 && r->integer <= 5000, "pass=5s: %lld", r->integer);
+    cr_assert_eq(count_keys("*#lock:*"), 0);
+    /* The next requests run at once, without the lock. */
+    begin(&o, "GET", "/pz");
+    cr_assert_eq(o.action, CC_ACT_RUN);
+    cr_assert_eq(count_keys("*#lock:*"), 0, "no lock taken");
+    /* ... and a cacheable answer is stored over the mark. */
+    app_says(&o, "Content-Type: text/plain\r\n\r\nfor all");
+    cc_engine_finish(o.txn, true);
+    o.txn = NULL;
+    settle();
+    done(&o);
+    begin(&o, "GET", "/pz");
+    cr_assert_eq(o.action, CC_ACT_SERVE);
+    cr_assert(ends_with(&o.hit, "for all"));
+    done(&o);
+    /* A 5xx is a failure, never remembered as uncacheable. */
+    begin(&o, "GET", "/pz-err");
+    app_says(&o, "Status: 500 Oops\r\n\r\n");
+    cc_engine_finish(o.txn, true);
+    o.txn = NULL;
+    settle();
+    cr_assert_eq(count_keys("cgicache:pz:*pz-err*"), 0);
+    done(&o);
+    free(key);
+}
+
+Test(engine, min_uses_stores_from_the_nth_request)
+{
+    setup(fallback_routes);
+    outcome o;
+    begin(&o, "GET", "/mu");
+    cr_assert_eq(o.action, CC_ACT_RUN);
+    cr_assert_eq(count_keys("*#lock:*"), 0, "a first use takes no lock");
+    app_says(&o, "Content-Type: text/plain\r\n\r\nonce");
+    cr_assert(has(&o.out, "Cache-Status: cgicache; fwd=uri-miss\r\n"), "%.*s", (int)o.out.len,
+              o.out.data);
+    cc_engine_finish(o.txn, true);
+    o.txn = NULL;
+    settle();
+    done(&o);
+    cr_assert_eq(count_entries("mu"), 0, "not stored");
+    begin(&o, "GET", "/mu");
+    app_says(&o, "Content-Type: text/plain\r\n\r\ntwice");
+    cr_assert(has(&o.out, "; stored\r\n"));
+    cc_engine_finish(o.txn, true);
+    o.txn = NULL;
+    settle();
+    done(&o);
+    begin(&o, "GET", "/mu");
+    cr_assert_eq(o.action, CC_ACT_SERVE);
+    cr_assert(ends_with(&o.hit, "twice"));
+    done(&o);
 }
