@@ -385,7 +385,10 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
     }
     /* Another worker is computing this key: wait for its fill (and take
      * it, unless it is in a coding this client does not take). */
-    if (cc_cache_wait_fill(s, t->cfg, &t->key, &found) == 0) {
+    int64_t waited = cc_mono_ms();
+    int filled = cc_cache_wait_fill(s, t->cfg, &t->key, &found);
+    cc_stats_lock_wait(t->cfg, t->route, cc_mono_ms() - waited);
+    if (filled == 0) {
         bool taken = cc_hit_acceptable(&found.entry, t->ask.accept_encoding);
         if (taken) {
             t->outcome = CC_OUT_COLLAPSED;
@@ -400,6 +403,7 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
             cc_buf_free(hit);
         }
     }
+    cc_stats_count(t->cfg, t->route, CC_STAT_LOCK_GAVE_UP);
     t->store = false;             /* as nginx: a timed-out waiter does not store */
     return CC_ACT_RUN;
 }
