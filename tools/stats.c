@@ -171,7 +171,9 @@ static const struct {
                            "Requests that waited for another request's computation of the "
                            "same key.",
                            NULL},
-    [CC_STAT_LOCK_WAIT_MS] = {"cgicache_lock_wait_seconds_total", "Time spent in those waits.",
+    [CC_STAT_LOCK_WAIT_MS] = {"cgicache_lock_wait_seconds_total",
+                              "Time requests spent waiting for another request's computation "
+                              "of the same key.",
                               NULL, true},
     [CC_STAT_LOCK_GAVE_UP] = {"cgicache_lock_gave_up_total",
                               "Lock waits that ended without the other's response (it took "
