@@ -6,10 +6,11 @@
  * worker's numbers (a second late at most) and the hit path never pays a
  * round trip for them.
  *
- * The Redis connection's own failures are counted the same way, for the
- * whole process rather than per route, in "<prefix>:#stats:#redis" (no
- * route is named "#redis"): they happen while Redis is away, so they
- * wait in memory for the first batch that gets through. */
+ * The Redis connection's own failures, counted by store.c for the whole
+ * process (cc_store_counters), go the same way to "<prefix>:#stats:#redis"
+ * (no route is named "#redis").  They happen while Redis is away, so a
+ * batch that does not get through gives its counts back: they wait in
+ * memory for the first batch that does. */
 #ifndef CGICACHE_STATS_H
 #define CGICACHE_STATS_H
 

@@ -62,7 +62,7 @@ table=$("$CC_TOOL" stats)
 expect_contains "stats: the table has the new columns" "$table" "lock_wait_ms"
 expect_contains "stats: ... and the Redis counters" "$table" "redis: 0 error(s), 0 breaker opening(s)"
 
-prom=$("$CC_TOOL" stats --prometheus | python3 "$TOP/tests/integration/prom_check.py")
+prom=$("$CC_TOOL" stats --prometheus | python3 "$TOP/tests/integration/prom_check.py" --typed)
 expect_eq "stats --prometheus: the format holds (prom_check.py)" "$?" 0
 sample() { printf '%s\n' "$prom" | awk -v k="$1" '$1 == k { print $2 }'; }
 expect_eq "stats --prometheus: requests by outcome" \
@@ -103,18 +103,19 @@ expect_eq "back: the Redis error and the breaker opening, flushed" \
 # solo's misses: /pages/flush1c (counted after its batch went), down, down2.
 expect_eq "back: the counts taken by the batch that failed, not lost" \
     "$(field pages bypass) $(field pages miss)" "1 3"
-prom=$("$CC_TOOL" stats --prometheus | python3 "$TOP/tests/integration/prom_check.py")
+prom=$("$CC_TOOL" stats --prometheus | python3 "$TOP/tests/integration/prom_check.py" --typed)
 expect_eq "stats --prometheus: the format holds" "$?" 0
 expect_eq "stats --prometheus: Redis's counters" \
     "$(sample 'cgicache_redis_errors_total{}') $(sample 'cgicache_redis_breaker_openings_total{}')" "1 1"
 "$CC_TOOL" stats --reset >/dev/null
 expect_eq "stats --reset: Redis's counters too" "$(field '#redis' redis_error)" 0
 
-# The escapes prom_check.py holds the format to.
+# What prom_check.py holds the format to.
 for bad in 'x_total{a="\q"} 1' '# TYPE x_total counter
 x_total -1' '# TYPE x counter
-x 1'; do
-    printf '%s\n' "$bad" | python3 "$TOP/tests/integration/prom_check.py" >/dev/null 2>&1 &&
+x 1' '# HELP x_total a counter
+x_total 1'; do
+    printf '%s\n' "$bad" | python3 "$TOP/tests/integration/prom_check.py" --typed >/dev/null 2>&1 &&
         not_ok "prom_check.py takes what the format forbids: $bad" || ok "prom_check.py refuses: $(printf '%s' "$bad" | tr '\n' '|')"
 done
 finish
