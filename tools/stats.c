@@ -157,15 +157,15 @@ static const struct {
     [CC_STAT_NEAR] = {"cgicache_near_hits_total",
                       "Hits served from a worker's own memory (also counted as hits).", NULL},
     [CC_STAT_STALE_IF_ERROR] = {"cgicache_stale_if_error_total",
-                                "Stale copies served because the app failed (stale-if-error).",
+                                "Failed answers replaced by the stored copy (stale-if-error).",
                                 NULL},
-    [CC_STAT_PASS] = {"cgicache_passes_total",
-                      "Requests that ran the app without waiting for the lock, their key "
-                      "remembered as uncacheable (hit-for-pass).",
+    [CC_STAT_PASS] = {"cgicache_pass_total",
+                      "Misses that skipped the fill lock: the key is remembered as "
+                      "uncacheable (pass=).",
                       NULL},
     [CC_STAT_MIN_USES_SKIP] = {"cgicache_min_uses_skips_total",
-                               "Misses not stored because the key had not yet been asked "
-                               "min-uses times.",
+                               "Misses not stored: the key was asked for fewer than min-uses "
+                               "times.",
                                NULL},
     [CC_STAT_LOCK_WAIT] = {"cgicache_lock_waits_total",
                            "Requests that waited for another request's computation of the "

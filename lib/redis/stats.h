@@ -30,9 +30,9 @@ typedef enum {
     CC_STAT_STORE,
     CC_STAT_STORE_ERROR,
     CC_STAT_NEAR,             /* hits from a worker's own memory (also in HIT) */
-    CC_STAT_STALE_IF_ERROR,   /* a stale copy served because the app failed */
-    CC_STAT_PASS,             /* ran the app without the lock: key remembered uncacheable */
-    CC_STAT_MIN_USES_SKIP,    /* a miss not stored: the key not yet asked min-uses times */
+    CC_STAT_STALE_IF_ERROR,   /* a stored copy served for a failed answer */
+    CC_STAT_PASS,             /* misses that skipped the lock: known uncacheable */
+    CC_STAT_MIN_USES_SKIP,    /* misses not stored: asked fewer than min-uses times */
     CC_STAT_LOCK_WAIT,        /* waits for another request's computation of the key */
     CC_STAT_LOCK_WAIT_MS,     /* their total time, in milliseconds */
     CC_STAT_LOCK_GAVE_UP,     /* waits that ended without its response: the app ran */

@@ -73,7 +73,7 @@ expect_eq "stats --prometheus: the waits' time in seconds" \
     "$(sample 'cgicache_lock_wait_seconds_total{route=slow}')" \
     "$(python3 -c 'import sys; print("%.3f" % (int(sys.argv[1]) / 1000))' "$wait_ms")"
 expect_eq "stats --prometheus: the new families, at zero" \
-    "$(sample 'cgicache_stale_if_error_total{route=slow}') $(sample 'cgicache_passes_total{route=slow}') $(sample 'cgicache_min_uses_skips_total{route=slow}')" "0 0 0"
+    "$(sample 'cgicache_stale_if_error_total{route=slow}') $(sample 'cgicache_pass_total{route=slow}') $(sample 'cgicache_min_uses_skips_total{route=slow}')" "0 0 0"
 expect_eq "stats --prometheus: Redis's counters, without a route" \
     "$(sample 'cgicache_redis_errors_total{}') $(sample 'cgicache_redis_breaker_openings_total{}')" "0 0"
 raw=$("$CC_TOOL" stats --prometheus)
