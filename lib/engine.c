@@ -507,7 +507,9 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
     }
     /* Another worker is computing this key: wait for its fill (and take
      * it, unless it is in a coding this client does not take). */
+    int64_t wait_began = cc_mono_ms();
     int waited = cc_cache_wait_fill(s, t->cfg, &t->key, &found);
+    cc_stats_lock_wait(t->cfg, t->route, cc_mono_ms() - wait_began);
     if (waited == 0) {
         bool taken = cc_hit_acceptable(&found.entry, t->ask.accept_encoding);
         if (taken) {
@@ -526,6 +528,7 @@ static cc_action begin_cacheable(cc_txn *t, cc_txn **txn, cc_buf *hit)
         return CC_ACT_SERVE;      /* the computation waited for failed */
     }
     t->store = false;             /* as nginx: a timed-out waiter does not store */
+    cc_stats_count(t->cfg, t->route, CC_STAT_LOCK_GAVE_UP);
     return CC_ACT_RUN;
 }
 

@@ -1,24 +1,28 @@
 /* stats.c -- `cgicache stats [--reset] [--json | --prometheus]`: per-route
- * counters.
+ * counters, and the Redis connection's.
  *
  * Every worker adds its counts to "<prefix>:#stats:<route>" in Redis (see
- * lib/redis/stats.c), so one read shows the whole fleet.  Counters run from the
- * last --reset, whose time each hash keeps in its "since" field.  The
- * Prometheus form is the text exposition format (version 0.0.4), for
+ * lib/redis/stats.c), and its Redis errors and breaker openings to
+ * "<prefix>:#stats:#redis", so one read shows the whole fleet.  Counters
+ * run from the last --reset, whose time each hash keeps in its "since"
+ * field.  The Prometheus form is the text exposition format (prom.c), for
  * node_exporter's textfile collector or any scraper. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "json.h"
+#include "prom.h"
 #include "stats.h"
 #include "store.h"
 #include "tool.h"
 
-/* Reads one route's counters into counts (zero when absent). */
-static int read_route(cc_store *s, const cc_config *cfg, const char *route,
-                      long long counts[CC_STAT_KINDS], long long *since)
+/* Reads the counters of a hash (a route's, or CC_STATS_REDIS's) named
+ * by names into counts (zero when absent). */
+static int read_counters(cc_store *s, const cc_config *cfg, const char *route,
+                         const char *const *names, int n, long long *counts, long long *since)
 {
     char key[2 * CC_NAME_MAX + 16];
     cc_stats_key(cfg, route, key, sizeof key);
@@ -31,19 +35,32 @@ static int read_route(cc_store *s, const cc_config *cfg, const char *route,
             freeReplyObject(reply);
         return -1;
     }
-    memset(counts, 0, CC_STAT_KINDS * sizeof counts[0]);
+    memset(counts, 0, (size_t)n * sizeof counts[0]);
     *since = 0;
     for (size_t i = 0; i + 1 < reply->elements; i += 2) {
         const char *field = reply->element[i]->str;
         long long v = strtoll(reply->element[i + 1]->str, NULL, 10);
         if (strcmp(field, "since") == 0)
             *since = v;
-        for (int k = 0; k < CC_STAT_KINDS; k++)
-            if (strcmp(field, cc_stat_names[k]) == 0)
+        for (int k = 0; k < n; k++)
+            if (strcmp(field, names[k]) == 0)
                 counts[k] = v;
     }
     freeReplyObject(reply);
     return 0;
+}
+
+static int read_route(cc_store *s, const cc_config *cfg, const char *route,
+                      long long counts[CC_STAT_KINDS], long long *since)
+{
+    return read_counters(s, cfg, route, cc_stat_names, CC_STAT_KINDS, counts, since);
+}
+
+static int read_redis(cc_store *s, const cc_config *cfg, long long counts[CC_STORE_COUNTERS],
+                      long long *since)
+{
+    return read_counters(s, cfg, CC_STATS_REDIS, cc_stats_redis_names, CC_STORE_COUNTERS, counts,
+                         since);
 }
 
 static int reset_route(cc_store *s, const cc_config *cfg, const char *route)
@@ -63,6 +80,13 @@ static int reset_route(cc_store *s, const cc_config *cfg, const char *route)
         return -1;
     cc_store_free_replies(2, replies);
     return 0;
+}
+
+/* A table column: as wide as its name, and at least 10. */
+static int column_width(int k)
+{
+    int w = (int)strlen(cc_stat_names[k]);
+    return w > 10 ? w : 10;
 }
 
 static void print_row(const char *route, const long long counts[CC_STAT_KINDS], json_writer *j)
@@ -85,15 +109,37 @@ static void print_row(const char *route, const long long counts[CC_STAT_KINDS], 
     }
     printf("%-20s", route);
     for (int k = 0; k < CC_STAT_KINDS; k++)
-        printf(" %10lld", counts[k]);
+        printf(" %*lld", column_width(k), counts[k]);
     printf(" %8.1f%%\n", 100 * ratio);
+}
+
+/* The Redis connection's counters: after the routes in JSON, as the
+ * pseudo-route CC_STATS_REDIS (no route has that name); a line of their
+ * own in the table. */
+static void print_redis(const long long counts[CC_STORE_COUNTERS], json_writer *j)
+{
+    if (j == NULL) {
+        printf("redis: %lld error(s), %lld breaker opening(s)\n", counts[CC_STORE_ERROR],
+               counts[CC_STORE_BREAKER_OPEN]);
+        return;
+    }
+    json_object_begin(j);
+    json_key(j, "route");
+    json_string(j, CC_STATS_REDIS);
+    for (int k = 0; k < CC_STORE_COUNTERS; k++) {
+        json_key(j, cc_stats_redis_names[k]);
+        json_int(j, counts[k]);
+    }
+    json_object_end(j);
 }
 
 /* ---- the Prometheus text format ---------------------------------------------- */
 
-/* What each counter is called there: requests by outcome share a family. */
+/* What each counter is called there: requests by outcome share a family;
+ * a time kept in milliseconds is shown in seconds (millis). */
 static const struct {
     const char *family, *help, *outcome;
+    bool millis;
 } families[CC_STAT_KINDS] = {
     [CC_STAT_HIT] = {"cgicache_requests_total", "Requests on a route, by what the cache did.",
                      "hit"},
@@ -121,20 +167,32 @@ static const struct {
                                "Misses not stored: the key was asked for fewer than min-uses "
                                "times.",
                                NULL},
+    [CC_STAT_LOCK_WAIT] = {"cgicache_lock_waits_total",
+                           "Requests that waited for another request's computation of the "
+                           "same key.",
+                           NULL},
+    [CC_STAT_LOCK_WAIT_MS] = {"cgicache_lock_wait_seconds_total",
+                              "Time requests spent waiting for another request's computation "
+                              "of the same key.",
+                              NULL, true},
+    [CC_STAT_LOCK_GAVE_UP] = {"cgicache_lock_gave_up_total",
+                              "Lock waits that ended without the other's response (it took "
+                              "longer than the lock wait, or came in a coding the client does "
+                              "not take): the app ran.",
+                              NULL},
 };
 
-/* A label value, escaped as the format asks (\\, \", \n). */
-static void prom_label(const char *v)
-{
-    for (; *v != '\0'; v++) {
-        if (*v == '\\' || *v == '"')
-            printf("\\%c", *v);
-        else if (*v == '\n')
-            printf("\\n");
-        else
-            putchar(*v);
-    }
-}
+/* The Redis connection's, for all workers: no route label. */
+static const struct {
+    const char *family, *help;
+} redis_families[CC_STORE_COUNTERS] = {
+    [CC_STORE_ERROR] = {"cgicache_redis_errors_total",
+                        "Redis commands that failed: connection refused or lost, timed out, or "
+                        "answered with an error."},
+    [CC_STORE_BREAKER_OPEN] = {"cgicache_redis_breaker_openings_total",
+                               "Times a worker stopped using Redis for a while after a failure "
+                               "(the circuit breaker opened)."},
+};
 
 typedef struct route_counts {
     const char *name;
@@ -142,37 +200,46 @@ typedef struct route_counts {
     long long since;
 } route_counts;
 
+/* One sample per route of a family; outcome, when set, as a second label. */
+static void route_sample(const char *family, const char *route, const char *outcome,
+                         const char *value)
+{
+    prom_label labels[2] = {{"route", route}, {"outcome", outcome}};
+    prom_sample(stdout, family, labels, outcome != NULL ? 2 : 1, value);
+}
+
 /* Every family at once, each with its HELP and TYPE, its samples
  * together: the format wants a family's lines in one group. */
-static void print_prometheus(const route_counts *rows, size_t n)
+static void print_prometheus(const route_counts *rows, size_t n,
+                             const long long redis[CC_STORE_COUNTERS])
 {
+    char value[48];
     for (int k = 0; k < CC_STAT_KINDS; k++) {
         if (families[k].help != NULL)
-            printf("# HELP %s %s\n# TYPE %s counter\n", families[k].family, families[k].help,
-                   families[k].family);
+            prom_family(stdout, families[k].family, "counter", families[k].help);
         for (size_t i = 0; i < n; i++) {
-            printf("%s{route=\"", families[k].family);
-            prom_label(rows[i].name);
-            if (families[k].outcome != NULL)
-                printf("\",outcome=\"%s", families[k].outcome);
-            printf("\"} %lld\n", rows[i].counts[k]);
+            prom_fixed(value, sizeof value, rows[i].counts[k], families[k].millis ? 3 : 0);
+            route_sample(families[k].family, rows[i].name, families[k].outcome, value);
         }
     }
-    printf("# HELP cgicache_hit_ratio Hits and stale serves over those and misses, since the "
-           "counters began.\n# TYPE cgicache_hit_ratio gauge\n");
+    for (int k = 0; k < CC_STORE_COUNTERS; k++) {
+        prom_family(stdout, redis_families[k].family, "counter", redis_families[k].help);
+        prom_fixed(value, sizeof value, redis[k], 0);
+        prom_sample(stdout, redis_families[k].family, NULL, 0, value);
+    }
+    prom_family(stdout, "cgicache_hit_ratio", "gauge",
+                "Hits and stale serves over those and misses, since the counters began.");
     for (size_t i = 0; i < n; i++) {
         const long long *c = rows[i].counts;
         long long served = c[CC_STAT_HIT] + c[CC_STAT_STALE], lookups = served + c[CC_STAT_MISS];
-        printf("cgicache_hit_ratio{route=\"");
-        prom_label(rows[i].name);
-        printf("\"} %.4f\n", lookups > 0 ? (double)served / (double)lookups : 0.0);
+        snprintf(value, sizeof value, "%.4f", lookups > 0 ? (double)served / (double)lookups : 0.0);
+        route_sample("cgicache_hit_ratio", rows[i].name, NULL, value);
     }
-    printf("# HELP cgicache_counters_since_seconds When the route's counters began (Unix time; "
-           "0: never reset).\n# TYPE cgicache_counters_since_seconds gauge\n");
+    prom_family(stdout, "cgicache_counters_since_seconds", "gauge",
+                "When the route's counters began (Unix time; 0: never reset).");
     for (size_t i = 0; i < n; i++) {
-        printf("cgicache_counters_since_seconds{route=\"");
-        prom_label(rows[i].name);
-        printf("\"} %lld.%03lld\n", rows[i].since / 1000, rows[i].since % 1000);
+        prom_fixed(value, sizeof value, rows[i].since, 3);
+        route_sample("cgicache_counters_since_seconds", rows[i].name, NULL, value);
     }
 }
 
@@ -182,9 +249,11 @@ int cmd_stats(int argc, char **argv)
         printf("usage: cgicache stats [--reset] [--json | --prometheus]\n\n"
                "Per-route counters of every worker sharing this Redis: hits, misses,\n"
                "stale serves, bypasses, no-cache requests, collapsed waits, stores and\n"
-               "store errors, and the hit ratio.  Workers send their counts at most a\n"
-               "second late.  --reset starts them again from zero.  --prometheus\n"
-               "prints them in the Prometheus text format.\n");
+               "store errors, stale-if-error serves, passes, min-uses skips, lock waits\n"
+               "and their time, and the hit ratio; then Redis errors and breaker\n"
+               "openings.  Workers send their counts at most a second late.  --reset\n"
+               "starts them again from zero.  --prometheus prints them in the\n"
+               "Prometheus text format.\n");
         return EXIT_OK;
     }
     int json = 0, reset = 0, prometheus = 0;
@@ -212,6 +281,13 @@ int cmd_stats(int argc, char **argv)
         cc_config_free(cfg);
         return EXIT_PROBLEM;
     }
+    long long redis[CC_STORE_COUNTERS] = {0}, redis_since = 0;
+    if (!reset && read_redis(s, cfg, redis, &redis_since) != 0) {
+        fprintf(stderr, "cgicache stats: redis error reading the counters\n");
+        cc_store_close(s);
+        cc_config_free(cfg);
+        return EXIT_PROBLEM;
+    }
     if (prometheus) {
         route_counts *rows = calloc(cfg->nroutes > 0 ? cfg->nroutes : 1, sizeof *rows);
         size_t n = 0;
@@ -224,7 +300,7 @@ int cmd_stats(int argc, char **argv)
             fprintf(stderr, "cgicache stats: redis error reading the counters\n");
             rc = EXIT_PROBLEM;
         } else {
-            print_prometheus(rows, n);
+            print_prometheus(rows, n, redis);
             if (fflush(stdout) != 0)
                 rc = EXIT_PROBLEM;
         }
@@ -236,7 +312,7 @@ int cmd_stats(int argc, char **argv)
     if (!json && !reset) {
         printf("%-20s", "route");
         for (int k = 0; k < CC_STAT_KINDS; k++)
-            printf(" %10s", cc_stat_names[k]);
+            printf(" %*s", column_width(k), cc_stat_names[k]);
         printf(" %9s\n", "hit ratio");
     }
     json_writer out = {0}, *j = json ? &out : NULL;
@@ -261,6 +337,12 @@ int cmd_stats(int argc, char **argv)
             print_row(name, counts, j);
         done++;
     }
+    if (reset && rc == EXIT_OK && reset_route(s, cfg, CC_STATS_REDIS) != 0) {
+        fprintf(stderr, "cgicache stats: redis error on the redis counters\n");
+        rc = EXIT_PROBLEM;
+    }
+    if (!reset && rc == EXIT_OK)
+        print_redis(redis, j);
     if (j != NULL) {
         if (reset) {
             json_key(j, "ok");

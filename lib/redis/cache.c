@@ -96,8 +96,10 @@ static redisReply *run_counted(const cc_config *cfg, cc_store *s, const cc_cmd *
     cc_stats_flush room;
     cmds[0] = *cmd;
     size_t n = 1 + cc_stats_take(cfg, cmds + 1, CC_STATS_BATCH, &room);
-    if (cc_store_run(s, n, cmds, replies) != 0)
+    if (cc_store_run(s, n, cmds, replies) != 0) {
+        cc_stats_untake(&room);
         return NULL;
+    }
     cc_store_free_replies(n - 1, replies + 1);
     return replies[0];
 }

@@ -22,6 +22,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,13 @@ struct cc_store {
     int port;
     char node[300];            /* "host:port" or "unix:/path", for logs and the near cache */
 };
+
+_Atomic uint64_t cc_store_counters[CC_STORE_COUNTERS];
+
+static void count(cc_store_counter c)
+{
+    atomic_fetch_add_explicit(&cc_store_counters[c], 1, memory_order_relaxed);
+}
 
 static pthread_key_t thread_key;
 static volatile unsigned fork_generation;
@@ -375,8 +383,10 @@ static int settle_owed(cc_store *s, int64_t deadline)
         redisReply *reply = NULL;
         if (read_reply(s, &reply, deadline) < 0)
             return -1;
-        if (reply->type == REDIS_REPLY_ERROR)
+        if (reply->type == REDIS_REPLY_ERROR) {
             cc_warn("redis refused a write: %s", reply->str);
+            count(CC_STORE_ERROR);
+        }
         if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "READONLY", 8) == 0)
             s->demoted = s->cfg->redis.sentinel;
         freeReplyObject(reply);
@@ -412,12 +422,15 @@ static void open_breaker(cc_store *s, const char *what)
     int err = errno;
     int64_t most = s->cfg->redis.sentinel ? BACKOFF_MAX_SENTINEL_MS : BACKOFF_MAX_MS;
     disconnect(s);
+    if (!s->to_sentinel)
+        count(CC_STORE_ERROR);    /* a sentinel's failures are sentinel.c's */
     if (s->to_sentinel) {
         /* One sentinel down among several is sentinel.c's to judge. */
         cc_debug("redis sentinel %s %s failed (%s)", s->node, what, strerror(err));
     } else if (s->backoff == 0) {
         cc_warn("redis %s failed (%s); caching paused, retrying in %d ms", what, strerror(err),
                 BACKOFF_FIRST_MS);
+        count(CC_STORE_BREAKER_OPEN);
         s->backoff = BACKOFF_FIRST_MS;
     } else {
         cc_debug("redis %s failed again (%s)", what, strerror(err));
@@ -771,9 +784,11 @@ int cc_store_run(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **repl
     s->backoff = 0;
     /* Behind sentinels only: a single Redis made a replica by hand is
      * still the one configured, its refusals fail soft as any other. */
-    for (size_t i = 0; i < ncmd && !s->demoted && s->cfg->redis.sentinel; i++)
-        s->demoted = replies[i]->type == REDIS_REPLY_ERROR &&
-                     strncmp(replies[i]->str, "READONLY", 8) == 0;
+    for (size_t i = 0; i < ncmd; i++)
+        if (replies[i]->type == REDIS_REPLY_ERROR) {
+            count(CC_STORE_ERROR);
+            s->demoted |= s->cfg->redis.sentinel && strncmp(replies[i]->str, "READONLY", 8) == 0;
+        }
     if (s->demoted) {
         /* The master became a replica under us (a failover, its
          * connections not killed yet): the next call finds the new one.
@@ -802,8 +817,10 @@ void cc_store_settle(void)
     cc_store *s = pthread_getspecific(thread_key);
     if (s == NULL || s->fd < 0 || s->owed == 0)
         return;
-    if (settle_owed(s, cc_mono_ms() + s->cfg->timeout_ms) < 0)
+    if (settle_owed(s, cc_mono_ms() + s->cfg->timeout_ms) < 0) {
+        count(CC_STORE_ERROR);
         disconnect(s);
+    }
 }
 
 redisReply *cc_store_command(cc_store *s, const cc_cmd *cmd)

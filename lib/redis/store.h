@@ -18,6 +18,7 @@
 #include <hiredis/hiredis.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 
@@ -34,6 +35,13 @@ typedef struct cc_cmd {
 void cc_cmd_arg(cc_cmd *cmd, const char *arg, size_t len);
 
 typedef struct cc_store cc_store;
+
+/* What went wrong with Redis, counted for the whole process: commands
+ * that failed (refused, lost, timed out, answered with an error) and
+ * openings of the breaker (the first failure after a success).  Relaxed
+ * atomics; stats.c takes them into the batches that carry the counters. */
+typedef enum { CC_STORE_ERROR, CC_STORE_BREAKER_OPEN, CC_STORE_COUNTERS } cc_store_counter;
+extern _Atomic uint64_t cc_store_counters[CC_STORE_COUNTERS];
 
 /* This thread's connection, made when needed.  NULL when caching is
  * disabled, the breaker is open or Redis cannot be reached now. */

@@ -4,6 +4,8 @@
 TYPE or a sample; names and label names as the format allows; label
 values quoted with only \\\\, \\" and \\n escaped; a TYPE before its family's
 samples and at most once; a family's samples together; no sample twice.
+With --typed, also every family explained and typed (a HELP and a TYPE)
+before its samples, as `cgicache stats --prometheus` writes them.
 Exits 1 naming the first line that breaks a rule; else prints each sample
 as "name{label=value,...} value", labels sorted, for the shell to read."""
 import math
@@ -115,6 +117,8 @@ def main():
             if family in done:
                 fail(n, line, "a family's lines are not together")
             current = family
+        if "--typed" in sys.argv[1:] and (family not in typed or family not in helped):
+            fail(n, line, "a sample with no HELP or TYPE before it")
         if typed.get(family) == "counter" and (value < 0 or not name.endswith("_total")):
             fail(n, line, "a counter below zero, or not named _total")
         sampled.add(family)

@@ -152,7 +152,7 @@ json_doc "probe: no head at all" "$CC_TOOL" probe "$TMP/hostile.sock" http://loc
 
 # stats: after all that traffic, and --reset.
 json_doc "stats" "$CC_TOOL" stats --json
-expect_eq "stats: both routes" "$(field 'sorted(r["route"] for r in j)')" "['all', 'pages']"
+expect_eq "stats: both routes, and Redis's counters" "$(field 'sorted(r["route"] for r in j)')" "['#redis', 'all', 'pages']"
 json_doc "stats --reset" "$CC_TOOL" stats --reset --json
 expect_eq "stats --reset: both routes" "$rc $(field 'j["ok"], j["reset"]')" "0 (True, 2)"
 
