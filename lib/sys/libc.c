@@ -35,7 +35,7 @@
 /* clang-format off */
 #define CC_LIBC_FUNCTIONS(X)                                                   \
     X(open) X(pipe2) X(fcntl) X(poll) X(nanosleep) X(fstat)                    \
-    X(socket) X(connect) X(bind) X(setsockopt) X(getsockopt)                   \
+    X(socket) X(socketpair) X(connect) X(bind) X(setsockopt) X(getsockopt)     \
     X(getaddrinfo) X(freeaddrinfo) X(fork) X(waitpid) X(_exit) X(getpid)       \
     X(kill) X(raise) X(alarm) X(signal) X(sigaction) X(sigprocmask) X(getrandom)        \
     X(clock_gettime)
@@ -103,6 +103,7 @@ HIDDEN int fcntl(int fd, int cmd, ...)
 }
 
 HIDDEN int socket(int domain, int type, int protocol) { return REAL(socket)(domain, type, protocol); }
+HIDDEN int socketpair(int domain, int type, int protocol, int fds[2]) { return REAL(socketpair)(domain, type, protocol, fds); }
 HIDDEN int connect(int fd, const struct sockaddr *sa, socklen_t len) { return REAL(connect)(fd, sa, len); }
 HIDDEN int bind(int fd, const struct sockaddr *sa, socklen_t len) { return REAL(bind)(fd, sa, len); }
 HIDDEN int setsockopt(int fd, int level, int name, const void *value, socklen_t len)
