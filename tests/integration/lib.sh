@@ -179,6 +179,37 @@ start_apache() {
     wait_for curl -s -o /dev/null "http://127.0.0.1:$APACHE_PORT/cgicache-ready"
 }
 
+# start_lighttpd DOCROOT ASSIGN [VAR=VALUE ...]: lighttpd on a free port
+# ($LIGHTTPD_PORT, pid $LIGHTTPD_PID) serving DOCROOT, running through
+# mod_cgi the programs ASSIGN maps (lighttpd's cgi.assign list, e.g.
+# '".sh" => "/bin/sh"') with the library preloaded and VAR=VALUE in their
+# environment.  Its log is $TMP/lighttpd-PORT.log.
+start_lighttpd() {
+    local root=$1 assign=$2 kv env=""
+    shift 2
+    LIGHTTPD_PORT=$(free_port)
+    for kv in LD_PRELOAD="$(preload_value)" ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
+        UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" "$@"; do
+        env+="    \"${kv%%=*}\" => \"${kv#*=}\","$'\n'
+    done
+    cat >"$TMP/lighttpd-$LIGHTTPD_PORT.conf" <<CONF
+server.document-root = "$root"
+server.port = $LIGHTTPD_PORT
+server.bind = "127.0.0.1"
+server.pid-file = "$TMP/lighttpd-$LIGHTTPD_PORT.pid"
+server.errorlog = "$TMP/lighttpd-$LIGHTTPD_PORT.log"
+server.modules = ("mod_cgi", "mod_setenv")
+cgi.assign = ($assign)
+setenv.add-environment = (
+$env)
+CONF
+    lighttpd -D -f "$TMP/lighttpd-$LIGHTTPD_PORT.conf" >>"$TMP/lighttpd-$LIGHTTPD_PORT.log" 2>&1 &
+    LIGHTTPD_PID=$!
+    PIDS+=("$LIGHTTPD_PID")
+    disown "$LIGHTTPD_PID" 2>/dev/null
+    wait_for curl -s -o /dev/null "http://127.0.0.1:$LIGHTTPD_PORT/"
+}
+
 curl_get() { timeout 10 curl -s -i "$@"; }
 
 finish() {

@@ -103,30 +103,14 @@ expect_ne "CGI: ... with a new body" "$(body_of "$OUT")" "$(body_of "$first")"
 expect_eq "CGI: the program ran twice in all" "$(runs_of cgi)" 2
 
 # Through a real web server: lighttpd's mod_cgi.
-PORT=$(free_port)
 mkdir -p "$TMP/www/cgi"
 cp "$CGI/hello.sh" "$CGI/hello.py" "$TMP/www/cgi/"
 cp "$TOP/build/tests/cgi_printf" "$TMP/www/cgi/printf.cgi"
 chmod -R a+rX "$TMP/www"
 touch "$TMP/web.count"; chmod 666 "$TMP/web.count"
-cat >"$TMP/lighttpd.conf" <<CONF
-server.document-root = "$TMP/www"
-server.port = $PORT
-server.bind = "127.0.0.1"
-server.pid-file = "$TMP/lighttpd.pid"
-server.errorlog = "$TMP/lighttpd.log"
-server.modules = ("mod_cgi", "mod_setenv")
-cgi.assign = (".sh" => "/bin/bash", ".py" => "/usr/bin/python3", ".cgi" => "")
-setenv.add-environment = (
-    "LD_PRELOAD" => "$(preload_value)",
-    "CGICACHE_REDIS" => "$REDIS_URL",
-    "CGICACHE_ROUTE_web" => "GET /cgi/* ttl=60",
-    "APP_COUNTER" => "$TMP/web.count",
-)
-CONF
-lighttpd -D -f "$TMP/lighttpd.conf" >"$TMP/lighttpd.out" 2>&1 &
-PIDS+=("$!"); disown "$!" 2>/dev/null
-wait_for curl -s -o /dev/null "http://127.0.0.1:$PORT/"
+start_lighttpd "$TMP/www" '".sh" => "/bin/bash", ".py" => "/usr/bin/python3", ".cgi" => ""' \
+    CGICACHE_REDIS="$REDIS_URL" CGICACHE_ROUTE_web='GET /cgi/* ttl=60' APP_COUNTER="$TMP/web.count"
+PORT=$LIGHTTPD_PORT
 for s in hello.sh hello.py printf.cgi; do
     r1=$(curl_get "http://127.0.0.1:$PORT/cgi/$s")
     r2=$(curl_get "http://127.0.0.1:$PORT/cgi/$s")

@@ -9,41 +9,20 @@
 start_redis
 CGI=$TOP/tests/apps/cgi
 
-# start_lighttpd REDIS_URL: lighttpd on $PORT running the CGIs in $TMP/www.
-start_lighttpd() {
-    PORT=$(free_port)
+# start_web REDIS_URL: lighttpd on $PORT running the CGIs in $TMP/www.
+start_web() {
     mkdir -p "$TMP/www/cgi"
     cp "$CGI/linger.sh" "$TMP/www/cgi/"
     cp "$CGI/linger.sh" "$TMP/www/cgi/stale.sh"
     chmod -R a+rX "$TMP/www"
     touch "$TMP/web.count"; chmod 666 "$TMP/web.count"
-    cat >"$TMP/lighttpd.conf" <<CONF
-server.document-root = "$TMP/www"
-server.port = $PORT
-server.bind = "127.0.0.1"
-server.pid-file = "$TMP/lighttpd-$PORT.pid"
-server.errorlog = "$TMP/lighttpd.log"
-server.modules = ("mod_cgi", "mod_setenv")
-cgi.assign = (".sh" => "/bin/bash")
-setenv.add-environment = (
-    "LD_PRELOAD" => "$(preload_value)",
-    "ASAN_OPTIONS" => "${ASAN_OPTIONS:-}",
-    "UBSAN_OPTIONS" => "${UBSAN_OPTIONS:-}",
-    "CGICACHE_REDIS" => "$1",
-    "CGICACHE_ROUTE_web" => "GET /cgi/* ttl=60",
-    "CGICACHE_ROUTE_stale" => "GET /cgi/stale.sh ttl=1 stale=60",
-    "CGICACHE_TIMEOUT" => "500ms",
-    "CGICACHE_LOG" => "info",
-    "APP_COUNTER" => "$TMP/web.count",
-)
-CONF
-    lighttpd -D -f "$TMP/lighttpd.conf" >"$TMP/lighttpd.out" 2>&1 &
-    LIGHTTPD_PID=$!
-    PIDS+=("$LIGHTTPD_PID"); disown "$LIGHTTPD_PID" 2>/dev/null
-    wait_for curl -s -o /dev/null "http://127.0.0.1:$PORT/"
+    start_lighttpd "$TMP/www" '".sh" => "/bin/bash"' CGICACHE_REDIS="$1" \
+        CGICACHE_ROUTE_web='GET /cgi/* ttl=60' CGICACHE_ROUTE_stale='GET /cgi/stale.sh ttl=1 stale=60' \
+        CGICACHE_TIMEOUT=500ms CGICACHE_LOG=info APP_COUNTER="$TMP/web.count"
+    PORT=$LIGHTTPD_PORT
 }
 
-start_lighttpd "$REDIS_URL"
+start_web "$REDIS_URL"
 # A walk of 20 pages, three times over: each key is stored on its MISS
 # (the header says so) and HITs from then on.
 for round in 1 2 3; do
@@ -84,7 +63,7 @@ else ok "hang: the program got the held SIGTERM within 10 s"; fi
 kill "$LIGHTTPD_PID"
 
 # Redis down: the app answers, the header does not claim a store.
-start_lighttpd "redis://127.0.0.1:$(free_port)/0"
+start_web "redis://127.0.0.1:$(free_port)/0"
 for i in 1 2; do
     r=$(curl_get "http://127.0.0.1:$PORT/cgi/linger.sh?down=$i")
     expect_contains "redis down: the app's page" "$r" "uri=/cgi/linger.sh?down=$i"

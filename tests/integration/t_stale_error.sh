@@ -187,28 +187,9 @@ rm -f "$TMP/mode"
 
 # Under lighttpd's mod_cgi, the library in the CGI process: it sees the
 # exit status, so a page followed by a failed exit is replaced too.
-LPORT=$(free_port)
-cat >"$TMP/lighttpd.conf" <<CONF
-server.document-root = "$TMP/www"
-server.port = $LPORT
-server.bind = "127.0.0.1"
-server.pid-file = "$TMP/lighttpd-$LPORT.pid"
-server.errorlog = "$TMP/lighttpd.log"
-server.modules = ("mod_cgi", "mod_setenv")
-cgi.assign = (".sh" => "/bin/sh")
-setenv.add-environment = (
-    "LD_PRELOAD" => "$(preload_value)",
-    "ASAN_OPTIONS" => "${ASAN_OPTIONS:-}",
-    "UBSAN_OPTIONS" => "${UBSAN_OPTIONS:-}",
-    "CGICACHE_REDIS" => "$REDIS_URL",
-    "CGICACHE_ROUTE_l" => "GET /cgi/* ttl=1 stale-if-error=60",
-    "CGICACHE_MAX_SIZE" => "64k",
-)
-CONF
-lighttpd -D -f "$TMP/lighttpd.conf" >"$TMP/lighttpd.out" 2>&1 &
-PIDS+=("$!"); disown "$!" 2>/dev/null
-wait_for curl -s -o /dev/null "http://127.0.0.1:$LPORT/"
-L=http://127.0.0.1:$LPORT/cgi/page.sh
+start_lighttpd "$TMP/www" '".sh" => "/bin/sh"' CGICACHE_REDIS="$REDIS_URL" \
+    CGICACHE_ROUTE_l='GET /cgi/* ttl=1 stale-if-error=60' CGICACHE_MAX_SIZE=64k
+L=http://127.0.0.1:$LIGHTTPD_PORT/cgi/page.sh
 get lg "$L"
 expect_eq "mod_cgi: stored" "$(st lg)" MISS
 sleep 1.2
