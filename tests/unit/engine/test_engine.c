@@ -284,6 +284,17 @@ static void begin(outcome *o, const char *method, const char *uri)
     o->action = cc_engine_begin_with(&engine, o->r.env, &o->txn, &o->hit);
 }
 
+/* Waits until Redis has done what the last finish sent: the store is
+ * sent unwaited, so a round trip behind it on the same connection. */
+static void settle(void)
+{
+    cc_cmd ping = {0};
+    cc_cmd_arg(&ping, "PING", (size_t)-1);
+    redisReply *r = cc_store_command(test_store(NULL, cfg), &ping);
+    if (r != NULL)
+        freeReplyObject(r);
+}
+
 /* The app answers o's request with body (in two writes), completely. */
 static void app(outcome *o, const cc_sink *sink_or_null, const char *body)
 {
@@ -295,13 +306,7 @@ static void app(outcome *o, const cc_sink *sink_or_null, const char *body)
     cr_assert_eq(cc_engine_end_output(o->txn, s), 0);
     cc_engine_finish(o->txn, true);
     o->txn = NULL;
-    /* The store is sent unwaited: a round trip behind it on the same
-     * connection, and Redis has done it. */
-    cc_cmd ping = {0};
-    cc_cmd_arg(&ping, "PING", (size_t)-1);
-    redisReply *r = cc_store_command(test_store(NULL, cfg), &ping);
-    if (r != NULL)
-        freeReplyObject(r);
+    settle();
 }
 
 static bool has(const cc_buf *b, const char *text)
@@ -743,16 +748,6 @@ static void app_says(outcome *o, const char *text)
     cc_sink sink = {sink_write, &o->out};
     cr_assert_eq(cc_engine_write(o->txn, &sink, text, strlen(text)), 0);
     cr_assert_eq(cc_engine_end_output(o->txn, &sink), 0);
-}
-
-/* Waits until Redis has done what the last finish sent. */
-static void settle(void)
-{
-    cc_cmd ping = {0};
-    cc_cmd_arg(&ping, "PING", (size_t)-1);
-    redisReply *r = cc_store_command(test_store(NULL, cfg), &ping);
-    if (r != NULL)
-        freeReplyObject(r);
 }
 
 /* A stored /fb page, past its ttl and stale window: a fallback only. */
