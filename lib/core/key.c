@@ -445,6 +445,8 @@ int cc_key_build(const cc_config *cfg, const cc_route *route, const cc_request *
         url = u.buf;
         url_len = u.len;
     }
+    memcpy(out->path, rq->norm, rq->norm_len + 1);
+    out->path_len = rq->norm_len;
     if (cc_keyspace_key(cfg, CC_KS_GEN, route->name, strlen(route->name), out->route_gen,
                         sizeof out->route_gen) < 0 ||
         url_gen_key(cfg, route, url, url_len, out->url_gen, sizeof out->url_gen) < 0)

@@ -36,6 +36,9 @@ typedef struct cc_key {
      * key was there. */
     char route_gen_new[CC_GEN_VALUE_LEN + 1];
     char url_gen_new[CC_GEN_VALUE_LEN + 1];
+    /* The decoded path (path.h): which prefix purges cover the entry. */
+    char path[CC_PATH_MAX];
+    size_t path_len;
 } cc_key;
 
 /* Returns 0, or -1 when the key would not fit CC_KEY_MAX (not cached). */

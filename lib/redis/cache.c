@@ -9,7 +9,8 @@
  *   <p>:#tag:<tag>            the set of entry keys carrying a tag
  * A lookup reads the entry and both generations with one MGET, so a hit is
  * one round trip and a purge is one SET: an entry computed under other
- * generations than the current ones is simply never served again.  A
+ * generations than the current ones is simply never served again (or,
+ * when a soft purge kept the old ones, served STALE until refreshed).  A
  * generation key that is missing matches nothing (generation.h); the
  * store creates it, in the same batch as the entry. */
 #include "cache.h"
@@ -114,9 +115,15 @@ void cc_cache_found_free(cc_found *f)
     f->state = CC_FOUND_NONE;
 }
 
+/* The generation values a lookup read (NULL: missing). */
+typedef struct gen_values {
+    const char *route, *url;
+    size_t route_len, url_len;
+} gen_values;
+
 /* Decides what the stored bytes are worth to this key now. */
 static cc_found_state judge(const cc_key *key, cc_found *f, const char *value, size_t len,
-                            int64_t now)
+                            int64_t now, const gen_values *gens)
 {
     cc_entry *e = &f->entry;
     if (value == NULL)
@@ -131,8 +138,15 @@ static cc_found_state judge(const cc_key *key, cc_found *f, const char *value, s
         cc_debug("%s: stored entry belongs to another key; treated as a miss", key->full);
         return CC_FOUND_NONE;
     }
-    if (e->generation != f->generation)
-        return CC_FOUND_NONE;          /* purged since it was computed */
+    if (e->generation != f->generation) {
+        /* Soft-purged since it was computed: stale whatever its stale
+         * window (Redis still holds it, so it is within its life), and
+         * refreshed under the lock; otherwise purged. */
+        return cc_generation_soft(e->generation, gens->route, gens->route_len, gens->url,
+                                  gens->url_len, key->path, key->path_len)
+                   ? CC_FOUND_STALE
+                   : CC_FOUND_NONE;
+    }
     if (now < e->stored_at_ms + e->ttl_ms)
         return CC_FOUND_FRESH;
     if (now < e->stored_at_ms + e->ttl_ms + e->stale_ms)
@@ -222,16 +236,17 @@ int cc_cache_lookup(cc_store *s, const cc_config *cfg, cc_key *key, int64_t now_
     if (made[1] != NULL)
         ugen = reply_str(made[1], &ulen);
     /* Still missing (refused): the store tries to create it, NX. */
-    out->generation = cc_generation_found(rgen, rlen, ugen, ulen, key->route_gen_new,
-                                          key->url_gen_new, draw_generation);
-    for (int g = 0; g < 2; g++)
-        if (made[g] != NULL)
-            freeReplyObject(made[g]);
+    out->generation = cc_generation_found(rgen, rlen, ugen, ulen, key->path, key->path_len,
+                                          key->route_gen_new, key->url_gen_new, draw_generation);
     out->tail_len = vlen < sizeof out->tail ? vlen : sizeof out->tail;
     if (value != NULL)
         memcpy(out->tail, value + vlen - out->tail_len, out->tail_len);
     out->reply = reply;
-    out->state = judge(key, out, value, vlen, now_ms);
+    gen_values gens = {rgen, ugen, rlen, ulen};
+    out->state = judge(key, out, value, vlen, now_ms, &gens);
+    for (int g = 0; g < 2; g++)
+        if (made[g] != NULL)
+            freeReplyObject(made[g]);
     if (out->state == CC_FOUND_NONE || out->state == CC_FOUND_PASS) {
         cc_found_state state = out->state;
         cc_cache_found_free(out);      /* keeps generation and tail */

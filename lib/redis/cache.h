@@ -44,7 +44,8 @@ typedef struct cc_found {
 
 /* One round trip: the entry and the key's generations.  Returns 0 (with
  * *out filled; NONE when absent, unreadable, for another key, purged or
- * past the time Redis keeps it; FALLBACK when past its stale window),
+ * past the time Redis keeps it; STALE also when soft-purged; FALLBACK
+ * when past its stale window),
  * or -1 when Redis could not answer.  A generation key found missing
  * gets a value drawn into key, for the store to create (generation.h). */
 int cc_cache_lookup(cc_store *s, const cc_config *cfg, cc_key *key, int64_t now_ms, cc_found *out);
