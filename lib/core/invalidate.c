@@ -1,11 +1,13 @@
-/* invalidate.c -- the purge generations a successful request bumps.
+/* invalidate.c -- the purge generations a successful request bumps, and
+ * the routes a prefix purge reaches.
  *
  * Pure: given the configuration, the request and the app's response head,
- * it names generation keys; the engine writes them after the response is
- * complete (never before the app runs, or a read in between would cache
- * the old data again). */
+ * it names generation keys; the engine writes them
+ * after the response is complete (never before the app runs, or a read in
+ * between would cache the old data again). */
 #include "invalidate.h"
 
+#include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -101,5 +103,70 @@ void cc_invalidate_targets(const cc_config *cfg, const cc_route *route, const cc
         long n = len > 0 ? cc_path_decode(path, len, true, decoded, sizeof decoded, NULL) : -1;
         if (n > 0)
             url_target(cfg, https, rq->host, decoded, (size_t)n, fn, ctx);
+    }
+}
+
+/* ---- prefix purges ------------------------------------------------------- */
+
+long cc_prefix_norm(const char *text, size_t len, char *out, size_t cap)
+{
+    char decoded[CC_PATH_MAX];
+    bool normal;
+    if (len == 0 || memchr(text, '?', len) != NULL || memchr(text, '#', len) != NULL)
+        return -1;
+    long n = cc_path_decode(text, len, true, decoded, sizeof decoded, &normal);
+    if (n <= 0 || !normal)
+        return -1;
+    if (n > CC_GEN_PREFIX_MAX) {
+        n = CC_GEN_PREFIX_MAX;
+        while (n > 1 && decoded[n - 1] != '/')
+            n--;
+    }
+    if ((size_t)n >= cap)
+        return -1;
+    memcpy(out, decoded, (size_t)n);
+    out[n] = '\0';
+    return n;
+}
+
+/* Whether a route's glob may match a path the prefix covers.  The paths
+ * it covers are the prefix itself (unless it ends in '/') and every path
+ * that starts with it and a '/': a glob matches one of those when it
+ * matches the prefix, or when a leading part of it, cut between two
+ * tokens, matches the prefix and its '/' (what follows in the glob can
+ * always match some rest).  Globs with brackets or escapes are taken to
+ * reach every prefix: more purged, never less. */
+static bool route_reaches(const char *pattern, const char *prefix, size_t len)
+{
+    char path[CC_GEN_PREFIX_MAX + 2], head[CC_PATH_MAX];
+    size_t plen = strlen(pattern);
+    if (len + 2 > sizeof path || plen >= sizeof head || strpbrk(pattern, "[\\") != NULL)
+        return true;
+    memcpy(path, prefix, len);
+    path[len] = '\0';
+    if (path[len - 1] != '/') {
+        if (fnmatch(pattern, path, 0) == 0)
+            return true;
+        path[len++] = '/';
+        path[len] = '\0';
+    }
+    for (size_t k = 0; k <= plen; k++) {
+        memcpy(head, pattern, k);
+        head[k] = '\0';
+        if (fnmatch(head, path, 0) == 0)
+            return true;
+    }
+    return false;
+}
+
+void cc_invalidate_prefix_routes(const cc_config *cfg, const char *prefix, size_t len, cc_gen_fn fn,
+                                 void *ctx)
+{
+    for (size_t i = 0; len > 0 && i < cfg->nroutes; i++) {
+        const cc_route *r = &cfg->routes[i];
+        char key[CC_GEN_KEY_MAX];
+        if ((r->methods & CC_M_GET) && route_reaches(r->pattern, prefix, len) &&
+            cc_keyspace_key(cfg, CC_KS_GEN, r->name, strlen(r->name), key, sizeof key) == 0)
+            fn(ctx, key, false);
     }
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "generation.h"
 #include "http.h"
 #include "request.h"
 
@@ -33,5 +34,23 @@ bool cc_invalidate_possible(const cc_config *cfg, const cc_route *route, unsigne
  * request's own route, or NULL. */
 void cc_invalidate_targets(const cc_config *cfg, const cc_route *route, const cc_request *rq,
                            const cc_head *head, cc_gen_fn fn, void *ctx);
+
+/* ---- prefix purges (generation.h) ---------------------------------------- */
+
+/* The purge prefix text names (a path as a URL spells it, %XX escapes
+ * and all) in decoded form (path.h), into out (cap bytes, NUL added):
+ * refused (-1) when empty, not beginning with '/', holding a query or a
+ * fragment, or not in normal form (".." or "." segments, "//", an encoded
+ * '/', ...: the app may read those two ways, and no entry is stored
+ * under such a path).  One longer than CC_GEN_PREFIX_MAX is cut after
+ * its last '/' within that length: it then covers more, never less.
+ * Returns the length. */
+long cc_prefix_norm(const char *text, size_t len, char *out, size_t cap);
+
+/* Reports the route generation of every route that may cache a GET of a
+ * path the prefix covers (generation.h), whatever the host: a prefix
+ * purge applies to each (url false). */
+void cc_invalidate_prefix_routes(const cc_config *cfg, const char *prefix, size_t len, cc_gen_fn fn,
+                                 void *ctx);
 
 #endif

@@ -8,7 +8,7 @@
  *   <prefix>:#gen:<route>:<url hash>   a URL's purge generation
  *   <prefix>:#lock:<route>:<rest>      an entry's fill lock
  *   <prefix>:#fill:<route>:<rest>      an entry's fill channel (pub/sub)
- *   <prefix>:#tag:<tag>                the keys of the entries with a tag
+ *   <prefix>:#tag:<tag>                the entries with a tag: "<entry key>\t<URL generation>"
  *   <prefix>:#stats:<route>            a route's counters
  *   <prefix>:#uses:<route>:<rest>      an entry's request count (min-uses=)
  * where <route>:<rest> is the entry's key after "<prefix>:". */

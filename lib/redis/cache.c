@@ -6,7 +6,7 @@
  *   <p>:#fill:<route>:...     the pub/sub channel the lock holder publishes on
  *   <p>:#gen:<route>          the route's purge generation (never expires)
  *   <p>:#gen:<route>:<hash>   a URL's purge generation
- *   <p>:#tag:<tag>            the set of entry keys carrying a tag
+ *   <p>:#tag:<tag>            the entries carrying a tag, "<entry key>\t<URL generation>"
  * A lookup reads the entry and both generations with one MGET, so a hit is
  * one round trip and a purge is one SET: an entry computed under other
  * generations than the current ones is simply never served again (or,
@@ -393,9 +393,11 @@ long long cc_cache_count_use(cc_store *s, const cc_config *cfg, const cc_key *ke
 }
 
 /* Splits a tags header value into at most TAGS_MAX SADD + PEXPIRE
- * commands; returns how many commands were added to cmds. */
-static size_t tag_commands(const cc_config *cfg, const cc_key *key, const char *tags, size_t len,
-                           const char *px, cc_cmd *cmds, char (*names)[CC_NAME_MAX * 2 + 8])
+ * commands adding member to each tag's set; returns how many commands
+ * were added to cmds. */
+static size_t tag_commands(const cc_config *cfg, const char *tags, size_t len, const char *px,
+                           cc_cmd *cmds, char (*names)[CC_NAME_MAX * 2 + 8], const char *member,
+                           size_t member_len)
 {
     size_t ncmd = 0, ntags = 0;
     for (size_t i = 0; i < len && ntags < TAGS_MAX;) {
@@ -412,7 +414,7 @@ static size_t tag_commands(const cc_config *cfg, const cc_key *key, const char *
         cc_cmd *sadd = &cmds[ncmd++], *nx = &cmds[ncmd++], *gt = &cmds[ncmd++];
         cc_cmd_arg(sadd, "SADD", (size_t)-1);
         cc_cmd_arg(sadd, name, (size_t)-1);
-        cc_cmd_arg(sadd, key->redis, key->redis_len);
+        cc_cmd_arg(sadd, member, member_len);
         /* The set lives as long as its longest-lived entry. */
         cc_cmd_arg(nx, "PEXPIRE", (size_t)-1);
         cc_cmd_arg(nx, name, (size_t)-1);
@@ -517,8 +519,15 @@ int cc_cache_store(cc_store *s, const cc_config *cfg, const cc_key *key, const c
     } else {
         return 0;
     }
-    if (value != NULL && fill->tags != NULL)
-        ncmd += tag_commands(cfg, key, fill->tags, fill->tags_len, px, cmds + ncmd, names);
+    /* A tag's member names the entry and its URL generation, so that a
+     * tag purge can bump the one (soft: mark it stale) and remove the other. */
+    char member[CC_KEY_HASH_OVER + CC_GEN_KEY_MAX + 2];
+    int member_len = value != NULL && fill->tags != NULL
+                         ? snprintf(member, sizeof member, "%s\t%s", key->redis, key->url_gen)
+                         : -1;
+    if (member_len > 0 && (size_t)member_len < sizeof member)
+        ncmd += tag_commands(cfg, fill->tags, fill->tags_len, px, cmds + ncmd, names, member,
+                             (size_t)member_len);
     /* The client has its response: nobody waits for this round trip. */
     if (cc_store_send(s, ncmd, cmds) != 0)
         return -1;
@@ -589,4 +598,240 @@ int cc_cache_bump(cc_store *s, size_t n, const char *const *gen_keys, const bool
         done += batch;
     }
     return 0;
+}
+
+/* ---- soft, prefix and tag purges ------------------------------------------
+ *
+ * Each is a script, so that reading a generation's list and writing it
+ * back is one step no other purge can come between (generation.h has the
+ * format).  The tokens are drawn here, not in Lua: ARGV[1] is a random
+ * base, and a script that writes several values gives each the base and
+ * a number. */
+
+/* keep(list, token, max): token, then at most max tokens of list.
+ * soften(value, token, max): the value with a new current token and its
+ * old ones kept after it, records untouched; a missing one, just token. */
+#define LUA_SOFTEN                                                                       \
+    "local function keep(list, token, max)\n"                                            \
+    "  local out, n = {token}, 0\n"                                                      \
+    "  for t in string.gmatch(list, '[^ ]+') do\n"                                       \
+    "    if n >= max then break end\n"                                                   \
+    "    n = n + 1\n"                                                                    \
+    "    out[n + 1] = t\n"                                                               \
+    "  end\n"                                                                            \
+    "  return table.concat(out, ' ')\n"                                                  \
+    "end\n"                                                                              \
+    "local function soften(value, token, max)\n"                                         \
+    "  if not value then return token end\n"                                             \
+    "  local nl = string.find(value, '\\n', 1, true)\n"                                  \
+    "  if not nl then return keep(value, token, max) end\n"                              \
+    "  return keep(string.sub(value, 1, nl - 1), token, max) .. string.sub(value, nl)\n" \
+    "end\n"
+
+/* KEYS = a generation; ARGV = token, PX ('' for none), max previous. */
+static const char soften_script[] = LUA_SOFTEN
+    "local new = soften(redis.call('GET', KEYS[1]), ARGV[1], tonumber(ARGV[3]))\n"
+    "if ARGV[2] == '' then return redis.call('SET', KEYS[1], new) end\n"
+    "return redis.call('SET', KEYS[1], new, 'PX', ARGV[2])\n";
+
+/* KEYS = a route generation; ARGV = token, prefix, soft ('1'), max
+ * previous, max records, max bytes.  Adds or renews the prefix's record;
+ * past either bound, the route's generation starts afresh (a hard purge
+ * of the route: dropping a record alone would bring back what it purged).
+ * A missing generation is made: entries in flight must not create it. */
+static const char prefix_script[] = LUA_SOFTEN
+    "local value, token, prefix = redis.call('GET', KEYS[1]), ARGV[1], ARGV[2]\n"
+    "local soft, max = ARGV[3] == '1', tonumber(ARGV[4])\n"
+    "if not value then return redis.call('SET', KEYS[1], token) end\n"
+    "local lines, pos, nl = {}, 1, nil\n"
+    "repeat\n"
+    "  nl = string.find(value, '\\n', pos, true)\n"
+    "  lines[#lines + 1] = string.sub(value, pos, (nl or 0) - 1)\n"
+    "  pos = (nl or 0) + 1\n"
+    "until not nl\n"
+    "local found = false\n"
+    "for i = 2, #lines do\n"
+    "  local tab = string.find(lines[i], '\\t', 1, true)\n"
+    "  if tab and string.sub(lines[i], 1, tab - 1) == prefix then\n"
+    "    local old = string.sub(lines[i], tab + 1)\n"
+    "    lines[i] = prefix .. '\\t' .. (soft and keep(old, token, max) or token)\n"
+    "    found = true\n"
+    "  end\n"
+    "end\n"
+    "if not found then lines[#lines + 1] = prefix .. '\\t' .. token .. (soft and ' -' or '') end\n"
+    "local new = table.concat(lines, '\\n')\n"
+    "if #lines - 1 > tonumber(ARGV[5]) or #new > tonumber(ARGV[6]) then new = token end\n"
+    "return redis.call('SET', KEYS[1], new)\n";
+
+/* KEYS = a tag's set; ARGV = token, soft ('1'), a URL generation's life,
+ * max previous, CGICACHE_PREFIX.  A member is "<entry key>\t<its URL
+ * generation>" (or, stored by an older version, the entry key alone).
+ * Each URL generation is bumped, or softened, once; an entry is removed
+ * unless soft and its generation known.  Only keys shaped as an entry's
+ * and a generation's are touched.  Returns how many entries it removed
+ * or marked. */
+static const char tag_script[] = LUA_SOFTEN
+    "local p, soft, max = ARGV[5] .. ':', ARGV[2] == '1', tonumber(ARGV[4])\n"
+    "local count, seen = 0, {}\n"
+    "for i, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"
+    "  local tab = string.find(m, '\\t', 1, true)\n"
+    "  local entry, gen = m, nil\n"
+    "  if tab then entry, gen = string.sub(m, 1, tab - 1), string.sub(m, tab + 1) end\n"
+    "  if gen and string.sub(gen, 1, #p + 5) ~= p .. '#gen:' then gen = nil end\n"
+    "  if string.sub(entry, 1, #p) == p and string.find(entry, '^[%w_]+:', #p + 1) then\n"
+    "    if gen and not seen[gen] then\n"
+    "      seen[gen] = true\n"
+    "      local token = ARGV[1] .. string.format('%x', i)\n"
+    "      local new = token\n"
+    "      if soft then new = soften(redis.call('GET', gen), token, max) end\n"
+    "      redis.call('SET', gen, new, 'PX', ARGV[3])\n"
+    "    end\n"
+    "    if soft and gen then count = count + redis.call('EXISTS', entry)\n"
+    "    else count = count + redis.call('UNLINK', entry) end\n"
+    "  end\n"
+    "end\n"
+    "if not soft then redis.call('UNLINK', KEYS[1]) end\n"
+    "return count\n";
+
+enum { SCRIPT_BATCH = 32 };
+
+/* Runs n (at most SCRIPT_BATCH) script calls in one round trip, adding their integer replies
+ * to *sum when it is not NULL.  Returns 0, or -1 when Redis could not be
+ * reached or refused any (logged). */
+static int run_scripts(cc_store *s, size_t n, const cc_cmd *cmds, long *sum)
+{
+    redisReply *replies[SCRIPT_BATCH];
+    if (s == NULL || cc_store_run(s, n, cmds, replies) != 0) {
+        cc_warn("purge of %zu key(s) not delivered: redis unreachable", n);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (replies[i]->type == REDIS_REPLY_ERROR && rc == 0) {
+            cc_warn("purge of %s refused by redis: %s", cmds[i].argv[3], replies[i]->str);
+            rc = -1;
+        } else if (replies[i]->type == REDIS_REPLY_INTEGER && sum != NULL) {
+            *sum += (long)replies[i]->integer;
+        }
+    }
+    cc_store_free_replies(n, replies);
+    return rc;
+}
+
+/* Starts an EVAL of script on key: EVAL script 1 key. */
+static void eval_on(cc_cmd *cmd, const char *script, size_t len, const char *key)
+{
+    memset(cmd, 0, sizeof *cmd);
+    cc_cmd_arg(cmd, "EVAL", (size_t)-1);
+    cc_cmd_arg(cmd, script, len);
+    cc_cmd_arg(cmd, "1", 1);
+    cc_cmd_arg(cmd, key, (size_t)-1);
+}
+
+int cc_cache_soften(cc_store *s, size_t n, const char *const *gen_keys, const bool *url)
+{
+    char tokens[SCRIPT_BATCH][CC_GEN_VALUE_LEN + 1], life[24], max[8];
+    cc_cmd cmds[SCRIPT_BATCH];
+    snprintf(life, sizeof life, "%lld", (long long)CC_URL_GEN_LIFE_MS);
+    snprintf(max, sizeof max, "%d", CC_GEN_PREVIOUS_MAX);
+    for (size_t done = 0; done < n;) {
+        size_t batch = n - done > SCRIPT_BATCH ? SCRIPT_BATCH : n - done;
+        for (size_t i = 0; i < batch; i++) {
+            draw_generation(tokens[i]);
+            eval_on(&cmds[i], soften_script, sizeof soften_script - 1, gen_keys[done + i]);
+            cc_cmd_arg(&cmds[i], tokens[i], (size_t)-1);
+            cc_cmd_arg(&cmds[i], url[done + i] ? life : "", (size_t)-1);
+            cc_cmd_arg(&cmds[i], max, (size_t)-1);
+        }
+        if (run_scripts(s, batch, cmds, NULL) != 0)
+            return -1;
+        done += batch;
+    }
+    return 0;
+}
+
+/* Adds or renews the prefix's record on each route generation. */
+static int record_prefix(cc_store *s, size_t n, const char *const *route_gens, const char *prefix,
+                         size_t prefix_len, bool soft)
+{
+    char tokens[SCRIPT_BATCH][CC_GEN_VALUE_LEN + 1], max[8], records[8], bytes[16];
+    cc_cmd cmds[SCRIPT_BATCH];
+    snprintf(max, sizeof max, "%d", CC_GEN_PREVIOUS_MAX);
+    snprintf(records, sizeof records, "%d", CC_GEN_RECORDS_MAX);
+    snprintf(bytes, sizeof bytes, "%d", CC_GEN_ROUTE_VALUE_MAX);
+    for (size_t done = 0; done < n;) {
+        size_t batch = n - done > SCRIPT_BATCH ? SCRIPT_BATCH : n - done;
+        for (size_t i = 0; i < batch; i++) {
+            draw_generation(tokens[i]);
+            eval_on(&cmds[i], prefix_script, sizeof prefix_script - 1, route_gens[done + i]);
+            cc_cmd_arg(&cmds[i], tokens[i], (size_t)-1);
+            cc_cmd_arg(&cmds[i], prefix, prefix_len);
+            cc_cmd_arg(&cmds[i], soft ? "1" : "0", 1);
+            cc_cmd_arg(&cmds[i], max, (size_t)-1);
+            cc_cmd_arg(&cmds[i], records, (size_t)-1);
+            cc_cmd_arg(&cmds[i], bytes, (size_t)-1);
+        }
+        if (run_scripts(s, batch, cmds, NULL) != 0)
+            return -1;
+        done += batch;
+    }
+    return 0;
+}
+
+long cc_cache_purge_tag(cc_store *s, const cc_config *cfg, const char *tag, size_t len, bool soft)
+{
+    char set[CC_NAME_MAX * 2 + 8], token[CC_GEN_VALUE_LEN + 1], life[24], max[8];
+    if (cc_keyspace_key(cfg, CC_KS_TAG, tag, len, set, sizeof set) < 0)
+        return -1;
+    draw_generation(token);
+    snprintf(life, sizeof life, "%lld", (long long)CC_URL_GEN_LIFE_MS);
+    snprintf(max, sizeof max, "%d", CC_GEN_PREVIOUS_MAX);
+    cc_cmd cmd;
+    eval_on(&cmd, tag_script, sizeof tag_script - 1, set);
+    cc_cmd_arg(&cmd, token, (size_t)-1);
+    cc_cmd_arg(&cmd, soft ? "1" : "0", 1);
+    cc_cmd_arg(&cmd, life, (size_t)-1);
+    cc_cmd_arg(&cmd, max, (size_t)-1);
+    cc_cmd_arg(&cmd, cfg->prefix, (size_t)-1);
+    long count = 0;
+    return run_scripts(s, 1, &cmd, &count) == 0 ? count : -1;
+}
+
+/* Collects route generation keys (cc_gen_fn), on the heap: as many as
+ * the configuration has routes. */
+typedef struct gen_list {
+    size_t n, cap;
+    char (*keys)[CC_GEN_KEY_MAX];
+    const char **names;
+} gen_list;
+
+static void add_gen(void *ctx, const char *gen_key, bool url)
+{
+    gen_list *l = ctx;
+    (void)url;
+    if (l->n < l->cap) {
+        snprintf(l->keys[l->n], sizeof l->keys[0], "%s", gen_key);
+        l->names[l->n] = l->keys[l->n];
+        l->n++;
+    }
+}
+
+int cc_cache_purge_prefix(cc_store *s, const cc_config *cfg, const char *prefix, size_t len,
+                          bool soft, size_t *routes)
+{
+    gen_list l = {0, cfg->nroutes, NULL, NULL};
+    *routes = 0;
+    if (cfg->nroutes == 0)
+        return 0;
+    l.keys = malloc(cfg->nroutes * sizeof *l.keys);
+    l.names = malloc(cfg->nroutes * sizeof *l.names);
+    int rc = -1;
+    if (l.keys != NULL && l.names != NULL) {
+        cc_invalidate_prefix_routes(cfg, prefix, len, add_gen, &l);
+        rc = record_prefix(s, l.n, l.names, prefix, len, soft);
+        *routes = l.n;
+    }
+    free(l.keys);
+    free(l.names);
+    return rc;
 }

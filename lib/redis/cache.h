@@ -110,4 +110,24 @@ int cc_cache_store(cc_store *s, const cc_config *cfg, const cc_key *key, const c
  * caller keeps them for retry: bumping again is harmless). */
 int cc_cache_bump(cc_store *s, size_t n, const char *const *gen_keys, const bool *url);
 
+/* The soft purges (generation.h): one round trip, waited for, in which
+ * each generation key gets a new current token and keeps its old ones
+ * after it, so that the entries computed under them are served STALE
+ * until one request refreshes each.  Returns 0, or -1 as cc_cache_bump. */
+int cc_cache_soften(cc_store *s, size_t n, const char *const *gen_keys, const bool *url);
+
+/* Purges every path the (decoded) prefix covers, on every host, on each
+ * route that may cache one (cc_invalidate_prefix_routes; their number in
+ * *routes): a record added to or renewed in the route's generation, so
+ * each route costs one script call however many entries it holds.  soft
+ * marks them stale instead.  Returns 0, or -1 as cc_cache_bump. */
+int cc_cache_purge_prefix(cc_store *s, const cc_config *cfg, const char *prefix, size_t len,
+                          bool soft, size_t *routes);
+
+/* Purges the entries carrying tag: their URL generations bumped (soft:
+ * softened) and, unless soft, the entries and the tag's set removed, in
+ * one script call whose time in Redis grows with the tag's entries.
+ * Returns how many entries it removed or marked, or -1. */
+long cc_cache_purge_tag(cc_store *s, const cc_config *cfg, const char *tag, size_t len, bool soft);
+
 #endif

@@ -143,3 +143,72 @@ Test(invalidate, generation_changes_with_either_part)
     cr_assert_neq(c, d);
     cr_assert_eq(a, cc_key_generation("1", 1, NULL, 0));
 }
+
+/* ---- prefix purges ------------------------------------------------------------ */
+
+Test(prefix, forms)
+{
+    char out[CC_GEN_PREFIX_MAX + 1];
+    const char *bad[] = {"",       "a/b",  "/a/./b", "/a/../b", "/a/%2e%2e/b", "//a",  "/a//b",
+                         "/a%2Fb", "/a?q", "/a#f",   "/a b",    "/a%00",       "/a\\b"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_lt(cc_prefix_norm(bad[i], strlen(bad[i]), out, sizeof out), 0, "%s", bad[i]);
+    cr_assert_eq(cc_prefix_norm("/", 1, out, sizeof out), 1);
+    cr_assert_eq(cc_prefix_norm("/a/b/", 5, out, sizeof out), 5);
+    cr_assert_eq(cc_prefix_norm("/a%20b", 6, out, sizeof out), 4);
+    cr_assert_str_eq(out, "/a b");
+    /* Too long: cut after a '/', so that it covers more, never less. */
+    char longer[1200] = "/top/";
+    for (int i = 0; i < 100; i++)
+        strcat(longer, "segment/");
+    long n = cc_prefix_norm(longer, strlen(longer), out, sizeof out);
+    cr_assert_leq(n, CC_GEN_PREFIX_MAX);
+    cr_assert_eq(out[n - 1], '/');
+    cr_assert(cc_prefix_covers(out, (size_t)n, longer, strlen(longer)));
+    char flat[600] = "/";
+    memset(flat + 1, 'x', 500);
+    cr_assert_eq(cc_prefix_norm(flat, strlen(flat), out, sizeof out), 1);
+}
+
+static void collect_routes(void *ctx, const char *key, bool url)
+{
+    char *out = ctx;
+    cr_assert_not(url);
+    strcat(out, strrchr(key, ':') + 1);
+    strcat(out, " ");
+}
+
+static const char *reached(const cc_config *cfg, const char *prefix)
+{
+    static char out[512];
+    out[0] = '\0';
+    cc_invalidate_prefix_routes(cfg, prefix, strlen(prefix), collect_routes, out);
+    return out;
+}
+
+Test(prefix, reaches_the_routes_that_may_cache_under_it)
+{
+    char *env[] = {
+        "CGICACHE_ROUTE_blogs=GET /blogs/* ttl=60",
+        "CGICACHE_ROUTE_list=GET /blogs ttl=60",
+        "CGICACHE_ROUTE_items=GET /items/*/view ttl=60",
+        "CGICACHE_ROUTE_edit=POST,PUT,DELETE /blogs/* invalidates=blogs,list",
+        NULL,
+    };
+    cc_config *cfg = cc_config_parse(env, NULL, 0);
+    cr_assert_str_eq(reached(cfg, "/blogs/7"), "blogs ");
+    cr_assert_str_eq(reached(cfg, "/blogs"), "blogs list ");
+    cr_assert_str_eq(reached(cfg, "/blogs/"), "blogs ");
+    cr_assert_str_eq(reached(cfg, "/blog"), "");
+    cr_assert_str_eq(reached(cfg, "/items/"), "items ");
+    cr_assert_str_eq(reached(cfg, "/items/3/view"), "items ");
+    cr_assert_str_eq(reached(cfg, "/items/3/view/x"), "items ");
+    cr_assert_str_eq(reached(cfg, "/x"), "");
+    cr_assert_str_eq(reached(cfg, "/"), "blogs items list ");
+    cc_config_free(cfg);
+    /* A glob with a bracket is taken to reach every prefix. */
+    char *odd[] = {"CGICACHE_ROUTE_odd=GET /o[a-z]/* ttl=60", NULL};
+    cfg = cc_config_parse(odd, NULL, 0);
+    cr_assert_str_eq(reached(cfg, "/x"), "odd ");
+    cc_config_free(cfg);
+}
