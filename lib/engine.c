@@ -81,6 +81,7 @@ typedef struct bumps {
     size_t n;
     char keys[2 * CC_MAX_LIST + 8][CC_GEN_KEY_MAX];
     bool url[2 * CC_MAX_LIST + 8];
+    cc_app_purge app;         /* the app's own purge headers */
 } bumps;
 
 struct cc_txn {
@@ -679,8 +680,16 @@ static void forward_lines(cc_buf *out, const cc_txn *t)
 static int send_head(cc_txn *t, const cc_sink *sink)
 {
     const cc_config *cfg = t->cfg;
-    if (t->outcome == CC_OUT_NONE)    /* followed for a purge only: untouched */
-        return emit(t, sink, t->held.data, t->head.head_len);
+    if (t->outcome == CC_OUT_NONE) {
+        /* Followed for a purge only: untouched but for its purge headers. */
+        cc_buf out = {0};
+        if (cc_head_has_app_purge(&t->head))
+            cc_head_inject(&out, &t->head, NULL, "", 0);
+        int rc = out.data != NULL && !out.failed ? emit(t, sink, out.data, out.len)
+                                                 : emit(t, sink, t->held.data, t->head.head_len);
+        cc_buf_free(&out);
+        return rc;
+    }
     int sent;
     t->app_failed = t->app_failed || t->head.status >= 500;
     if (t->fallback != NULL && t->head.status >= 500 &&
@@ -937,7 +946,7 @@ int cc_engine_end_output(cc_txn *t, const cc_sink *sink)
         rc = pass_head_as_is(t, sink);
     } else
         collect_bumps(t);
-    if (t->bumps != NULL && t->bumps->n > 0)
+    if (t->bumps != NULL && (t->bumps->n > 0 || t->bumps->app.ntags + t->bumps->app.nprefixes > 0))
         invalidate(t);
     if (t->holdback) {
         t->holdback = false;
@@ -968,8 +977,13 @@ static void collect_bumps(cc_txn *t)
         !cc_invalidate_possible(t->cfg, t->route, t->rq.method_bit))
         return;
     t->bumps = calloc(1, sizeof *t->bumps);
-    if (t->bumps != NULL)
-        cc_invalidate_targets(t->cfg, t->route, &t->rq, &t->head, add_bump, t->bumps);
+    if (t->bumps == NULL)
+        return;
+    cc_invalidate_targets(t->cfg, t->route, &t->rq, &t->head, add_bump, t->bumps);
+    cc_invalidate_app_purge(&t->rq, &t->head, &t->bumps->app);
+    if (t->bumps->app.ignored > 0)
+        cc_debug("%zu purge header value(s) ignored: malformed or over the bounds",
+                 t->bumps->app.ignored);
 }
 
 /* Encodes the captured response; returns its Redis lifetime, or 0 when it
@@ -1030,6 +1044,20 @@ static int64_t encode_response(cc_txn *t, bool completed, char **value, size_t *
     return life;
 }
 
+typedef struct app_touched {
+    cc_near *near;
+    bool undelivered;
+} app_touched;
+
+static void forget_or_keep(void *ctx, const char *gen_key, bool url)
+{
+    const app_touched *a = ctx;
+    if (a->near != NULL)
+        cc_near_forget(a->near, gen_key);
+    if (a->undelivered)
+        cc_pending_add(gen_key, url);
+}
+
 /* Sends the generation bumps found at the end of output and waits for
  * Redis to take them; those it could not take are kept for retry. */
 static void invalidate(cc_txn *t)
@@ -1048,6 +1076,13 @@ static void invalidate(cc_txn *t)
         for (size_t i = 0; i < t->bumps->n; i++)
             cc_pending_add(keys[i], t->bumps->url[i]);
     t->bumps->n = 0;
+    if (t->bumps->app.ntags + t->bumps->app.nprefixes > 0) {
+        /* What the app's purge may touch: forgotten here, and kept for
+         * retry (whole routes) when Redis did not take it. */
+        app_touched touched = {near, cc_cache_app_purge(store_of(t), t->cfg, &t->bumps->app) != 0};
+        cc_invalidate_app_routes(t->cfg, &t->bumps->app, forget_or_keep, &touched);
+        t->bumps->app.ntags = t->bumps->app.nprefixes = 0;
+    }
 }
 
 void cc_engine_forget(cc_txn *t)

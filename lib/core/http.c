@@ -243,6 +243,26 @@ int cc_list_seconds_all(const char *value, size_t value_len, const char *name, i
     return found;
 }
 
+int cc_header_is_app_purge(const char *name, size_t name_len)
+{
+    /* Asked of every header of every response: most are told apart by
+     * their length and first bytes. */
+    static const char common[] = "X-Cache-Purge-";
+    if (name_len < sizeof common - 1 || strncasecmp(name, common, sizeof common - 1) != 0)
+        return 0;
+    return name_is(name, name_len, CC_PURGE_TAGS_HEADER) ||
+           name_is(name, name_len, CC_PURGE_PREFIX_HEADER) ||
+           name_is(name, name_len, CC_PURGE_SOFT_HEADER);
+}
+
+int cc_head_has_app_purge(const cc_head *h)
+{
+    for (size_t i = 0; i < h->nheaders; i++)
+        if (cc_header_is_app_purge(h->headers[i].name, h->headers[i].name_len))
+            return 1;
+    return 0;
+}
+
 int cc_header_is_unstored(const char *name, size_t name_len, const char *extra)
 {
     static const char *const never[] = {
@@ -261,6 +281,8 @@ int cc_header_is_unstored(const char *name, size_t name_len, const char *extra)
     for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
         if (name_is(name, name_len, never[i]))
             return 1;
+    if (cc_header_is_app_purge(name, name_len))
+        return 1;
     return extra != NULL && extra[0] != '\0' && name_is(name, name_len, extra);
 }
 
@@ -490,7 +512,8 @@ void cc_head_inject(cc_buf *out, const cc_head *h, const char *drop, const char 
         append_status(out, h, 0);
     for (size_t i = 0; i < h->nheaders; i++) {
         const cc_header *hd = &h->headers[i];
-        if (drop == NULL || drop[0] == '\0' || !name_is(hd->name, hd->name_len, drop))
+        if ((drop == NULL || drop[0] == '\0' || !name_is(hd->name, hd->name_len, drop)) &&
+            !cc_header_is_app_purge(hd->name, hd->name_len))
             cc_header_append(out, hd);
     }
     cc_buf_append(out, extra, extra_len);

@@ -61,9 +61,18 @@ int cc_list_seconds_all(const char *value, size_t value_len, const char *name, i
 /* The next header named name after prev (NULL: the first), or NULL. */
 const cc_header *cc_head_next(const cc_head *h, const cc_header *prev, const char *name);
 
+/* The headers in which an app asks for purges (invalidate.h): never
+ * stored, and stripped before the client sees them. */
+#define CC_PURGE_TAGS_HEADER "X-Cache-Purge-Tags"
+#define CC_PURGE_PREFIX_HEADER "X-Cache-Purge-Prefix"
+#define CC_PURGE_SOFT_HEADER "X-Cache-Purge-Soft"
+int cc_header_is_app_purge(const char *name, size_t name_len);
+int cc_head_has_app_purge(const cc_head *h);
+
 /* Headers a cache must not store or replay: hop-by-hop (Connection,
  * Keep-Alive, Transfer-Encoding, TE, Trailer, Upgrade, Proxy-*),
- * Set-Cookie, and the extra name given (the tags header), plus Status. */
+ * Set-Cookie, the purge headers, and the extra name given (the tags
+ * header), plus Status. */
 int cc_header_is_unstored(const char *name, size_t name_len, const char *extra);
 
 /* A growable byte buffer the builders append to. */
@@ -111,8 +120,9 @@ const char *cc_stored_field(const char *head, size_t len, const char *name, int 
 void cc_head_store_form(cc_buf *out, const cc_head *h, const char *tags_header);
 
 /* Appends the app's own head, every line kept as it was except those
- * named by drop (the tags header; NULL for none), then extra lines, then
- * the blank line: a streamed miss with its status header injected. */
+ * named by drop (the tags header; NULL for none) and the purge headers,
+ * then extra lines, then the blank line: a streamed miss with its status
+ * header injected. */
 void cc_head_inject(cc_buf *out, const cc_head *h, const char *drop, const char *extra,
                     size_t extra_len);
 

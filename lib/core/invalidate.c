@@ -1,13 +1,14 @@
 /* invalidate.c -- the purge generations a successful request bumps, and
- * the routes a prefix purge reaches.
+ * the purges its app asks for in its response headers.
  *
  * Pure: given the configuration, the request and the app's response head,
- * it names generation keys; the engine writes them
+ * it names generation keys, tags and prefixes; the engine writes them
  * after the response is complete (never before the app runs, or a read in
  * between would cache the old data again). */
 #include "invalidate.h"
 
 #include <fnmatch.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -169,4 +170,73 @@ void cc_invalidate_prefix_routes(const cc_config *cfg, const char *prefix, size_
             cc_keyspace_key(cfg, CC_KS_GEN, r->name, strlen(r->name), key, sizeof key) == 0)
             fn(ctx, key, false);
     }
+}
+
+/* ---- purges an app asks for --------------------------------------------- */
+
+/* Whether a X-Cache-Purge-Soft value says yes. */
+static bool says_yes(const cc_header *h)
+{
+    static const char *const yes[] = {"1", "on", "true", "yes"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        if (h->value_len == strlen(yes[i]) && strncasecmp(h->value, yes[i], h->value_len) == 0)
+            return true;
+    return false;
+}
+
+/* Adds the tags of one header value: names separated by commas or blanks,
+ * as the tags header is read when an entry is stored. */
+static void add_tags(const cc_header *h, cc_app_purge *out)
+{
+    const char *v = h->value;
+    for (size_t i = 0, n = h->value_len; i < n;) {
+        while (i < n && (v[i] == ',' || v[i] == ' ' || v[i] == '\t'))
+            i++;
+        size_t start = i;
+        while (i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t')
+            i++;
+        if (i == start)
+            continue;
+        if (i - start >= CC_NAME_MAX || out->ntags == CC_APP_TAGS_MAX) {
+            out->ignored++;
+            continue;
+        }
+        memcpy(out->tags[out->ntags], v + start, i - start);
+        out->tags[out->ntags++][i - start] = '\0';
+    }
+}
+
+size_t cc_invalidate_app_purge(const cc_request *rq, const cc_head *head, cc_app_purge *out)
+{
+    memset(out, 0, offsetof(cc_app_purge, tags));
+    if (!(rq->method_bit & CC_M_UNSAFE) || head->status < 200 || head->status > 399)
+        return 0;
+    for (const cc_header *h = NULL; (h = cc_head_next(head, h, CC_PURGE_TAGS_HEADER)) != NULL;)
+        add_tags(h, out);
+    for (const cc_header *h = NULL; (h = cc_head_next(head, h, CC_PURGE_PREFIX_HEADER)) != NULL;) {
+        size_t i = out->nprefixes;
+        long n = i < CC_APP_PREFIXES_MAX ? cc_prefix_norm(h->value, h->value_len, out->prefixes[i],
+                                                          sizeof out->prefixes[i])
+                                         : -1;
+        if (n < 0) {
+            out->ignored++;
+            continue;
+        }
+        out->prefix_len[out->nprefixes++] = (size_t)n;
+    }
+    const cc_header *soft = cc_head_find(head, CC_PURGE_SOFT_HEADER);
+    out->soft = soft != NULL && says_yes(soft);
+    if (soft != NULL && !out->soft && !(soft->value_len == 1 && soft->value[0] == '0'))
+        out->ignored++;
+    return out->ntags + out->nprefixes;
+}
+
+void cc_invalidate_app_routes(const cc_config *cfg, const cc_app_purge *p, cc_gen_fn fn, void *ctx)
+{
+    if (p->ntags > 0) {
+        cc_invalidate_prefix_routes(cfg, "/", 1, fn, ctx);
+        return;
+    }
+    for (size_t i = 0; i < p->nprefixes; i++)
+        cc_invalidate_prefix_routes(cfg, p->prefixes[i], p->prefix_len[i], fn, ctx);
 }

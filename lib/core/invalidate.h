@@ -53,4 +53,38 @@ long cc_prefix_norm(const char *text, size_t len, char *out, size_t cap);
 void cc_invalidate_prefix_routes(const cc_config *cfg, const char *prefix, size_t len, cc_gen_fn fn,
                                  void *ctx);
 
+/* ---- purges an app asks for ------------------------------------------------
+ *
+ * An app that cannot name generation keys names what it changed in its
+ * response to a successful unsafe request, in headers the library strips
+ * (http.h, cc_header_is_app_purge):
+ *   X-Cache-Purge-Tags: a, b        the entries tagged a or b (as cgicache purge --tag)
+ *   X-Cache-Purge-Prefix: /blogs/7  every URL under the path (cgicache purge --prefix)
+ *   X-Cache-Purge-Soft: 1           those two mark stale instead of removing
+ * Never followed on a safe request (GET, HEAD): a page must not purge the
+ * cache by being fetched, which anyone can make it do.  A malformed value
+ * is ignored (logged at debug level by the caller); the sizes are bounded. */
+#define CC_APP_TAGS_MAX 8
+#define CC_APP_PREFIXES_MAX 4
+
+typedef struct cc_app_purge {
+    bool soft;
+    size_t ntags, nprefixes, ignored; /* ignored: malformed or over the bounds */
+    char tags[CC_APP_TAGS_MAX][CC_NAME_MAX];
+    char prefixes[CC_APP_PREFIXES_MAX][CC_GEN_PREFIX_MAX + 1];
+    size_t prefix_len[CC_APP_PREFIXES_MAX];
+} cc_app_purge;
+
+/* Reads the purge headers of the request rq answered with head into out
+ * (cleared first; nothing unless rq is unsafe and the status 2xx or 3xx).
+ * Returns how many purges it holds. */
+size_t cc_invalidate_app_purge(const cc_request *rq, const cc_head *head, cc_app_purge *out);
+
+/* Reports the route generations an app purge may touch: the routes its
+ * prefixes reach, and for tags every route that caches GETs.  This
+ * worker's near cache forgets them; and when the purge cannot be
+ * delivered they are kept for retry instead, purging the routes whole
+ * (more, never less). */
+void cc_invalidate_app_routes(const cc_config *cfg, const cc_app_purge *p, cc_gen_fn fn, void *ctx);
+
 #endif

@@ -835,3 +835,27 @@ int cc_cache_purge_prefix(cc_store *s, const cc_config *cfg, const char *prefix,
     free(l.names);
     return rc;
 }
+
+int cc_cache_app_purge(cc_store *s, const cc_config *cfg, const cc_app_purge *p)
+{
+    int rc = 0;
+    for (size_t i = 0; i < p->ntags; i++) {
+        const char *tag = p->tags[i];
+        if (cc_cache_purge_tag(s, cfg, tag, strlen(tag), p->soft) < 0)
+            rc = -1;
+        /* Every entry is also tagged with its route. */
+        char gen[CC_GEN_KEY_MAX];
+        const char *gens[1] = {gen};
+        bool url[1] = {false};
+        if (cc_config_route(cfg, tag) != NULL &&
+            cc_keyspace_key(cfg, CC_KS_GEN, tag, strlen(tag), gen, sizeof gen) == 0 &&
+            (p->soft ? cc_cache_soften(s, 1, gens, url) : cc_cache_bump(s, 1, gens, url)) != 0)
+            rc = -1;
+    }
+    for (size_t i = 0; i < p->nprefixes; i++) {
+        size_t routes;
+        if (cc_cache_purge_prefix(s, cfg, p->prefixes[i], p->prefix_len[i], p->soft, &routes) != 0)
+            rc = -1;
+    }
+    return rc;
+}

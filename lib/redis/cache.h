@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "entry.h"
+#include "invalidate.h"
 #include "key.h"
 #include "store.h"
 
@@ -129,5 +130,11 @@ int cc_cache_purge_prefix(cc_store *s, const cc_config *cfg, const char *prefix,
  * one script call whose time in Redis grows with the tag's entries.
  * Returns how many entries it removed or marked, or -1. */
 long cc_cache_purge_tag(cc_store *s, const cc_config *cfg, const char *tag, size_t len, bool soft);
+
+/* Delivers the purges an app asked for (invalidate.h): each tag (and the
+ * route of that name, if any) and each prefix.  Returns 0, or -1 when
+ * any was not taken (the caller keeps the routes they may touch for
+ * retry, cc_invalidate_app_routes). */
+int cc_cache_app_purge(cc_store *s, const cc_config *cfg, const cc_app_purge *p);
 
 #endif

@@ -13,7 +13,9 @@
  * finish), slowbody=1, echo=PARAM (print a CGI parameter, e.g.
  * echo=HTTP_X_NAME), child=1 (print the LD_PRELOAD a child process
  * inherits), lf=1 (LF line ends), location=/x (Location without Status),
- * fail=1 (status 500), plain=1 (the same bytes every run).
+ * fail=1 (status 500), plain=1 (the same bytes every run), ptags=a,b,
+ * pprefix=/path and psoft=1 (the purge headers X-Cache-Purge-Tags,
+ * -Prefix and -Soft).
  * The head goes out through FCGX_FPrintF, FCGX_PutS and FCGX_PutStr, the
  * body through FCGX_FPrintF and FCGX_PutChar: every entry point the
  * library hooks is exercised.
@@ -129,6 +131,9 @@ static const struct {
     {"etag", "ETag: "},
     {"lastmod", "Last-Modified: "},
     {"ce", "Content-Encoding: "},
+    {"ptags", "X-Cache-Purge-Tags: "},
+    {"pprefix", "X-Cache-Purge-Prefix: "},
+    {"psoft", "X-Cache-Purge-Soft: "},
 };
 
 int main(void)

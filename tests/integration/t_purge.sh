@@ -1,8 +1,10 @@
 #!/bin/bash
-# t_purge.sh -- soft purges (`cgicache purge --soft`) serve the old page
-# STALE while one request refreshes it, then the new one, whatever the
-# route's stale=; prefix purges (`--prefix`) purge exactly the URLs under
-# a path, on every route that may cache one, in O(1) per route.
+# t_purge.sh -- soft purges (`cgicache purge --soft`, X-Cache-Purge-Soft)
+# serve the old page STALE while one request refreshes it, then the new
+# one, whatever the route's stale=; prefix purges (`--prefix`,
+# X-Cache-Purge-Prefix) purge exactly the URLs under a path, on every
+# route that may cache one, in O(1) per route; the app's purge headers
+# work on successful unsafe requests only and never reach the client.
 # Through nginx, in front of one app.
 . "$(dirname "$0")/lib.sh"
 
@@ -10,7 +12,10 @@ start_redis
 ROUTES=(CGICACHE_ROUTE_items='GET /items/* ttl=60'
         CGICACHE_ROUTE_blogs='GET /blogs/* ttl=60'
         CGICACHE_ROUTE_blog_list='GET /blogs ttl=60'
-        CGICACHE_ROUTE_other='GET /other/* ttl=60')
+        CGICACHE_ROUTE_other='GET /other/* ttl=60'
+        CGICACHE_ROUTE_cap='GET /cap/* ttl=60'
+        CGICACHE_ROUTE_counted='GET /counted/* ttl=60 invalidates=cap'
+        CGICACHE_ROUTE_writes='POST,PUT,DELETE /admin/*')
 export "${ROUTES[@]}" CGICACHE_REDIS="$REDIS_URL"
 start_app app 1 "$TESTAPP" "${ROUTES[@]}"
 start_nginx app
@@ -18,6 +23,7 @@ start_nginx app
 DATA=$TMP/app.count.data
 data() { printf '%s' "$1" >"$DATA"; }
 get() { curl_get -H 'Host: localhost' "http://127.0.0.1:$NGINX_PORT$1"; }
+post() { curl_get -X POST -H 'Host: localhost' "http://127.0.0.1:$NGINX_PORT$1"; }
 # kind RESPONSE: near for a hit from the worker's memory, else the status.
 kind() {
     case "$(header_of "$1" Cache-Status)" in
@@ -152,6 +158,12 @@ expect_eq "purge --prefix removes the entries under it" \
     "$(purge --prefix http://localhost/blogs/a)" "5 entries removed"
 after_prefix "purge --prefix"
 warm_blogs
+# The same through the app's header, which removes nothing: the
+# generation alone hides them.
+r=$(post "/admin/save?pprefix=/blogs/a")
+expect_eq "X-Cache-Purge-Prefix never reaches the client" "$(header_of "$r" X-Cache-Purge-Prefix)" ""
+after_prefix "X-Cache-Purge-Prefix"
+warm_blogs
 purge --prefix http://other.example/blogs/a >/dev/null
 expect_eq "a prefix purge applies to every host of the route" "$(st /blogs/a/1)" MISS
 warm_blogs
@@ -196,5 +208,54 @@ expect_eq "... not what is beside it" "$(st /blogs/ab)" HIT
 purge --prefix http://localhost/nowhere/x >/dev/null 2>&1
 expect_eq "a prefix no route caches under: exit 1" "$?" 1
 
+# --- many prefix purges: past the bound the route starts afresh, and
+# nothing purged comes back.  The app's header removes no entry, so an
+# entry stored before the first purge is still in Redis for the last look.
+purge --route cap >/dev/null      # from here, no record covers /cap/m/1
+data m1
+get /cap/m/1 >/dev/null
+get /other/m >/dev/null
+data m2
+post "/admin/save?pprefix=/cap/m" >/dev/null
+for i in $(seq 40); do post "/admin/save?pprefix=/cap/p$i" >/dev/null; done
+expect_eq "40 prefix purges later, the first one's page is still not served" "$(seen /cap/m/1)" "MISS m2"
+len=$(rcli STRLEN 'cgicache:#gen:cap')
+[ "$len" -le 4096 ] && ok "the route generation stays bounded ($len bytes)" || not_ok "route generation $len bytes"
+expect_eq "... other routes untouched" "$(seen /other/m)" "HIT m1"
+
+# --- the app's purge headers.
+data h1
+for u in "/items/h1?tags=green" "/items/h2?tags=green" "/items/h3"; do get "$u" >/dev/null; done
+data h2
+r=$(get "/items/h3?ptags=green")
+expect_eq "a GET's purge headers are stripped" "$(header_of "$r" X-Cache-Purge-Tags)" ""
+expect_eq "... and purge nothing" "$(seen "/items/h1?tags=green")" "HIT h1"
+# Even a GET the library follows to purge (its route has invalidates=).
+r=$(get "/counted/x?ptags=green")
+expect_eq "a followed GET's purge headers are stripped" "$(header_of "$r" X-Cache-Purge-Tags)" ""
+expect_eq "... and purge nothing" "$(seen "/items/h1?tags=green")" "HIT h1"
+r=$(post "/admin/save?ptags=green&fail=1")
+expect_eq "a failed POST's purge headers purge nothing" "$(seen "/items/h1?tags=green")" "HIT h1"
+# The worker that runs the purge is not told of its own writes by Redis
+# (tracking skips them): it forgets what the purge may touch itself.
+for _ in $(seq 20); do [ "$(kind "$(get "/items/h2?tags=green")")" = near ] && break; sleep 0.05; done
+expect_eq "a tagged entry served from the worker's memory" "$(kind "$(get "/items/h2?tags=green")")" near
+r=$(post "/admin/save?ptags=green&psoft=1")
+expect_eq "X-Cache-Purge-Tags never reaches the client" "$(header_of "$r" X-Cache-Purge-Tags)" ""
+expect_eq "... nor X-Cache-Purge-Soft" "$(header_of "$r" X-Cache-Purge-Soft)" ""
+expect_eq "X-Cache-Purge-Tags with X-Cache-Purge-Soft: STALE" "$(seen "/items/h2?tags=green")" "STALE h1"
+expect_eq "... the untagged entry kept" "$(seen /items/h3)" "HIT h1"
+until_fresh "/items/h1?tags=green" >/dev/null
+post "/admin/save?ptags=green" >/dev/null
+expect_eq "X-Cache-Purge-Tags: a MISS" "$(seen "/items/h1?tags=green")" "MISS h2"
+# A POST no route of its own covers, to a URL a GET route caches: followed
+# only to purge, and its purge headers all the same.
+until_fresh "/items/h1?tags=green" >/dev/null
+r=$(post "/items/new?ptags=green")
+expect_eq "a POST followed only to purge: its header stripped" "$(header_of "$r" X-Cache-Purge-Tags)" ""
+expect_eq "... and followed" "$(seen "/items/h1?tags=green")" "MISS h2"
+r=$(post "/admin/save?pprefix=/items/../etc")
+expect_eq "a malformed prefix is ignored, the request answered" "$(body_of "$r" | grep -c uri=)" 1
+expect_eq "... nothing purged" "$(seen /items/h3)" "HIT h1"
 grep -q "cannot\|AddressSanitizer" "$TMP/app.log" && not_ok "app log: $(head -3 "$TMP/app.log")" || ok "the app logged no failure"
 finish

@@ -333,6 +333,11 @@ Test(lists, unstored_headers)
         cr_assert(cc_header_is_unstored(never[i], strlen(never[i]), NULL), "%s", never[i]);
     cr_assert(cc_header_is_unstored("x-cache-tags", 12, "X-Cache-Tags"));
     cr_assert_not(cc_header_is_unstored("X-Cache-Tags", 12, NULL));
+    /* The app's purge headers are the cache's, never the client's. */
+    cr_assert(cc_header_is_unstored("x-cache-purge-tags", 18, NULL));
+    cr_assert(cc_header_is_unstored("X-Cache-Purge-Prefix", 20, NULL));
+    cr_assert(cc_header_is_unstored("X-CACHE-PURGE-SOFT", 18, NULL));
+    cr_assert_not(cc_header_is_unstored("X-Cache-Purge", 13, NULL));
     cr_assert_not(cc_header_is_unstored("X-Cache-Tags", 12, ""));
     const char *kept[] = {"Content-Type", "Cache-Control", "Location", "Vary", "ETag", "T",
                           "Set-Cookie2x"};
@@ -495,6 +500,11 @@ Test(build, inject_keeps_the_apps_lines)
     assert_built(injected("X-Cache-Tags: t1\r\n\r\n", NULL, ""), "X-Cache-Tags: t1\r\n\r\n");
     assert_built(injected("X-Cache-Tags: t1\r\n\r\n", "", ""), "X-Cache-Tags: t1\r\n\r\n");
     assert_built(injected("\n", NULL, "X-Cache-Status: MISS\r\n"), "X-Cache-Status: MISS\r\n\r\n");
+    /* The purge headers go whatever drop names. */
+    assert_built(injected("X-Cache-Purge-Tags: a\r\nA: 1\r\nx-cache-purge-prefix: /p\r\n"
+                          "X-Cache-Purge-Soft: 1\r\n\r\n",
+                          NULL, ""),
+                 "A: 1\r\n\r\n");
 }
 
 Test(build, inject_status_line)

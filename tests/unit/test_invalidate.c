@@ -144,7 +144,77 @@ Test(invalidate, generation_changes_with_either_part)
     cr_assert_eq(a, cc_key_generation("1", 1, NULL, 0));
 }
 
-/* ---- prefix purges ------------------------------------------------------------ */
+/* ---- purges an app asks for ------------------------------------------------- */
+
+static cc_app_purge app_purge(const char *method, const char *head_text)
+{
+    char m[64];
+    snprintf(m, sizeof m, "REQUEST_METHOD=%s", method);
+    char *env[] = {m, "REQUEST_URI=/admin/save", "HTTP_HOST=example.com", NULL};
+    cc_request rq;
+    cr_assert_eq(cc_request_init(&rq, env), 0);
+    cc_head head;
+    cr_assert_eq(cc_head_parse(head_text, strlen(head_text), &head), CC_HEAD_OK);
+    cc_app_purge p;
+    cc_invalidate_app_purge(&rq, &head, &p);
+    return p;
+}
+
+Test(app_purge, headers_of_a_successful_unsafe_request)
+{
+    cc_app_purge p = app_purge("POST", "Status: 200 OK\r\nX-Cache-Purge-Tags: a, b,c\r\n"
+                                       "X-Cache-Purge-Tags: d\r\n"
+                                       "X-Cache-Purge-Prefix: /blogs/7\r\n"
+                                       "x-cache-purge-prefix: /caf%C3%A9/\r\n\r\n");
+    cr_assert_eq(p.ntags, 4);
+    cr_assert_str_eq(p.tags[0], "a");
+    cr_assert_str_eq(p.tags[2], "c");
+    cr_assert_str_eq(p.tags[3], "d");
+    cr_assert_eq(p.nprefixes, 2);
+    cr_assert_str_eq(p.prefixes[0], "/blogs/7");
+    cr_assert_str_eq(p.prefixes[1], "/caf\xc3\xa9/");
+    cr_assert_eq(p.prefix_len[1], 7);
+    cr_assert_not(p.soft);
+    cr_assert_eq(p.ignored, 0);
+    p = app_purge("DELETE", "Status: 303 See Other\r\nLocation: /\r\nX-Cache-Purge-Soft: 1\r\n"
+                            "X-Cache-Purge-Tags: a\r\n\r\n");
+    cr_assert(p.soft);
+    cr_assert_eq(p.ntags, 1);
+}
+
+Test(app_purge, never_on_a_safe_request_or_a_failure)
+{
+    const char *head = "X-Cache-Purge-Tags: a\r\nX-Cache-Purge-Prefix: /\r\n\r\n";
+    cc_app_purge p = app_purge("GET", head);
+    cr_assert_eq(p.ntags + p.nprefixes, 0);
+    p = app_purge("HEAD", head);
+    cr_assert_eq(p.ntags + p.nprefixes, 0);
+    p = app_purge("POST", "Status: 500 Oops\r\nX-Cache-Purge-Tags: a\r\n\r\n");
+    cr_assert_eq(p.ntags + p.nprefixes, 0);
+    p = app_purge("POST", "Status: 404 Not Found\r\nX-Cache-Purge-Prefix: /\r\n\r\n");
+    cr_assert_eq(p.ntags + p.nprefixes, 0);
+}
+
+Test(app_purge, malformed_values_are_ignored_and_counted)
+{
+    cc_app_purge p = app_purge("POST", "X-Cache-Purge-Prefix: blogs\r\n"
+                                       "X-Cache-Purge-Prefix: /a/../b\r\n"
+                                       "X-Cache-Purge-Prefix: /a?x=1\r\n"
+                                       "X-Cache-Purge-Prefix: /a%2Fb\r\n"
+                                       "X-Cache-Purge-Prefix: \r\n"
+                                       "X-Cache-Purge-Soft: maybe\r\n"
+                                       "X-Cache-Purge-Tags: 1,2,3,4,5,6,7,8,9,10\r\n\r\n");
+    cr_assert_eq(p.nprefixes, 0);
+    cr_assert_eq(p.ntags, CC_APP_TAGS_MAX);
+    cr_assert_eq(p.ignored, 5 + 1 + 2);
+    cr_assert_not(p.soft);
+    char many[2048] = "X-Cache-Purge-Tags: ";
+    memset(many + strlen(many), 'x', 300);
+    strcat(many, "\r\n\r\n");
+    p = app_purge("PUT", many);
+    cr_assert_eq(p.ntags, 0);
+    cr_assert_eq(p.ignored, 1);
+}
 
 Test(prefix, forms)
 {
