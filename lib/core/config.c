@@ -474,8 +474,8 @@ static const char *apply_setting(cc_config *cfg, const cc_setting *s, const char
         return NULL;
     case CC_SET_PREFIX:
         if (text[0] == '\0' || strlen(text) >= sizeof cfg->prefix ||
-            strpbrk(text, " \t\r\n*?[]\\") != NULL)
-            return "bad prefix: 1 to 63 characters, no blanks or *?[]\\";
+            strpbrk(text, " \t\r\n*?[]\\{}") != NULL)
+            return "bad prefix: 1 to 63 characters, no blanks or *?[]\\{}";
         snprintf(cfg->prefix, sizeof cfg->prefix, "%s", text);
         return NULL;
     case CC_SET_REDIS: {

@@ -124,6 +124,16 @@ Test(config, bad_global_keeps_default_and_names_variable)
     cc_config_free(c);
 }
 
+/* A brace in the prefix would be every key's cluster hash tag (keyspace.h). */
+Test(config, prefix_without_braces)
+{
+    char *env[] = {"CGICACHE_PREFIX=app{1}", NULL};
+    cc_config *c = parse(env);
+    cr_assert_str_eq(c->prefix, "cgicache");
+    cr_assert_not_null(problem_for(c, "CGICACHE_PREFIX"));
+    cc_config_free(c);
+}
+
 Test(config, redis_addresses)
 {
     char *tcp[] = {"CGICACHE_REDIS=redis://:p%40ss@cache.local:1234/2", NULL};
