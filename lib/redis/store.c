@@ -659,6 +659,13 @@ static int connect_anew(cc_store *s)
 {
     int64_t now = cc_mono_ms();
     const cc_redis_addr *a = &s->cfg->redis;
+    if (a->cluster) {
+        /* Parsed, not routed yet: never half-used (a node answers MOVED
+         * for most keys). */
+        errno = EPROTONOSUPPORT;
+        open_breaker(s, "connect (redis-cluster:// is not routed by this build)");
+        return -1;
+    }
     if (a->sentinel && !s->to_sentinel) {
         char why[300] = "";
         if (cc_sentinel_master(s->cfg, ask_sentinel, &s->next_sentinel, s->host, sizeof s->host,
