@@ -144,15 +144,6 @@ static void make_thread_key(void)
     pthread_atfork(NULL, NULL, on_fork_child);
 }
 
-void cc_cmd_arg(cc_cmd *cmd, const char *arg, size_t len)
-{
-    if (cmd->argc >= CC_CMD_ARGS)
-        return;
-    cmd->argv[cmd->argc] = arg;
-    cmd->argvlen[cmd->argc] = len == (size_t)-1 ? strlen(arg) : len;
-    cmd->argc++;
-}
-
 /* Waits until fd is ready for events or the deadline passes. */
 static int wait_fd(int fd, short events, int64_t deadline)
 {

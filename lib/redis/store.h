@@ -19,19 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "command.h"
 #include "config.h"
-
-#define CC_CMD_ARGS 12
-
-/* One command: argv[0] is the verb; lengths make arguments binary-safe. */
-typedef struct cc_cmd {
-    int argc;
-    const char *argv[CC_CMD_ARGS];
-    size_t argvlen[CC_CMD_ARGS];
-} cc_cmd;
-
-/* Appends an argument (a C string when len is (size_t)-1). */
-void cc_cmd_arg(cc_cmd *cmd, const char *arg, size_t len);
 
 typedef struct cc_store cc_store;
 
