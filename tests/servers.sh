@@ -76,3 +76,55 @@ MaxSpareThreads 8
 $3
 CONF
 }
+
+# cluster_start DIR MASTERS [REPLICAS]: a Redis Cluster of private
+# redis-server processes on free loopback ports, MASTERS masters and
+# REPLICAS replicas of each [0], joined by redis-cli --cluster create.
+# Each node works in DIR/<port> (its nodes.conf); its bus port is a free
+# port of its own (cluster-port), not port + 10000, which may be taken or
+# past 65535.  Sets CLUSTER_PORTS (the masters first, as create makes
+# them) and CLUSTER_PIDS (stop them with cluster_stop); returns non-zero
+# when the cluster does not come up in 20 s.
+cluster_start() {
+    local dir=$1 masters=$2 replicas=${3:-0} i port addrs=()
+    CLUSTER_PORTS=()
+    CLUSTER_PIDS=()
+    for ((i = 0; i < masters * (1 + replicas); i++)); do
+        port=$(free_port)
+        mkdir -p "$dir/$port"
+        (cd "$dir/$port" && exec redis-server --port "$port" --bind 127.0.0.1 \
+            --cluster-enabled yes --cluster-port "$(free_port)" --cluster-config-file nodes.conf \
+            --cluster-node-timeout 1000 --save '' --appendonly no --daemonize no \
+            --enable-debug-command local >"$dir/$port/redis.log" 2>&1) &
+        CLUSTER_PIDS+=($!)
+        disown $! 2>/dev/null
+        CLUSTER_PORTS+=("$port")
+        addrs+=("127.0.0.1:$port")
+    done
+    for port in "${CLUSTER_PORTS[@]}"; do
+        wait_for redis-cli -p "$port" PING || return 1
+    done
+    timeout 30 redis-cli --cluster create "${addrs[@]}" --cluster-replicas "$replicas" \
+        --cluster-yes >"$dir/create.log" 2>&1 || return 1
+    for _ in $(seq 400); do
+        local up=0
+        for port in "${CLUSTER_PORTS[@]}"; do
+            redis-cli -p "$port" CLUSTER INFO 2>/dev/null | grep -q '^cluster_state:ok' && up=$((up + 1))
+        done
+        [ "$up" -eq "${#CLUSTER_PORTS[@]}" ] && return 0
+        sleep 0.05
+    done
+    echo "cluster_start: the cluster is not ok after 20 s" >&2
+    return 1
+}
+
+# cluster_stop: stops the nodes cluster_start started, by PID.
+cluster_stop() {
+    local pid
+    for pid in "${CLUSTER_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+    for pid in "${CLUSTER_PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+        kill -9 "$pid" 2>/dev/null
+    done
+    CLUSTER_PIDS=()
+}

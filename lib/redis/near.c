@@ -420,8 +420,10 @@ void cc_near_allow(void)
 
 cc_near *cc_near_for_thread(const cc_config *cfg)
 {
+    /* In a cluster, tracking would be per master: not done yet, so a
+     * cluster's workers keep nothing in memory. */
     if (!atomic_load_explicit(&allowed, memory_order_relaxed) || cfg == NULL || !cfg->enabled ||
-        cfg->near_size == 0)
+        cfg->near_size == 0 || cfg->redis.cluster)
         return NULL;
     pthread_once(&once, make_key);
     cc_near *n = pthread_getspecific(thread_key);

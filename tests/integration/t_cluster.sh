@@ -1,0 +1,124 @@
+#!/bin/bash
+# t_cluster.sh -- CGICACHE_REDIS=redis-cluster://...: a real Redis Cluster
+# of three masters (redis-server --cluster-enabled, joined by redis-cli
+# --cluster create).  Through nginx: misses and hits spread over the
+# masters, 24 cold requests computed once, invalidation by a PUT and by
+# invalidates=, every purge of the tool; a slot moved under the cache
+# (MOVED followed, the map asked for again); cgicache check names the mode
+# and the masters.
+. "$(dirname "$0")/lib.sh"
+
+cluster_start "$TMP/cluster" 3 || { not_ok "the cluster did not start"; finish; exit 1; }
+PIDS+=("${CLUSTER_PIDS[@]}")
+ok "3 masters: ${CLUSTER_PORTS[*]}"
+M1=${CLUSTER_PORTS[0]} M2=${CLUSTER_PORTS[1]} M3=${CLUSTER_PORTS[2]}
+# Two seeds of three: the third master is learned from the map.
+export CGICACHE_REDIS="redis-cluster://127.0.0.1:$M1,127.0.0.1:$M2"
+REDIS_URL=$CGICACHE_REDIS   # what start_app gives its apps
+ROUTES=(CGICACHE_ROUTE_c='GET /c/* ttl=60' CGICACHE_ROUTE_slow='GET /slow/* ttl=60'
+        CGICACHE_ROUTE_edit='PUT,POST /c/* invalidates=slow'
+        CGICACHE_TIMEOUT=500ms CGICACHE_CONNECT_TIMEOUT=500ms)   # no fail-open on a starved CPU
+export "${ROUTES[@]}"     # for the tool
+start_app app 4 "$TESTAPP" "${ROUTES[@]}"
+start_nginx app
+URL=http://127.0.0.1:$NGINX_PORT
+status() { header_of "$(curl_get "$URL$1")" X-Cache-Status; }
+# keys_on PORT PATTERN: how many keys a master holds under PATTERN.
+keys_on() { timeout 5 redis-cli -p "$1" --scan --pattern "$2" | wc -l | tr -d ' '; }
+# find_key PATTERN: the first key under PATTERN on any master (nginx
+# passes the host without its port: the key ends in "|:<port>").
+find_key() {
+    local p
+    for p in "$M1" "$M2" "$M3"; do timeout 5 redis-cli -p "$p" --scan --pattern "$1"; done | head -1
+}
+slot_of() { redis-cli -p "$M1" CLUSTER KEYSLOT "$1"; }
+
+# ---- misses and hits, over every master ----------------------------------------
+got=""
+for i in $(seq 12); do got="$got$(status /c/$i)"; done
+expect_eq "12 first requests: MISS" "$got" "$(printf 'MISS%.0s' $(seq 12))"
+got=""
+for i in $(seq 12); do got="$got$(status /c/$i)"; done
+expect_eq "... then HIT" "$got" "$(printf 'HIT%.0s' $(seq 12))"
+r=$(curl_get "$URL/c/7")
+expect_contains "a hit's body is its own URL's" "$r" "uri=/c/7"
+spread=0
+for p in "$M1" "$M2" "$M3"; do [ "$(keys_on "$p" 'cgicache:c:*')" -gt 0 ] && spread=$((spread + 1)); done
+expect_eq "the entries are on all 3 masters" "$spread" 3
+# A URL's entry, its generation and (while held) its lock share a slot.
+k=$(find_key 'cgicache:c:{*}GET:http://127.0.0.1/c/7|*')
+gen=$(find_key "cgicache:#gen:c:{${k:12:8}}*")
+expect_ne "the entry of /c/7 is found" "$k" ""
+expect_eq "... it shares a slot with its URL's generation" "$(slot_of "$gen")" "$(slot_of "$k")"
+q=$(curl_get "$URL/c/7?variant=2")
+expect_eq "a variant of the URL: MISS, then HIT" \
+    "$(header_of "$q" X-Cache-Status)$(status "/c/7?variant=2")" MISSHIT
+
+# ---- the stampede lock: one computation -------------------------------------------
+pids=()
+for i in $(seq 24); do
+    curl_get "$URL/slow/cold?sleep_ms=400" >"$TMP/par.$i" & pids+=($!)
+done
+wait "${pids[@]}"
+expect_eq "24 cold requests on 4 workers: one computation" "$(grep -c '/slow/cold' "$TMP/app.count")" 1
+bodies=$(for f in "$TMP"/par.*; do body_of "$(cat "$f")" | md5sum; done | sort -u | wc -l)
+expect_eq "... all 24 bodies identical" "$bodies" 1
+rm -f "$TMP"/par.*
+
+# ---- invalidation -------------------------------------------------------------------
+expect_eq "/slow/cold is cached" "$(status /slow/cold?sleep_ms=400)" HIT
+curl_get -X PUT "$URL/c/3" >/dev/null
+expect_eq "a PUT purges its URL (RFC 9111)" "$(status /c/3)" MISS
+expect_eq "... and invalidates=slow the route" "$(status /slow/cold?sleep_ms=400)" MISS
+expect_eq "... other URLs stay" "$(status /c/4)" HIT
+
+# ---- the tool's purges ----------------------------------------------------------------
+"$CC_TOOL" purge --url "http://127.0.0.1:$NGINX_PORT/c/5" >/dev/null
+expect_eq "purge --url exits 0" "$?" 0
+expect_eq "... its URL is a MISS" "$(status /c/5)" MISS
+expect_eq "... another is a HIT" "$(status /c/6)" HIT
+status "/c/t1?tags=red" >/dev/null
+status "/c/t2?tags=red" >/dev/null
+status "/c/t3?tags=blue" >/dev/null
+expect_eq "purge --tag red: its 2 entries, wherever they are" "$("$CC_TOOL" purge --tag red)" "2 entries removed"
+expect_eq "... tagged red: MISS" "$(status "/c/t1?tags=red")$(status "/c/t2?tags=red")" MISSMISS
+expect_eq "... tagged blue: HIT" "$(status "/c/t3?tags=blue")" HIT
+"$CC_TOOL" purge --route c >/dev/null
+expect_eq "purge --route c exits 0" "$?" 0
+got=""
+for i in 1 2 8 9; do got="$got$(status /c/$i)"; done
+expect_eq "... every URL of the route is a MISS" "$got" MISSMISSMISSMISS
+
+# ---- a slot moved under the cache: MOVED ------------------------------------------------
+for i in 1 2 8 9; do status /c/$i >/dev/null; done
+k=$(find_key 'cgicache:c:{*}GET:http://127.0.0.1/c/8|*')
+slot=$(slot_of "$k")
+from=""
+for p in "$M1" "$M2" "$M3"; do
+    [ "$(redis-cli -p "$p" CLUSTER COUNTKEYSINSLOT "$slot")" -gt 0 ] && from=$p
+done
+to=$M1; [ "$from" = "$M1" ] && to=$M2
+from_id=$(redis-cli -p "$from" CLUSTER MYID) to_id=$(redis-cli -p "$to" CLUSTER MYID)
+redis-cli -p "$to" CLUSTER SETSLOT "$slot" IMPORTING "$from_id" >/dev/null
+redis-cli -p "$from" CLUSTER SETSLOT "$slot" MIGRATING "$to_id" >/dev/null
+keys=$(redis-cli -p "$from" CLUSTER GETKEYSINSLOT "$slot" 100)
+# shellcheck disable=SC2086
+redis-cli -p "$from" MIGRATE 127.0.0.1 "$to" "" 0 5000 KEYS $keys >/dev/null
+for p in "$M1" "$M2" "$M3"; do redis-cli -p "$p" CLUSTER SETSLOT "$slot" NODE "$to_id" >/dev/null; done
+expect_eq "slot $slot moved from $from to $to: the entry is on its new master" \
+    "$(redis-cli -p "$to" EXISTS "$k")" 1
+got=""
+for _ in 1 2 3 4 5 6; do got="$got$(status /c/8)"; done
+expect_eq "... still a HIT from every worker (MOVED followed)" "$got" HITHITHITHITHITHIT
+expect_eq "... the others too" "$(status /c/1)$(status /c/9)" HITHIT
+curl_get -X PUT "$URL/c/8" >/dev/null
+expect_eq "... a purge of it lands on its new master" "$(status /c/8)" MISS
+
+# ---- cgicache check ----------------------------------------------------------------------
+out=$("$CC_TOOL" check 2>&1)
+expect_contains "check: the mode" "$out" "redis mode     cluster"
+expect_contains "check: the masters" "$out" "3 masters:"
+for p in "$M1" "$M2" "$M3"; do expect_contains "... $p among them" "$out" "127.0.0.1:$p"; done
+
+grep -q "CROSSSLOT" "$TMP"/*.log && not_ok "a CROSSSLOT error was logged" || ok "no CROSSSLOT, ever"
+finish
