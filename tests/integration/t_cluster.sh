@@ -1,16 +1,17 @@
 #!/bin/bash
 # t_cluster.sh -- CGICACHE_REDIS=redis-cluster://...: a real Redis Cluster
 # of three masters (redis-server --cluster-enabled, joined by redis-cli
-# --cluster create).  Through nginx: misses and hits spread over the
-# masters, 24 cold requests computed once, invalidation by a PUT and by
-# invalidates=, every purge of the tool; a slot moved under the cache
-# (MOVED followed, the map asked for again); cgicache check names the mode
-# and the masters.
+# --cluster create), each with a replica.  Through nginx: misses and hits
+# spread over the masters, 24 cold requests computed once, invalidation by
+# a PUT and by invalidates=, every purge of the tool; a slot moved under
+# the cache (MOVED followed, the map asked for again); a live reshard and
+# a killed master under load, with no failed or wrong response; cgicache
+# check names the mode and the masters.
 . "$(dirname "$0")/lib.sh"
 
-cluster_start "$TMP/cluster" 3 || { not_ok "the cluster did not start"; finish; exit 1; }
+cluster_start "$TMP/cluster" 3 1 || { not_ok "the cluster did not start"; finish; exit 1; }
 PIDS+=("${CLUSTER_PIDS[@]}")
-ok "3 masters: ${CLUSTER_PORTS[*]}"
+ok "3 masters and 3 replicas: ${CLUSTER_PORTS[*]}"
 M1=${CLUSTER_PORTS[0]} M2=${CLUSTER_PORTS[1]} M3=${CLUSTER_PORTS[2]}
 # Two seeds of three: the third master is learned from the map.
 export CGICACHE_REDIS="redis-cluster://127.0.0.1:$M1,127.0.0.1:$M2"
@@ -114,11 +115,95 @@ expect_eq "... the others too" "$(status /c/1)$(status /c/9)" HITHIT
 curl_get -X PUT "$URL/c/8" >/dev/null
 expect_eq "... a purge of it lands on its new master" "$(status /c/8)" MISS
 
+# ---- under load: a live reshard, then a master killed -------------------------------------
+ms() { echo $(($(date +%s%N) / 1000000)); }
+role_of() { timeout 2 redis-cli -p "$1" ROLE 2>/dev/null | head -1; }
+id_of() { redis-cli -p "$1" CLUSTER MYID; }
+# load SECONDS: 3 client loops over 20 URLs; each answer must be its own
+# URL's page; prints "requests failures hits".
+load() {
+    local until=$(( $(date +%s%N) + $1 * 1000000000 )) i
+    for i in 1 2 3; do
+        (
+            n=0 bad=0 hits=0
+            while [ "$(date +%s%N)" -lt "$until" ]; do
+                k=$((n % 20))
+                out=$(curl -s -i -m 5 "$URL/c/l$k")
+                case "$out" in
+                "HTTP/1.1 200"*"uri=/c/l$k run="*) ;;
+                *) bad=$((bad + 1)); echo "$out" >>"$TMP/bad.$i" ;;
+                esac
+                case "$out" in *"X-Cache-Status: HIT"*) hits=$((hits + 1)) ;; esac
+                n=$((n + 1))
+            done
+            echo "$n $bad $hits"
+        ) >"$TMP/load.$i" &
+    done
+    wait
+    cat "$TMP"/load.? | awk '{ n += $1; b += $2; h += $3 } END { print n, b, h }'
+}
+# under NAME ACTION...: ACTION under 8 s of load; no failed or wrong response.
+under() {
+    local name=$1 n bad hits
+    shift
+    rm -f "$TMP"/load.? "$TMP"/bad.?
+    load 8 >"$TMP/figures" &
+    local loader=$!
+    sleep 1
+    "$@"
+    wait "$loader"
+    read -r n bad hits <"$TMP/figures"
+    echo "# $name: $n requests, $bad failed or wrong, $hits hits"
+    expect_eq "$name: no failed or wrong response ($n requests)" "$bad" 0
+    [ "$bad" -eq 0 ] || head -20 "$TMP"/bad.? 2>/dev/null
+    [ "$n" -ge 100 ] && ok "$name: the load ran ($n requests)" || not_ok "$name: only $n requests"
+}
+
+reshard() {
+    timeout 60 redis-cli --cluster reshard "127.0.0.1:$M1" --cluster-from "$(id_of "$M1")" \
+        --cluster-to "$(id_of "$M2")" --cluster-slots 3000 --cluster-yes >"$TMP/reshard.log" 2>&1
+    expect_eq "reshard: 3000 slots moved from $M1 to $M2 under load" "$?" 0
+}
+under "live reshard" reshard
+got=""
+for k in $(seq 0 19); do got="$got$(status /c/l$k)"; done
+expect_eq "... every URL a HIT afterwards" "$got" "$(printf 'HIT%.0s' $(seq 20))"
+
+# The master of /c/l3 killed: its replica is promoted.
+k=$(find_key 'cgicache:c:{*}GET:http://127.0.0.1/c/l3|*')
+victim=""
+for i in 0 1 2 3 4 5; do
+    p=${CLUSTER_PORTS[$i]}
+    [ "$(role_of "$p")" = master ] && [ "$(redis-cli -p "$p" EXISTS "$k")" = 1 ] && victim=$i
+done
+vport=${CLUSTER_PORTS[$victim]}
+replica=$(redis-cli -p "$vport" CLUSTER REPLICAS "$(id_of "$vport")" | head -1 | awk '{print $2}' | sed 's/@.*//; s/.*://')
+kill_master() {
+    kill -9 "${CLUSTER_PIDS[$victim]}"
+    local t0
+    t0=$(ms)
+    for _ in $(seq 200); do [ "$(role_of "$replica")" = master ] && break; sleep 0.05; done
+    expect_eq "master $vport killed: its replica $replica promoted" "$(role_of "$replica")" master
+    local t1 after=""
+    t1=$(ms)
+    echo "# promoted $((t1 - t0)) ms after the kill"
+    for _ in $(seq 100); do
+        [ "$(status /c/l3)" = HIT ] && { after=$(($(ms) - t1)); break; }
+        sleep 0.05
+    done
+    echo "# /c/l3 a HIT again ${after:-never} ms after the promotion"
+    [ -n "$after" ] && [ "$after" -le 3000 ] && ok "... hits on the new master within 3 s ($after ms)" ||
+        not_ok "... no hit on the new master within 5 s"
+}
+under "a master killed" kill_master
+curl_get -X PUT "$URL/c/l3" >/dev/null
+expect_eq "... a purge lands on the new master" "$(status /c/l3)" MISS
+
 # ---- cgicache check ----------------------------------------------------------------------
 out=$("$CC_TOOL" check 2>&1)
 expect_contains "check: the mode" "$out" "redis mode     cluster"
 expect_contains "check: the masters" "$out" "3 masters:"
-for p in "$M1" "$M2" "$M3"; do expect_contains "... $p among them" "$out" "127.0.0.1:$p"; done
+expect_contains "... the promoted replica among them" "$out" "127.0.0.1:$replica"
 
 grep -q "CROSSSLOT" "$TMP"/*.log && not_ok "a CROSSSLOT error was logged" || ok "no CROSSSLOT, ever"
 finish
