@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -1076,12 +1077,66 @@ static bool plan_batch(cc_store *s, size_t ncmd, const cc_cmd *cmds)
     return false;
 }
 
+/* SCAN in a cluster walks every master in turn: the cursor its caller
+ * sees is "<master>:<cursor>" ("0" to start and at the end), so a
+ * tool's SCAN loop (purges, top) covers the whole cluster unchanged.  A
+ * reshard meanwhile may make it see a key twice or miss one moved, as
+ * SCAN may on one node.  Returns 0 with *reply, or -1. */
+static int cluster_scan(cc_store *s, const cc_cmd *cmd, redisReply **reply)
+{
+    cluster_state *c = s->cluster;
+    char cursor[32] = "0", next[48];
+    long node = 0;
+    if (cmd->argvlen[1] >= sizeof cursor)
+        return -1;
+    memcpy(cursor, cmd->argv[1], cmd->argvlen[1]);
+    cursor[cmd->argvlen[1]] = '\0';
+    const char *colon = strchr(cursor, ':');
+    if (colon != NULL) {
+        node = strtol(cursor, NULL, 10);
+        memmove(cursor, colon + 1, strlen(colon + 1) + 1);
+    }
+    cc_cmd scan = *cmd;
+    scan.argv[1] = cursor;
+    scan.argvlen[1] = strlen(cursor);
+    cc_store *n = node >= 0 && node < c->map.nnodes ? node_of(s, (int)node) : NULL;
+    redisReply *r = NULL;
+    if (n == NULL || ensure_connected(n) < 0)
+        return -1;
+    if (exchange(n, 1, &scan, &r, cc_mono_ms() + s->cfg->timeout_ms) < 0) {
+        open_breaker(n, "command");
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING) {
+        if (strcmp(r->element[0]->str, "0") != 0)
+            snprintf(next, sizeof next, "%ld:%.30s", node, r->element[0]->str);
+        else if (node + 1 < c->map.nnodes)
+            snprintf(next, sizeof next, "%ld:0", node + 1);
+        else
+            snprintf(next, sizeof next, "0");
+        char *text = strdup(next);
+        if (text == NULL) {
+            freeReplyObject(r);
+            return -1;
+        }
+        free(r->element[0]->str);
+        r->element[0]->str = text;
+        r->element[0]->len = strlen(text);
+    }
+    *reply = r;
+    return 0;
+}
+
 /* cc_store_run on a cluster: every master its parts at once, then every
  * reply under one deadline; MOVED and ASK followed; the replies joined. */
 static int cluster_run(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **replies)
 {
     cluster_state *c = s->cluster;
     int64_t deadline = cc_mono_ms() + s->cfg->timeout_ms;
+    if (ncmd == 1 && cmds[0].argc >= 2 && cmds[0].argvlen[0] == 4 &&
+        strncasecmp(cmds[0].argv[0], "SCAN", 4) == 0)
+        return cluster_scan(s, &cmds[0], replies);
     if (!plan_batch(s, ncmd, cmds))
         return -1;
     bool failed = false;

@@ -33,6 +33,7 @@ find_key() {
     for p in "$M1" "$M2" "$M3"; do timeout 5 redis-cli -p "$p" --scan --pattern "$1"; done | head -1
 }
 slot_of() { redis-cli -p "$M1" CLUSTER KEYSLOT "$1"; }
+role_of() { timeout 2 redis-cli -p "$1" ROLE 2>/dev/null | head -1; }
 
 # ---- misses and hits, over every master ----------------------------------------
 got=""
@@ -84,8 +85,18 @@ status "/c/t3?tags=blue" >/dev/null
 expect_eq "purge --tag red: its 2 entries, wherever they are" "$("$CC_TOOL" purge --tag red)" "2 entries removed"
 expect_eq "... tagged red: MISS" "$(status "/c/t1?tags=red")$(status "/c/t2?tags=red")" MISSMISS
 expect_eq "... tagged blue: HIT" "$(status "/c/t3?tags=blue")" HIT
-"$CC_TOOL" purge --route c >/dev/null
+entries() {    # entries under pattern $1 on every master
+    local p n=0
+    for p in "${CLUSTER_PORTS[@]}"; do
+        [ "$(role_of "$p")" = master ] && n=$((n + $(keys_on "$p" "$1")))
+    done
+    echo "$n"
+}
+n=$(entries 'cgicache:c:{*')
+out=$("$CC_TOOL" purge --route c)
 expect_eq "purge --route c exits 0" "$?" 0
+expect_eq "... it removed the route's $n entries, from every master (SCAN walks them all)" "$out" "$n entries removed"
+expect_eq "... none is left" "$(entries 'cgicache:c:{*')" 0
 got=""
 for i in 1 2 8 9; do got="$got$(status /c/$i)"; done
 expect_eq "... every URL of the route is a MISS" "$got" MISSMISSMISSMISS
@@ -117,7 +128,6 @@ expect_eq "... a purge of it lands on its new master" "$(status /c/8)" MISS
 
 # ---- under load: a live reshard, then a master killed -------------------------------------
 ms() { echo $(($(date +%s%N) / 1000000)); }
-role_of() { timeout 2 redis-cli -p "$1" ROLE 2>/dev/null | head -1; }
 id_of() { redis-cli -p "$1" CLUSTER MYID; }
 # load SECONDS: 3 client loops over 20 URLs; each answer must be its own
 # URL's page; prints "requests failures hits".
@@ -198,6 +208,13 @@ kill_master() {
 under "a master killed" kill_master
 curl_get -X PUT "$URL/c/l3" >/dev/null
 expect_eq "... a purge lands on the new master" "$(status /c/l3)" MISS
+
+# ---- purge --all: every master ------------------------------------------------------------
+status /c/a1 >/dev/null; status /c/a2 >/dev/null; status /slow/a3 >/dev/null
+expect_ne "entries before purge --all" "$(entries 'cgicache:[a-z]*:{*')" 0
+"$CC_TOOL" purge --all >/dev/null
+expect_eq "purge --all: no entry left on any master" "$(entries 'cgicache:[a-z]*:{*')" 0
+expect_ne "... generations and counters stay" "$(entries 'cgicache:#*')" 0
 
 # ---- cgicache check ----------------------------------------------------------------------
 out=$("$CC_TOOL" check 2>&1)
