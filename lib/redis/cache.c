@@ -31,7 +31,8 @@
 #define TAGS_MAX 8
 
 /* Lock release is compare-and-delete, and wakes the waiters, in one call:
- * ARGV = value ('' for none), px, token, channel.  The SET is a pcall: a
+ * ARGV = value ('' for none), px, token, channel, the verb that publishes
+ * (publish_verb).  The SET is a pcall: a
  * Redis out of memory refuses it, and the lock must still be released and
  * the waiters woken (they would otherwise wait CGICACHE_LOCK_WAIT for a
  * fill that never comes).  The message is the string '1' or '0' (a Lua
@@ -43,7 +44,7 @@ static const char store_and_release[] =
     "  if type(r) == 'table' and r.err then stored = r.err else stored = '1' end\n"
     "end\n"
     "if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end\n"
-    "redis.call('PUBLISH', ARGV[4], stored == '1' and '1' or '0')\n"
+    "redis.call(ARGV[5], ARGV[4], stored == '1' and '1' or '0')\n"
     "if stored ~= '1' and stored ~= '0' then return redis.error_reply(stored) end\n"
     "return stored\n";
 
@@ -55,6 +56,14 @@ static const char store_and_release[] =
 static const char lock_if_unchanged[] =
     "if redis.call('GETRANGE', KEYS[1], -8, -1) ~= ARGV[3] then return 0 end\n"
     "return redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2])\n";
+
+/* In a cluster the fill wake-up is sharded pub/sub (Redis 7): it stays
+ * on the entry's master (its channel shares the entry's slot) instead of
+ * crossing every node's bus. */
+static const char *publish_verb(const cc_config *cfg)
+{
+    return cfg->redis.cluster ? "SPUBLISH" : "PUBLISH";
+}
 
 /* The key's lock or fill channel into out. */
 static int derived(const cc_config *cfg, const cc_key *key, cc_ks_kind kind, char *out, size_t cap)
@@ -283,7 +292,7 @@ int cc_cache_wait_fill(cc_store *s, const cc_config *cfg, cc_key *key, cc_found 
     if (sub == NULL)
         return -1;
     cc_cmd subscribe = {0};
-    cc_cmd_arg(&subscribe, "SUBSCRIBE", (size_t)-1);
+    cc_cmd_arg(&subscribe, cfg->redis.cluster ? "SSUBSCRIBE" : "SUBSCRIBE", (size_t)-1);
     cc_cmd_arg(&subscribe, channel, (size_t)-1);
     redisReply *reply = cc_store_command(sub, &subscribe);
     int rc = -1;
@@ -418,6 +427,7 @@ int cc_cache_store(cc_store *s, const cc_config *cfg, const cc_key *key, const c
         cc_cmd_arg(entry, px, (size_t)-1);
         cc_cmd_arg(entry, token, (size_t)-1);
         cc_cmd_arg(entry, channel, (size_t)-1);
+        cc_cmd_arg(entry, publish_verb(cfg), (size_t)-1);
     } else if (value != NULL) {
         cc_cmd_arg(entry, "SET", (size_t)-1);
         cc_cmd_arg(entry, key->redis, key->redis_len);

@@ -1007,21 +1007,22 @@ static int collect_node(cc_store *s, int i, int64_t deadline)
  * once (and is asked for again), and the part is sent where the reply
  * says, once, with the keyless parts sent just before it on the same
  * connection (a lock holder's CLIENT SETNAME): after ASKING for an ASK.
- * Its reply replaces the redirection. */
-static void redirect(cc_store *s, size_t p, int64_t deadline)
+ * Its reply replaces the redirection.  Returns the node the part was
+ * answered by. */
+static int redirect(cc_store *s, size_t p, int64_t deadline)
 {
     cluster_state *c = s->cluster;
     cc_redirect to;
     redisReply *r = c->replies[p];
-    if (r == NULL || r->type != REDIS_REPLY_ERROR || cc_redirect_parse(r->str, r->len, &to) < 0)
-        return;
-    c->stale = c->stale || !to.ask;
     int from = c->plan.parts[p].node;
+    if (r == NULL || r->type != REDIS_REPLY_ERROR || cc_redirect_parse(r->str, r->len, &to) < 0)
+        return from;
+    c->stale = c->stale || !to.ask;
     if (to.host[0] == '\0')    /* said without an address: the node that said it */
         snprintf(to.host, sizeof to.host, "%s", c->map.nodes[from].host);
     int i = cc_slot_map_node(&c->map, to.host, to.port);
     if (i < 0)
-        return;
+        return from;
     if (!to.ask)
         c->map.slot[to.slot] = (uint8_t)i;
     size_t first = p;
@@ -1040,10 +1041,10 @@ static void redirect(cc_store *s, size_t p, int64_t deadline)
     cmds[n++] = c->plan.parts[p].cmd;
     cc_store *node = node_of(s, i);
     if (node == NULL || ensure_connected(node) < 0)
-        return;
+        return from;
     if (exchange(node, n, cmds, got, deadline) < 0) {
         open_breaker(node, "command");
-        return;
+        return from;
     }
     cc_debug("redis %s slot %u: %s %s", c->map.nodes[from].host, to.slot,
              to.ask ? "asked at" : "moved to", node->node);
@@ -1055,6 +1056,7 @@ static void redirect(cc_store *s, size_t p, int64_t deadline)
         freeReplyObject(got[n - 2]);
     freeReplyObject(c->replies[p]);
     c->replies[p] = got[n - 1];
+    return i;
 }
 
 /* Whether node i has parts in c's plan before part p: sent already. */
@@ -1165,10 +1167,8 @@ static int cluster_run(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply 
         c->stale = true;    /* a master lost: perhaps failed over */
         return -1;
     }
-    for (size_t p = 0; p < c->plan.nparts; p++) {
-        redirect(s, p, deadline);
-        c->last = c->plan.parts[p].node;
-    }
+    for (size_t p = 0; p < c->plan.nparts; p++)
+        c->last = redirect(s, p, deadline);
     return cc_cluster_join(&c->plan, ncmd, c->replies, replies);
 }
 

@@ -67,6 +67,24 @@ bodies=$(for f in "$TMP"/par.*; do body_of "$(cat "$f")" | md5sum; done | sort -
 expect_eq "... all 24 bodies identical" "$bodies" 1
 rm -f "$TMP"/par.*
 
+# The wake-up is sharded pub/sub, on the URL's master only.
+curl_get "$URL/slow/wake?sleep_ms=1500" >"$TMP/leader" &
+leader=$!
+sleep 0.3
+curl_get "$URL/slow/wake?sleep_ms=1500" >"$TMP/waiter" &
+waiter=$!
+sleep 0.5
+shard="" plain=""
+for p in "$M1" "$M2" "$M3"; do
+    shard="$shard$(redis-cli -p "$p" PUBSUB SHARDCHANNELS 'cgicache:#fill:*')"
+    plain="$plain$(redis-cli -p "$p" PUBSUB CHANNELS 'cgicache:#fill:*')"
+done
+wait "$leader" "$waiter"
+expect_contains "a waiter listens on its URL's sharded channel (SSUBSCRIBE)" "$shard" "cgicache:#fill:slow:{"
+expect_eq "... not on a channel of every node" "$plain" ""
+expect_contains "... and is woken by the fill (SPUBLISH): collapsed" "$(cat "$TMP/waiter")" "collapsed"
+expect_eq "... one computation" "$(grep -c '/slow/wake' "$TMP/app.count")" 1
+
 # ---- invalidation -------------------------------------------------------------------
 expect_eq "/slow/cold is cached" "$(status /slow/cold?sleep_ms=400)" HIT
 curl_get -X PUT "$URL/c/3" >/dev/null
