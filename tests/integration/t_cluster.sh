@@ -6,7 +6,8 @@
 # a PUT and by invalidates=, every purge of the tool; a slot moved under
 # the cache (MOVED followed, the map asked for again); a live reshard and
 # a killed master under load, with no failed or wrong response; cgicache
-# check names the mode and the masters.
+# check names the mode and the masters.  Then rediss-cluster://: a cluster
+# whose every port is TLS, with a CA this test makes.
 . "$(dirname "$0")/lib.sh"
 
 cluster_start "$TMP/cluster" 3 1 || { not_ok "the cluster did not start"; finish; exit 1; }
@@ -241,4 +242,37 @@ expect_contains "check: the masters" "$out" "3 masters:"
 expect_contains "... the promoted replica among them" "$out" "127.0.0.1:$replica"
 
 grep -q "CROSSSLOT" "$TMP"/*.log && not_ok "a CROSSSLOT error was logged" || ok "no CROSSSLOT, ever"
+
+# ---- rediss-cluster:// -------------------------------------------------------------------
+PKI=$TMP/pki
+mkdir -p "$PKI"
+ossl() { openssl "$@" >>"$PKI/openssl.log" 2>&1 || { not_ok "openssl $* failed"; finish; exit 1; }; }
+ossl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/ca.key" -out "$PKI/ca.crt" -days 2 -subj /CN=ca
+ossl req -newkey rsa:2048 -nodes -keyout "$PKI/server.key" -out "$PKI/server.csr" -subj /CN=redis
+printf 'subjectAltName=IP:127.0.0.1\n' >"$PKI/san.ext"
+ossl x509 -req -in "$PKI/server.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
+    -out "$PKI/server.crt" -days 2 -extfile "$PKI/san.ext"
+chmod 644 "$PKI"/*
+CLUSTER_TLS=$PKI cluster_start "$TMP/tls-cluster" 3 || { not_ok "the TLS cluster did not start"; finish; exit 1; }
+PIDS+=("${CLUSTER_PIDS[@]}")
+ok "a TLS cluster of 3 masters: ${CLUSTER_PORTS[*]}"
+TLS_REDIS="rediss-cluster://127.0.0.1:${CLUSTER_PORTS[0]}"
+start_app tapp 2 "$TESTAPP" "${ROUTES[@]}" CGICACHE_REDIS="$TLS_REDIS" CGICACHE_REDIS_CA="$PKI/ca.crt"
+got=""
+for i in 1 2 3 4 5 6; do fcgi tapp GET "/c/s$i" >/dev/null; got="$got$(status_of "$(fcgi tapp GET "/c/s$i")")"; done
+expect_eq "rediss-cluster://: MISS then HIT, over TLS" "$got" HITHITHITHITHITHIT
+spread=0
+for p in "${CLUSTER_PORTS[@]}"; do
+    [ -n "$(CLUSTER_TLS=$PKI cluster_cli "$p" --scan --pattern 'cgicache:c:*')" ] && spread=$((spread + 1))
+done
+expect_eq "... on every master" "$spread" 3
+out=$(CGICACHE_REDIS="$TLS_REDIS" CGICACHE_REDIS_CA="$PKI/ca.crt" "$CC_TOOL" check 2>&1)
+expect_contains "check: a TLS cluster" "$out" "redis mode     cluster"
+expect_contains "... its session" "$out" "verified"
+# Not signed by the CA given (the system's store): refused, said why,
+# and the app answers (the handshake gets 2 s, as in t_tls).
+start_app tbad 1 "$TESTAPP" "${ROUTES[@]}" CGICACHE_REDIS="$TLS_REDIS" CGICACHE_CONNECT_TIMEOUT=2s
+r=$(fcgi tbad GET /c/s1)
+expect_eq "another CA: the app answers, uncached" "$(status_of "$r")" MISS
+expect_contains "... its log says why" "$(cat "$TMP/tbad.log")" "certificate refused"
 finish
