@@ -235,6 +235,20 @@ expect_ne "entries before purge --all" "$(entries 'cgicache:[a-z]*:{*')" 0
 expect_eq "purge --all: no entry left on any master" "$(entries 'cgicache:[a-z]*:{*')" 0
 expect_ne "... generations and counters stay" "$(entries 'cgicache:#*')" 0
 
+# ---- a CGI program: answered before main() from the cluster, stored as it exits --------
+cgi_run() {
+    timeout 10 env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET \
+        REQUEST_URI="$1" SCRIPT_NAME="$1" SERVER_NAME=localhost SERVER_PORT=80 HTTP_HOST=localhost \
+        SERVER_PROTOCOL=HTTP/1.1 REMOTE_ADDR=127.0.0.1 LD_PRELOAD="$(preload_value)" \
+        ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" \
+        CGICACHE_REDIS="$CGICACHE_REDIS" CGICACHE_ROUTE_cgi='GET /cgi/* ttl=60' \
+        APP_COUNTER="$TMP/cgi.count" "$TOP/tests/apps/cgi/hello.sh" </dev/null
+}
+touch "$TMP/cgi.count"
+got="$(status_of "$(cgi_run /cgi/one)")$(status_of "$(cgi_run /cgi/one)")"
+expect_eq "CGI: MISS, then HIT from the cluster" "$got" MISSHIT
+expect_eq "... the program ran once" "$(runs_of cgi)" 1
+
 # ---- cgicache check ----------------------------------------------------------------------
 out=$("$CC_TOOL" check 2>&1)
 expect_contains "check: the mode" "$out" "redis mode     cluster"
