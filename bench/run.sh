@@ -89,8 +89,9 @@ app cachedunix LD_PRELOAD="$B/libcgicache.so" CGICACHE_REDIS="unix:$TMP/redis.so
 app cachedtls LD_PRELOAD="$B/libcgicache.so" CGICACHE_REDIS="rediss://127.0.0.1:$TLS_PORT/0" \
     CGICACHE_REDIS_CA="$TMP/ca.crt" CGICACHE_NEAR_SIZE=0 \
     CGICACHE_ROUTE_trivial='GET /trivial ttl=300' CGICACHE_ROUTE_miss='GET /miss ttl=5'
-# In the cluster (the near cache is off there: every hit asks Redis).
+# In the cluster, near cache off: every hit asks the cluster.
 app cachedcluster LD_PRELOAD="$B/libcgicache.so" CGICACHE_REDIS="redis-cluster://127.0.0.1:${CLUSTER_PORTS[0]}" \
+    CGICACHE_NEAR_SIZE=0 \
     CGICACHE_ROUTE_trivial='GET /trivial ttl=300' CGICACHE_ROUTE_miss='GET /miss ttl=5'
 bg spawn-fcgi -n -M 0666 -s "$TMP/cgi.sock" -- "$TOP/tests/integration/prefork.sh" 2 /usr/sbin/fcgiwrap
 bg env LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_cgi='GET /cgi ttl=300' \
@@ -173,7 +174,7 @@ CASES=(
     "misstls|cachedtls|/miss|$TMP/miss.lua|-|miss path, Redis over TLS (rediss://)"
     "hittls|cachedtls|/trivial||-|hit path, Redis over TLS, near cache off"
     "misscluster|cachedcluster|/miss|$TMP/miss.lua|-|miss path, Redis Cluster of 3 masters"
-    "hitcluster|cachedcluster|/trivial||-|hit path, Redis Cluster of 3 masters"
+    "hitcluster|cachedcluster|/trivial||-|hit path, Redis Cluster of 3 masters, near off"
     "nginx|ncache|/trivial||-|nginx fastcgi_cache hit (the peer)"
     "slow|plain|/slow||-|20 ms route, no cache"
     "slowhit|cached|/slow||-|20 ms route, cgicache hit"

@@ -83,6 +83,8 @@ typedef struct cluster_state {
     int64_t map_at;                           /* when it was last asked for */
     int next_seed;                            /* the seed asked first */
     int last;                                 /* the node of the last part (subscriptions) */
+    unsigned events;                          /* connections to masters made or closed */
+    unsigned map_serial;                      /* changes when the map names other masters */
 } cluster_state;
 
 struct cc_store {
@@ -113,6 +115,7 @@ struct cc_store {
     cluster_state *cluster;    /* redis-cluster://: this store routes (it has no socket) */
     bool to_node;              /* a connection to one master of a cluster */
     bool redirected;           /* a reply owed said MOVED or ASK: the map is out of date */
+    struct cc_store *router;   /* a master's connection: the store that routes to it */
 };
 
 static pthread_key_t thread_key;
@@ -152,6 +155,8 @@ static void disconnect(cc_store *s)
     for (int i = 0; s->cluster != NULL && i < CC_SLOT_NODES; i++)
         if (s->cluster->nodes[i] != NULL)
             disconnect(s->cluster->nodes[i]);
+    if (s->fd >= 0 && s->router != NULL)
+        s->router->cluster->events++;
     cc_tls_free(s->tls);
     s->tls = NULL;
     if (s->fd >= 0)
@@ -750,6 +755,8 @@ static int connect_anew(cc_store *s)
         open_breaker(s, "handshake");
         return -1;
     }
+    if (s->router != NULL)
+        s->router->cluster->events++;
     return 0;
 }
 
@@ -844,6 +851,7 @@ static cc_store *node_of(cc_store *s, int i)
         if (n == NULL)
             return NULL;
         n->to_node = true;
+        n->router = s;
         n->limits = s->limits;
         snprintf(n->host, sizeof n->host, "%s", c->map.nodes[i].host);
         n->port = c->map.nodes[i].port;
@@ -923,6 +931,9 @@ static int load_map(cc_store *s)
             else
                 free_store(c->nodes[j]);
         }
+        bool same = m->nnodes == c->map.nnodes &&
+                    memcmp(m->nodes, c->map.nodes, (size_t)m->nnodes * sizeof m->nodes[0]) == 0;
+        c->map_serial += same ? 0 : 1;
         memcpy(c->nodes, kept, sizeof kept);
         memcpy(&c->map, m, sizeof *m);
         c->stale = false;
@@ -1288,7 +1299,41 @@ int cc_store_fd(const cc_store *s)
 
 unsigned cc_store_serial(const cc_store *s)
 {
+    if (s != NULL && s->cluster != NULL)
+        return s->cluster->map.nnodes > 0 ? s->cluster->events + 1 : 0;
     return s != NULL && s->fd >= 0 ? s->serial : 0;
+}
+
+int cc_store_masters(const cc_store *s)
+{
+    return s != NULL && s->cluster != NULL ? s->cluster->map.nnodes : 0;
+}
+
+cc_store *cc_store_master(cc_store *s, int i)
+{
+    return s != NULL && s->cluster != NULL ? node_of(s, i) : NULL;
+}
+
+unsigned cc_store_map_serial(const cc_store *s)
+{
+    return s != NULL && s->cluster != NULL ? s->cluster->map_serial : 0;
+}
+
+cc_store *cc_store_open_master(cc_store *s, int i)
+{
+    if (s == NULL || s->cluster == NULL || i < 0 || i >= s->cluster->map.nnodes)
+        return NULL;
+    cc_store *n = new_store(s->cfg, 1);
+    if (n == NULL)
+        return NULL;
+    n->to_node = true;
+    snprintf(n->host, sizeof n->host, "%s", s->cluster->map.nodes[i].host);
+    n->port = s->cluster->map.nodes[i].port;
+    if (ensure_connected(n) < 0) {
+        free_store(n);
+        return NULL;
+    }
+    return n;
 }
 
 bool cc_store_buffered(const cc_store *s)

@@ -60,6 +60,18 @@ redisReply *cc_store_next_push(cc_store *s, int timeout_ms);
  * (client tracking) holds for one serial only. */
 unsigned cc_store_serial(const cc_store *s);
 
+/* In a Redis Cluster (s routes): how many masters s's slot map names (0
+ * outside a cluster), s's own connection to master i (made on first use,
+ * connected or not: cc_store_serial says), a number that changes each
+ * time the map names other masters, and a connection of the caller's own
+ * to master i (for subscribing; free with cc_store_close).  The near
+ * cache tracks per master with these.  In a cluster cc_store_serial(s)
+ * changes each time any of s's connections to masters is made or closed. */
+int cc_store_masters(const cc_store *s);
+cc_store *cc_store_master(cc_store *s, int i);
+unsigned cc_store_map_serial(const cc_store *s);
+cc_store *cc_store_open_master(cc_store *s, int i);
+
 /* Closes s's connection, which its peer closed (seen by polling it): the
  * next call on s connects anew, with no breaker in between. */
 void cc_store_drop(cc_store *s);
