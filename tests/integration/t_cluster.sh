@@ -278,6 +278,8 @@ out=$("$CC_TOOL" check 2>&1)
 expect_contains "check: the mode" "$out" "redis mode     cluster"
 expect_contains "check: the masters" "$out" "3 masters:"
 expect_contains "... the promoted replica among them" "$out" "127.0.0.1:$replica"
+expect_eq "check --json: the mode" \
+    "$("$CC_TOOL" check --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["redis_mode"])')" cluster
 
 grep -q "CROSSSLOT" "$TMP"/*.log && not_ok "a CROSSSLOT error was logged" || ok "no CROSSSLOT, ever"
 
