@@ -1194,10 +1194,12 @@ static int cluster_send(cc_store *s, size_t ncmd, const cc_cmd *cmds)
     for (size_t p = 0; p < c->plan.nparts; p++) {
         int i = c->plan.parts[p].node;
         long sent = seen_before(c, p) ? 0 : post_node(s, i, deadline);
-        if (sent < 0)
+        if (sent < 0) {
             rc = -1;
-        else
+            c->stale = true;    /* a master lost: perhaps failed over */
+        } else {
             c->nodes[i]->owed += (size_t)sent;
+        }
     }
     return rc;
 }
