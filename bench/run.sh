@@ -41,8 +41,10 @@ bg redis-server --port 0 --tls-port "$TLS_PORT" --bind 127.0.0.1 --tls-cert-file
 wait_for redis-cli --tls --cacert "$TMP/ca.crt" -p "$TLS_PORT" PING || exit 1
 # A Redis Cluster of 3 masters (redis-cluster://): a hit asks two of them
 # at once (the URL's and the route's), a miss stores on the URL's.
-cluster_start "$TMP/cluster" 3 || exit 1
-PIDS+=("${CLUSTER_PIDS[@]}")
+cluster_start "$TMP/cluster" 3
+started=$?
+PIDS+=("${CLUSTER_PIDS[@]}")    # stopped on exit, whether or not the cluster came up
+[ "$started" -eq 0 ] || exit 1
 
 # app NAME [VAR=VALUE ...]: the bench app, 2 workers, on $TMP/NAME.sock
 # ($APP_BIN picks another build of it).

@@ -10,8 +10,10 @@
 # whose every port is TLS, with a CA this test makes.
 . "$(dirname "$0")/lib.sh"
 
-cluster_start "$TMP/cluster" 3 1 || { not_ok "the cluster did not start"; finish; exit 1; }
-PIDS+=("${CLUSTER_PIDS[@]}")
+cluster_start "$TMP/cluster" 3 1
+started=$?
+PIDS+=("${CLUSTER_PIDS[@]}")    # stopped with the test, whether or not the cluster came up
+[ "$started" -eq 0 ] || { not_ok "the cluster did not start"; finish; exit 1; }
 ok "3 masters and 3 replicas: ${CLUSTER_PORTS[*]}"
 M1=${CLUSTER_PORTS[0]} M2=${CLUSTER_PORTS[1]} M3=${CLUSTER_PORTS[2]}
 # Two seeds of three: the third master is learned from the map.
@@ -293,8 +295,10 @@ printf 'subjectAltName=IP:127.0.0.1\n' >"$PKI/san.ext"
 ossl x509 -req -in "$PKI/server.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
     -out "$PKI/server.crt" -days 2 -extfile "$PKI/san.ext"
 chmod 644 "$PKI"/*
-CLUSTER_TLS=$PKI cluster_start "$TMP/tls-cluster" 3 || { not_ok "the TLS cluster did not start"; finish; exit 1; }
+CLUSTER_TLS=$PKI cluster_start "$TMP/tls-cluster" 3
+started=$?
 PIDS+=("${CLUSTER_PIDS[@]}")
+[ "$started" -eq 0 ] || { not_ok "the TLS cluster did not start"; finish; exit 1; }
 ok "a TLS cluster of 3 masters: ${CLUSTER_PORTS[*]}"
 TLS_REDIS="rediss-cluster://127.0.0.1:${CLUSTER_PORTS[0]}"
 start_app tapp 2 "$TESTAPP" "${ROUTES[@]}" CGICACHE_REDIS="$TLS_REDIS" CGICACHE_REDIS_CA="$PKI/ca.crt"
