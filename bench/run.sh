@@ -39,6 +39,12 @@ bg redis-server --port 0 --tls-port "$TLS_PORT" --bind 127.0.0.1 --tls-cert-file
     --tls-key-file "$TMP/tls.key" --tls-ca-cert-file "$TMP/ca.crt" --tls-auth-clients no --save '' \
     --appendonly no --logfile "$TMP/redis-tls.log"
 wait_for redis-cli --tls --cacert "$TMP/ca.crt" -p "$TLS_PORT" PING || exit 1
+# A Redis Cluster of 3 masters (redis-cluster://): a hit asks two of them
+# at once (the URL's and the route's), a miss stores on the URL's.
+cluster_start "$TMP/cluster" 3
+started=$?
+PIDS+=("${CLUSTER_PIDS[@]}")    # stopped on exit, whether or not the cluster came up
+[ "$started" -eq 0 ] || exit 1
 
 # app NAME [VAR=VALUE ...]: the bench app, 2 workers, on $TMP/NAME.sock
 # ($APP_BIN picks another build of it).
@@ -85,6 +91,10 @@ app cachedunix LD_PRELOAD="$B/libcgicache.so" CGICACHE_REDIS="unix:$TMP/redis.so
 app cachedtls LD_PRELOAD="$B/libcgicache.so" CGICACHE_REDIS="rediss://127.0.0.1:$TLS_PORT/0" \
     CGICACHE_REDIS_CA="$TMP/ca.crt" CGICACHE_NEAR_SIZE=0 \
     CGICACHE_ROUTE_trivial='GET /trivial ttl=300' CGICACHE_ROUTE_miss='GET /miss ttl=5'
+# In the cluster, near cache off: every hit asks the cluster.
+app cachedcluster LD_PRELOAD="$B/libcgicache.so" CGICACHE_REDIS="redis-cluster://127.0.0.1:${CLUSTER_PORTS[0]}" \
+    CGICACHE_NEAR_SIZE=0 \
+    CGICACHE_ROUTE_trivial='GET /trivial ttl=300' CGICACHE_ROUTE_miss='GET /miss ttl=5'
 bg spawn-fcgi -n -M 0666 -s "$TMP/cgi.sock" -- "$TOP/tests/integration/prefork.sh" 2 /usr/sbin/fcgiwrap
 bg env LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_cgi='GET /cgi ttl=300' \
     spawn-fcgi -n -M 0666 -s "$TMP/cgic.sock" -- "$TOP/tests/integration/prefork.sh" 2 /usr/sbin/fcgiwrap
@@ -102,7 +112,7 @@ fpm phpcached LD_PRELOAD="$B/libcgicache.so" CGICACHE_ROUTE_php='GET /page.php t
 
 declare -A P
 servers=""
-for s in plain passthru cached cachedfar cachedunix cachedtls ncache cgi cgic wirecached phpplain phppass phpcached; do
+for s in plain passthru cached cachedfar cachedunix cachedtls cachedcluster ncache cgi cgic wirecached phpplain phppass phpcached; do
     P[$s]=$(port)
     sock=$s; [ "$s" = ncache ] && sock=plain
     extra=""
@@ -165,6 +175,8 @@ CASES=(
     "hitunix|cachedunix|/trivial||-|hit path, Redis on a unix socket"
     "misstls|cachedtls|/miss|$TMP/miss.lua|-|miss path, Redis over TLS (rediss://)"
     "hittls|cachedtls|/trivial||-|hit path, Redis over TLS, near cache off"
+    "misscluster|cachedcluster|/miss|$TMP/miss.lua|-|miss path, Redis Cluster of 3 masters"
+    "hitcluster|cachedcluster|/trivial||-|hit path, Redis Cluster of 3 masters, near off"
     "nginx|ncache|/trivial||-|nginx fastcgi_cache hit (the peer)"
     "slow|plain|/slow||-|20 ms route, no cache"
     "slowhit|cached|/slow||-|20 ms route, cgicache hit"

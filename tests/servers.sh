@@ -76,3 +76,76 @@ MaxSpareThreads 8
 $3
 CONF
 }
+
+# cluster_start DIR MASTERS [REPLICAS]: a Redis Cluster of private
+# redis-server processes on free loopback ports, MASTERS masters and
+# REPLICAS replicas of each [0], joined by redis-cli --cluster create.
+# Each node works in DIR/<port> (its nodes.conf); its bus port is a free
+# port of its own (cluster-port), not port + 10000, which may be taken or
+# past 65535.  With CLUSTER_TLS set to a directory holding ca.crt,
+# server.crt and server.key, every port (clients, bus, replication) is
+# TLS only.  Sets CLUSTER_PORTS (the masters first, as create makes
+# them) and CLUSTER_PIDS (stop them with cluster_stop); returns non-zero
+# when the cluster does not come up in 20 s.
+cluster_start() {
+    local dir=$1 masters=$2 replicas=${3:-0} i port addrs=() listen=()
+    CLUSTER_PORTS=()
+    CLUSTER_PIDS=()
+    for ((i = 0; i < masters * (1 + replicas); i++)); do
+        port=$(free_port)
+        mkdir -p "$dir/$port"
+        listen=(--port "$port")
+        [ -n "${CLUSTER_TLS:-}" ] && listen=(--port 0 --tls-port "$port" --tls-cluster yes
+            --tls-replication yes --tls-cert-file "$CLUSTER_TLS/server.crt"
+            --tls-key-file "$CLUSTER_TLS/server.key" --tls-ca-cert-file "$CLUSTER_TLS/ca.crt"
+            --tls-auth-clients no)
+        (cd "$dir/$port" && exec redis-server "${listen[@]}" --bind 127.0.0.1 \
+            --cluster-enabled yes --cluster-port "$(free_port)" --cluster-config-file nodes.conf \
+            --cluster-node-timeout 1000 --save '' --appendonly no --daemonize no \
+            --enable-debug-command local >"$dir/$port/redis.log" 2>&1) &
+        CLUSTER_PIDS+=($!)
+        disown $! 2>/dev/null
+        CLUSTER_PORTS+=("$port")
+        addrs+=("127.0.0.1:$port")
+    done
+    for port in "${CLUSTER_PORTS[@]}"; do
+        wait_for cluster_cli "$port" PING || return 1
+    done
+    local tls=()
+    [ -n "${CLUSTER_TLS:-}" ] && tls=(--tls --cacert "$CLUSTER_TLS/ca.crt")
+    timeout 30 redis-cli "${tls[@]}" --cluster create "${addrs[@]}" \
+        --cluster-replicas "$replicas" --cluster-yes >"$dir/create.log" 2>&1 || return 1
+    for _ in $(seq 400); do
+        local up=0
+        for port in "${CLUSTER_PORTS[@]}"; do
+            cluster_cli "$port" CLUSTER INFO 2>/dev/null | grep -q '^cluster_state:ok' && up=$((up + 1))
+        done
+        [ "$up" -eq "${#CLUSTER_PORTS[@]}" ] && return 0
+        sleep 0.05
+    done
+    echo "cluster_start: the cluster is not ok after 20 s" >&2
+    return 1
+}
+
+# cluster_cli PORT ARGS...: redis-cli to a node of the cluster, over TLS
+# when it is a TLS one.
+cluster_cli() {
+    local port=$1
+    shift
+    if [ -n "${CLUSTER_TLS:-}" ]; then
+        redis-cli --tls --cacert "$CLUSTER_TLS/ca.crt" -p "$port" "$@"
+    else
+        redis-cli -p "$port" "$@"
+    fi
+}
+
+# cluster_stop: stops the nodes cluster_start started, by PID.
+cluster_stop() {
+    local pid
+    for pid in "${CLUSTER_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+    for pid in "${CLUSTER_PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+        kill -9 "$pid" 2>/dev/null
+    done
+    CLUSTER_PIDS=()
+}

@@ -201,11 +201,35 @@ static const char *parse_hostport(const char *p, const char *end, char *out, siz
     return NULL;
 }
 
+/* h1[:port],h2[:port],... from p to end into nodes (at most max, each
+ * with port deflt unless it names one), asked in this order.  Returns
+ * NULL, or what is wrong: too_many, missing or the address's fault. */
+static const char *parse_nodes(const char *p, const char *end, cc_redis_node *nodes, int max,
+                               int deflt, int *count, const char *too_many, const char *missing)
+{
+    *count = 0;
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *item_end = comma != NULL ? comma : end;
+        if (*count == max)
+            return too_many;
+        cc_redis_node *n = &nodes[(*count)++];
+        n->port = deflt;
+        const char *why = parse_hostport(p, item_end, n->host, sizeof n->host, &n->port);
+        if (why != NULL)
+            return why;
+        p = comma != NULL ? comma + 1 : end;
+    }
+    return *count == 0 ? missing : NULL;
+}
+
 /* redis://[[user]:password@]host[:port][/db]  or  unix:/path[?db=N].
  * A user names a Redis 6 ACL user (AUTH user password); rediss:// is the
  * same over TLS; redis-sentinel://[cred@]h1[:port],h2[:port][/db]#master
  * (rediss-sentinel:// over TLS) names sentinels to ask for the master,
- * the form other Redis clients read.
+ * the form other Redis clients read; redis-cluster://[cred@]h1[:port],...
+ * (rediss-cluster://) names nodes of a Redis Cluster to ask for its slot
+ * map (database 0 only: a cluster has no other).
  * Returns NULL or what is wrong. */
 static const char *parse_redis(const char *url, cc_redis_addr *a)
 {
@@ -236,15 +260,15 @@ static const char *parse_redis(const char *url, cc_redis_addr *a)
     const char *p = NULL;
     for (size_t i = 0; i < sizeof schemes / sizeof schemes[0] && p == NULL; i++)
         if (strncmp(url, schemes[i].scheme, strlen(schemes[i].scheme)) == 0) {
-            if (schemes[i].cluster)
-                return "Redis Cluster (redis-cluster://) is not supported by this version";
             p = url + strlen(schemes[i].scheme);
             a->tls = schemes[i].tls;
             a->sentinel = schemes[i].sentinel;
+            a->cluster = schemes[i].cluster;
         }
     if (p == NULL)
         return "expected redis://host[:port][/db], rediss://..., "
-               "redis-sentinel://h1:26379,h2:26379[/db]#master or unix:/path";
+               "redis-sentinel://h1:26379,h2:26379[/db]#master, "
+               "redis-cluster://h1:7000,h2:7001 or unix:/path";
     a->kind = CC_REDIS_TCP;
     /* The master's name, after '#' (a '#' in a password is written %23). */
     const char *hash = strchr(p, '#');
@@ -273,24 +297,21 @@ static const char *parse_redis(const char *url, cc_redis_addr *a)
         p = at + 1;
     }
     if (a->sentinel) {
-        /* h1[:port],h2[:port],...: the sentinels, asked in this order. */
-        while (p < end) {
-            const char *comma = memchr(p, ',', (size_t)(end - p));
-            const char *item_end = comma != NULL ? comma : end;
-            if (a->nsentinels == CC_REDIS_SENTINELS)
-                return "more than 8 sentinels";
-            cc_redis_node *n = &a->sentinels[a->nsentinels++];
-            n->port = 26379;
-            const char *why = parse_hostport(p, item_end, n->host, sizeof n->host, &n->port);
-            if (why != NULL)
-                return why;
-            p = comma != NULL ? comma + 1 : end;
-        }
-        if (a->nsentinels == 0)
-            return "missing sentinel address";
+        const char *why = parse_nodes(p, end, a->sentinels, CC_REDIS_SENTINELS, 26379,
+                                      &a->nsentinels, "more than 8 sentinels",
+                                      "missing sentinel address");
+        if (why != NULL)
+            return why;
+    } else if (a->cluster) {
+        const char *why = parse_nodes(p, end, a->seeds, CC_REDIS_SEEDS, 6379, &a->nseeds,
+                                      "more than 16 cluster nodes", "missing cluster node address");
+        if (why != NULL)
+            return why;
+        memcpy(a->host, a->seeds[0].host, sizeof a->seeds[0].host);
+        a->port = a->seeds[0].port;
     } else {
         if (memchr(p, ',', (size_t)(end - p)) != NULL)
-            return "one host only: several are for redis-sentinel://";
+            return "one host only: several are for redis-sentinel:// and redis-cluster://";
         const char *why = parse_hostport(p, end, a->host, sizeof a->host, &a->port);
         if (why != NULL)
             return why;
@@ -304,6 +325,8 @@ static const char *parse_redis(const char *url, cc_redis_addr *a)
         db[len] = '\0';
         if (parse_db(db, &a->db) < 0)
             return "bad database number after /";
+        if (a->cluster && a->db != 0)
+            return "a Redis Cluster has database 0 only";
     }
     return NULL;
 }
@@ -324,9 +347,10 @@ static const char *const enable_words[] = {"0",    "1",  "off", "on", "false",
 const cc_setting cc_settings[] = {
     {"CGICACHE_REDIS", CC_SET_REDIS, FIELD(redis), "redis://127.0.0.1:6379/0",
      "`redis://[[user]:password@]host[:port][/db]` (a user: Redis 6 ACL), "
-     "`redis-sentinel://[[user]:password@]h1:26379,h2:26379[/db]#master`, `rediss://...` and "
-     "`rediss-sentinel://...` (TLS) or `unix:/path/redis.sock[?db=N]`; IPv6 as "
-     "`redis://[::1]:6379`",
+     "`redis-sentinel://[[user]:password@]h1:26379,h2:26379[/db]#master`, "
+     "`redis-cluster://[[user]:password@]h1:7000,h2:7001` (Redis Cluster), `rediss://...`, "
+     "`rediss-sentinel://...` and `rediss-cluster://...` (TLS) or "
+     "`unix:/path/redis.sock[?db=N]`; IPv6 as `redis://[::1]:6379`",
      NULL, 0, 0},
     {"CGICACHE_REDIS_CA", CC_SET_PATH, FIELD(redis_ca), NULL,
      "for `rediss://`: the CA certificates (a PEM file, or a directory hashed with `openssl "
@@ -474,8 +498,8 @@ static const char *apply_setting(cc_config *cfg, const cc_setting *s, const char
         return NULL;
     case CC_SET_PREFIX:
         if (text[0] == '\0' || strlen(text) >= sizeof cfg->prefix ||
-            strpbrk(text, " \t\r\n*?[]\\") != NULL)
-            return "bad prefix: 1 to 63 characters, no blanks or *?[]\\";
+            strpbrk(text, " \t\r\n*?[]\\{}") != NULL)
+            return "bad prefix: 1 to 63 characters, no blanks or *?[]\\{}";
         snprintf(cfg->prefix, sizeof cfg->prefix, "%s", text);
         return NULL;
     case CC_SET_REDIS: {
@@ -567,23 +591,29 @@ static void format_size(size_t bytes, char *out, size_t cap)
 /* A TCP address as a user writes it, the password never shown. */
 static void format_redis(const cc_redis_addr *a, char *out, size_t cap)
 {
-    char hosts[CC_REDIS_SENTINELS * 140] = "";
+    char hosts[CC_REDIS_SEEDS * 140] = "", db[16] = "";
     size_t len = 0;
     bool v6 = strchr(a->host, ':') != NULL;    /* written [::1]:6379 */
-    if (!a->sentinel)
+    const cc_redis_node *list = a->sentinel ? a->sentinels : a->seeds;
+    int n = a->sentinel ? a->nsentinels : a->cluster ? a->nseeds : 0;
+    if (n == 0)
         snprintf(hosts, sizeof hosts, "%s%s%s:%d", v6 ? "[" : "", a->host, v6 ? "]" : "", a->port);
-    for (int i = 0; a->sentinel && i < a->nsentinels && len < sizeof hosts; i++) {
-        v6 = strchr(a->sentinels[i].host, ':') != NULL;
+    for (int i = 0; i < n && len < sizeof hosts; i++) {
+        v6 = strchr(list[i].host, ':') != NULL;
         len += (size_t)snprintf(hosts + len, sizeof hosts - len, "%s%s%s%s:%d", i > 0 ? "," : "",
-                                v6 ? "[" : "", a->sentinels[i].host, v6 ? "]" : "",
-                                a->sentinels[i].port);
+                                v6 ? "[" : "", list[i].host, v6 ? "]" : "", list[i].port);
     }
-    snprintf(out, cap, "redis%s%s://%s%s%s/%d%s%s", a->tls ? "s" : "",
-             a->sentinel ? "-sentinel" : "", a->user,
+    if (!a->cluster)    /* a cluster has database 0 only */
+        snprintf(db, sizeof db, "/%d", a->db);
+    snprintf(out, cap, "redis%s%s://%s%s%s%s%s%s", a->tls ? "s" : "",
+             a->sentinel  ? "-sentinel"
+             : a->cluster ? "-cluster"
+                          : "",
+             a->user,
              a->password[0] ? ":(password)@"
              : a->user[0]   ? "@"
                             : "",
-             hosts, a->db, a->sentinel ? "#" : "", a->sentinel ? a->master : "");
+             hosts, db, a->sentinel ? "#" : "", a->sentinel ? a->master : "");
 }
 
 void cc_setting_format(const cc_config *cfg, const cc_setting *s, char *out, size_t cap)

@@ -21,6 +21,7 @@ typedef enum { CC_LOG_OFF, CC_LOG_ERROR, CC_LOG_WARN, CC_LOG_INFO, CC_LOG_DEBUG 
 typedef enum { CC_REDIS_TCP, CC_REDIS_UNIX } cc_redis_kind;
 
 #define CC_REDIS_SENTINELS 8
+#define CC_REDIS_SEEDS 16
 
 typedef struct cc_redis_node {
     char host[128];
@@ -29,7 +30,7 @@ typedef struct cc_redis_node {
 
 typedef struct cc_redis_addr {
     cc_redis_kind kind;
-    char host[256];                  /* TCP (not with sentinels) */
+    char host[256];                  /* TCP (not with sentinels; a cluster's first seed) */
     int port;                        /* TCP, default 6379 */
     char path[108];                  /* unix socket path */
     char user[128];                  /* ACL user; empty: the default user */
@@ -40,6 +41,9 @@ typedef struct cc_redis_addr {
     char master[128];                /* the name the sentinels know the master by */
     int nsentinels;
     cc_redis_node sentinels[CC_REDIS_SENTINELS];   /* default port 26379 */
+    bool cluster;                    /* redis-cluster://: the keys are spread over masters */
+    int nseeds;
+    cc_redis_node seeds[CC_REDIS_SEEDS];   /* nodes asked for the slot map; default port 6379 */
 } cc_redis_addr;
 
 /* One problem found while parsing, e.g. variable "CGICACHE_TTL",

@@ -109,14 +109,20 @@ static void put_escaped(writer *w, const char *s, size_t n, const keep_set *keep
 }
 
 /* Writes the 128-bit hash h as 32 lowercase hex digits. */
-static void put_hash(writer *w, XXH128_hash_t h)
+/* The 32 hex digits of h into out. */
+static void hash_hex(XXH128_hash_t h, char out[32])
 {
     static const char hex[] = "0123456789abcdef";
-    char out[32];
     for (int i = 0; i < 16; i++) {
         out[15 - i] = hex[(h.high64 >> (4 * i)) & 15];
         out[31 - i] = hex[(h.low64 >> (4 * i)) & 15];
     }
+}
+
+static void put_hash(writer *w, XXH128_hash_t h)
+{
+    char out[32];
+    hash_hex(h, out);
     put(w, out, sizeof out);
 }
 
@@ -338,15 +344,19 @@ int cc_key_route_prefix(const cc_config *cfg, const char *route, char *out, size
     return w.failed ? -1 : 0;
 }
 
-/* Writes the URL generation key of the URL written in url[0..len). */
-static int url_gen_key(const cc_config *cfg, const cc_route *route, const char *url, size_t len,
+/* Writes the URL generation key of the URL whose hash is url_hash: its
+ * 32 hex digits, the first CC_KS_SLOT_TAG_LEN of them braced, the hash tag
+ * its entries, locks and fill channels carry too (keyspace.h). */
+static int url_gen_key(const cc_config *cfg, const cc_route *route, const char url_hash[32],
                        char *out, size_t cap)
 {
     char name[CC_NAME_MAX + 40];
     writer w = {name, 0, sizeof name, 0};
     put_str(&w, route->name);
-    put(&w, ":", 1);
-    put_hash(&w, XXH3_128bits(url, len));
+    put(&w, ":{", 2);
+    put(&w, url_hash, CC_KS_SLOT_TAG_LEN);
+    put(&w, "}", 1);
+    put(&w, url_hash + CC_KS_SLOT_TAG_LEN, 32 - CC_KS_SLOT_TAG_LEN);
     return w.failed ? -1 : cc_keyspace_key(cfg, CC_KS_GEN, name, w.len, out, cap);
 }
 
@@ -362,10 +372,13 @@ static void put_purge_url(writer *w, bool https, const char *host, size_t host_l
 int cc_key_url_gen(const cc_config *cfg, const cc_route *route, bool https, const char *host,
                    size_t host_len, const char *path, size_t path_len, char *out, size_t cap)
 {
-    char url[CC_KEY_MAX];
+    char url[CC_KEY_MAX], url_hash[32];
     writer u = {url, 0, sizeof url, 0};
     put_purge_url(&u, https, host, host_len, path, path_len);
-    return u.failed ? -1 : url_gen_key(cfg, route, url, u.len, out, cap);
+    if (u.failed)
+        return -1;
+    hash_hex(XXH3_128bits(url, u.len), url_hash);
+    return url_gen_key(cfg, route, url_hash, out, cap);
 }
 
 /* The port the host names: its own ":port", else the scheme's default. */
@@ -447,10 +460,26 @@ int cc_key_build(const cc_config *cfg, const cc_route *route, const cc_request *
     }
     memcpy(out->path, rq->norm, rq->norm_len + 1);
     out->path_len = rq->norm_len;
+    char url_hash[32];
+    hash_hex(XXH3_128bits(url, url_len), url_hash);
     if (cc_keyspace_key(cfg, CC_KS_GEN, route->name, strlen(route->name), out->route_gen,
                         sizeof out->route_gen) < 0 ||
-        url_gen_key(cfg, route, url, url_len, out->url_gen, sizeof out->url_gen) < 0)
+        url_gen_key(cfg, route, url_hash, out->url_gen, sizeof out->url_gen) < 0)
         return -1;
+    /* The URL's hash tag goes after the route (keyspace.h), before any of
+     * the request's own text, whose '{' must not make another tag: the
+     * rest of the key moves up to make room (the purge URL written after
+     * it is no longer needed). */
+    enum { TAG = CC_KS_SLOT_TAG_LEN + 2 };
+    if (out->full_len + TAG >= sizeof out->full)
+        return -1;
+    memmove(out->full + prefix_len + TAG, out->full + prefix_len, out->full_len - prefix_len);
+    out->full[prefix_len] = '{';
+    memcpy(out->full + prefix_len + 1, url_hash, CC_KS_SLOT_TAG_LEN);
+    out->full[prefix_len + TAG - 1] = '}';
+    out->full_len += TAG;
+    prefix_len += TAG;
+    w.len = out->full_len;
     out->full[out->full_len] = '\0';
 
     if (w.len <= CC_KEY_HASH_OVER) {

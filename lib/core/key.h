@@ -1,13 +1,15 @@
 /* key.h -- the canonical cache key of a request on a route.
  *
  * A key is readable, so that `cgicache inspect` and redis-cli show what it
- * covers:  <prefix>:<route>:<GET|...>:<scheme>://<host><path>?<query>[|vary]
- * e.g.  cgicache:blogs:GET:https://example.com/blogs/7?a=1&b=2|x-lang=fr
+ * covers:  <prefix>:<route>:{<t>}<GET|...>:<scheme>://<host><path>?<query>[|vary]
+ * e.g.  cgicache:blogs:{9c1e07a2}GET:https://example.com/blogs/7?a=1&b=2|x-lang=fr
+ * where {<t>} is the URL's hash tag (keyspace.h: a URL's keys share a
+ * Redis Cluster slot).
  * HEAD shares GET's entry.  The host is lowercased and loses a default port;
  * the path is kept exactly as the client sent it; the route's query
  * parameters are sorted by name (duplicates keep their order); vary headers
  * follow in the route's order.  A full key longer than CC_KEY_HASH_OVER is
- * stored under <prefix>:<route>:#<128-bit hex hash>, and the full key is kept
+ * stored under <prefix>:<route>:{<t>}#<128-bit hex hash>, and the full key is kept
  * in the entry so a read can compare it. */
 #ifndef CGICACHE_KEY_H
 #define CGICACHE_KEY_H
@@ -28,7 +30,8 @@ typedef struct cc_key {
     size_t redis_len;
     /* The purge generations the entry must match (see cc_key_generation):
      * the route's "<prefix>:#gen:<route>" and the URL's
-     * "<prefix>:#gen:<route>:<hash of scheme://host/path>" (keyspace.h). */
+     * "<prefix>:#gen:<route>:{<t>}<h>", <t><h> the hash of scheme://host/path
+     * (keyspace.h). */
     char route_gen[CC_GEN_KEY_MAX];
     char url_gen[CC_GEN_KEY_MAX];
     /* Written by a lookup (generation.h): the values to create a missing

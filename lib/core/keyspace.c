@@ -91,6 +91,11 @@ bool cc_keyspace_is_entry(const cc_config *cfg, const char *key, size_t len)
     if (route == 0 || route >= CC_NAME_MAX || p + route == end || p[route] != ':')
         return false;
     p += route + 1;
+    if (end - p < CC_KS_SLOT_TAG_LEN + 2 || p[0] != '{' ||
+        span(p + 1, CC_KS_SLOT_TAG_LEN, hex_byte) != CC_KS_SLOT_TAG_LEN ||
+        p[CC_KS_SLOT_TAG_LEN + 1] != '}')
+        return false;
+    p += CC_KS_SLOT_TAG_LEN + 2;
     if (p < end && *p == '#')       /* a hashed long key */
         return end - p == 33 && span(p + 1, 32, hex_byte) == 32;
     size_t method = span(p, (size_t)(end - p), method_byte);

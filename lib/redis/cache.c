@@ -33,12 +33,12 @@
 
 /* Lock release is compare-and-delete, and wakes the waiters, in one call:
  * ARGV = value ('' for none), px, token, channel, what to say when
- * nothing is stored.  The SET is a pcall: a Redis out of memory refuses
- * it, and the lock must still be released and the waiters woken (they
- * would otherwise wait CGICACHE_LOCK_WAIT for a fill that never comes).
- * The message is a string: '1' stored, '0' not stored, 'e' the app
- * failed (a Lua number would be formatted with printf's %.17g by Redis
- * on every call). */
+ * nothing is stored, the verb that publishes (publish_verb).  The SET is
+ * a pcall: a Redis out of memory refuses it, and the lock must still be
+ * released and the waiters woken (they would otherwise wait
+ * CGICACHE_LOCK_WAIT for a fill that never comes).  The message is a
+ * string: '1' stored, '0' not stored, 'e' the app failed (a Lua number
+ * would be formatted with printf's %.17g by Redis on every call). */
 static const char store_and_release[] =
     "local stored = '0'\n"
     "if ARGV[1] ~= '' then\n"
@@ -46,7 +46,7 @@ static const char store_and_release[] =
     "  if type(r) == 'table' and r.err then stored = r.err else stored = '1' end\n"
     "end\n"
     "if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end\n"
-    "redis.call('PUBLISH', ARGV[4], stored == '1' and '1' or ARGV[5])\n"
+    "redis.call(ARGV[6], ARGV[4], stored == '1' and '1' or ARGV[5])\n"
     "if stored ~= '1' and stored ~= '0' then return redis.error_reply(stored) end\n"
     "return stored\n";
 
@@ -71,6 +71,14 @@ static const char mark_pass[] =
 static const char count_use[] = "local n = redis.call('INCR', KEYS[1])\n"
                                 "if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end\n"
                                 "return n\n";
+
+/* In a cluster the fill wake-up is sharded pub/sub (Redis 7): it stays
+ * on the entry's master (its channel shares the entry's slot) instead of
+ * crossing every node's bus. */
+static const char *publish_verb(const cc_config *cfg)
+{
+    return cfg->redis.cluster ? "SPUBLISH" : "PUBLISH";
+}
 
 /* The key's lock, fill channel or use count into out. */
 static int derived(const cc_config *cfg, const cc_key *key, cc_ks_kind kind, char *out, size_t cap)
@@ -321,7 +329,7 @@ int cc_cache_wait_fill(cc_store *s, const cc_config *cfg, cc_key *key, cc_found 
     if (sub == NULL)
         return CC_FILL_NONE;
     cc_cmd subscribe = {0};
-    cc_cmd_arg(&subscribe, "SUBSCRIBE", (size_t)-1);
+    cc_cmd_arg(&subscribe, cfg->redis.cluster ? "SSUBSCRIBE" : "SUBSCRIBE", (size_t)-1);
     cc_cmd_arg(&subscribe, channel, (size_t)-1);
     redisReply *reply = cc_store_command(sub, &subscribe);
     int rc = CC_FILL_NONE;
@@ -508,6 +516,7 @@ int cc_cache_store(cc_store *s, const cc_config *cfg, const cc_key *key, const c
         cc_cmd_arg(entry, token, (size_t)-1);
         cc_cmd_arg(entry, channel, (size_t)-1);
         cc_cmd_arg(entry, fill->failed ? "e" : "0", 1);
+        cc_cmd_arg(entry, publish_verb(cfg), (size_t)-1);
     } else if (value != NULL) {
         cc_cmd_arg(entry, "SET", (size_t)-1);
         cc_cmd_arg(entry, key->redis, key->redis_len);
@@ -778,11 +787,151 @@ static int record_prefix(cc_store *s, size_t n, const char *const *route_gens, c
     return 0;
 }
 
+/* Runs verb over keys (n of them, lens long), as many to a command as
+ * one holds and as many commands to a round trip as run_scripts sends,
+ * adding the integer replies to *sum.  Returns 0 or -1 (logged). */
+static int run_over_keys(cc_store *s, const char *verb, const char *const *keys, const size_t *lens,
+                         size_t n, long *sum)
+{
+    cc_cmd cmds[SCRIPT_BATCH];
+    for (size_t done = 0; done < n;) {
+        size_t ncmd = 0;
+        while (ncmd < SCRIPT_BATCH && done < n) {
+            cc_cmd *c = &cmds[ncmd++];
+            memset(c, 0, sizeof *c);
+            cc_cmd_arg(c, verb, (size_t)-1);
+            while (c->argc < CC_CMD_ARGS && done < n) {
+                cc_cmd_arg(c, keys[done], lens[done]);
+                done++;
+            }
+        }
+        if (run_scripts(s, ncmd, cmds, sum) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A tag purge done from here, as in a Redis Cluster it must be (a
+ * script there may touch only keys of its own slot, and a tag's entries
+ * live on every master): the same steps as tag_script, each command on
+ * its keys' master.  The URL generations first, each once, so a page in
+ * flight cannot land after the purge; then the entries removed (soft:
+ * counted); then the members read taken out of the set (one added
+ * meanwhile stays, for the next purge). */
+static long purge_tag_by_client(cc_store *s, const cc_config *cfg, const char *set, bool soft)
+{
+    cc_cmd cmd = {0};
+    cc_cmd_arg(&cmd, "SMEMBERS", (size_t)-1);
+    cc_cmd_arg(&cmd, set, (size_t)-1);
+    redisReply *members = cc_store_command(s, &cmd);
+    if (members == NULL || members->type != REDIS_REPLY_ARRAY) {
+        cc_warn("purge of tag set %s not delivered: %s", set,
+                members != NULL && members->type == REDIS_REPLY_ERROR ? members->str
+                                                                      : "redis unreachable");
+        if (members != NULL)
+            freeReplyObject(members);
+        return -1;
+    }
+    size_t n = members->elements, ne = 0, nm = 0, ng = 0, nr = 0;
+    const char **entries = calloc(n + 1, sizeof *entries),
+               **removed = calloc(n + 1, sizeof *removed);
+    const char **gens = calloc(n + 1, sizeof *gens), **marked = calloc(n + 1, sizeof *marked);
+    size_t *elens = calloc(n + 1, sizeof *elens), *rlens = calloc(n + 1, sizeof *rlens);
+    size_t *mlens = calloc(n + 1, sizeof *mlens);
+    bool *url = calloc(n + 1, sizeof *url);
+    char *text = malloc(n * CC_GEN_KEY_MAX + 1);
+    char gen_start[CC_NAME_MAX + 8];
+    snprintf(gen_start, sizeof gen_start, "%s:#gen:", cfg->prefix);
+    long count = -1;
+    if (entries == NULL || removed == NULL || gens == NULL || marked == NULL || elens == NULL ||
+        rlens == NULL || mlens == NULL || url == NULL || text == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *m = members->element[i];
+        if (m->type != REDIS_REPLY_STRING)
+            continue;
+        removed[nr] = m->str;
+        rlens[nr++] = m->len;
+        const char *tab = memchr(m->str, '\t', m->len);
+        size_t elen = tab != NULL ? (size_t)(tab - m->str) : m->len;
+        if (!cc_keyspace_is_entry(cfg, m->str, elen))
+            continue;
+        size_t glen = tab != NULL ? m->len - elen - 1 : 0;
+        bool gen = glen > strlen(gen_start) && glen < CC_GEN_KEY_MAX &&
+                   memcmp(tab + 1, gen_start, strlen(gen_start)) == 0;
+        if (gen) {
+            char *copy = text + ng * CC_GEN_KEY_MAX;
+            memcpy(copy, tab + 1, glen);
+            copy[glen] = '\0';
+            url[ng] = true;
+            gens[ng++] = copy;
+        }
+        if (soft && gen) {        /* a soft purge marks what it can tell the URL of */
+            marked[nm] = m->str;
+            mlens[nm++] = elen;
+        } else {
+            entries[ne] = m->str;
+            elens[ne++] = elen;
+        }
+    }
+    qsort(gens, ng, sizeof *gens, compare_strings);
+    size_t unique = 0;
+    for (size_t i = 0; i < ng; i++)
+        if (unique == 0 || strcmp(gens[unique - 1], gens[i]) != 0)
+            gens[unique++] = gens[i];
+    if ((soft ? cc_cache_soften(s, unique, gens, url) : cc_cache_bump(s, unique, gens, url)) != 0)
+        goto out;
+    count = 0;
+    if (run_over_keys(s, "UNLINK", entries, elens, ne, &count) != 0 ||
+        run_over_keys(s, "EXISTS", marked, mlens, nm, &count) != 0) {
+        count = -1;
+        goto out;
+    }
+    if (!soft) {
+        /* SREM set m...: the set's own slot, members as arguments. */
+        cc_cmd srem[SCRIPT_BATCH];
+        for (size_t done = 0; done < nr && count >= 0;) {
+            size_t ncmd = 0;
+            while (ncmd < SCRIPT_BATCH && done < nr) {
+                cc_cmd *c = &srem[ncmd++];
+                memset(c, 0, sizeof *c);
+                cc_cmd_arg(c, "SREM", (size_t)-1);
+                cc_cmd_arg(c, set, (size_t)-1);
+                while (c->argc < CC_CMD_ARGS && done < nr) {
+                    cc_cmd_arg(c, removed[done], rlens[done]);
+                    done++;
+                }
+            }
+            if (run_scripts(s, ncmd, srem, NULL) != 0)
+                count = -1;
+        }
+    }
+out:
+    free(entries);
+    free(removed);
+    free(gens);
+    free(marked);
+    free(mlens);
+    free(elens);
+    free(rlens);
+    free(url);
+    free(text);
+    freeReplyObject(members);
+    return count;
+}
+
 long cc_cache_purge_tag(cc_store *s, const cc_config *cfg, const char *tag, size_t len, bool soft)
 {
     char set[CC_NAME_MAX * 2 + 8], token[CC_GEN_VALUE_LEN + 1], life[24], max[8];
     if (cc_keyspace_key(cfg, CC_KS_TAG, tag, len, set, sizeof set) < 0)
         return -1;
+    if (cfg->redis.cluster)
+        return s != NULL ? purge_tag_by_client(s, cfg, set, soft) : -1;
     draw_generation(token);
     snprintf(life, sizeof life, "%lld", (long long)CC_URL_GEN_LIFE_MS);
     snprintf(max, sizeof max, "%d", CC_GEN_PREVIOUS_MAX);

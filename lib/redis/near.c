@@ -17,6 +17,12 @@
  *     are remembered; more than that, or a flush, and it is not kept);
  *   - the channel and the data connection must be on one node (behind
  *     sentinels, a failover may put them on two: not served from then);
+ *   - in a Redis Cluster each master tracks what was read on it: the
+ *     thread's connection to each master it has used tracks for a channel
+ *     of its own on that master; a connection to a master made or closed,
+ *     or a map naming other masters (a failover), and the cache is emptied
+ *     and tracking turned on again everywhere (a slot moved is followed:
+ *     the old master tells of the keys it gave away as it deletes them);
  *   - the channel proves itself alive with a PING every HEARTBEAT_MS; no
  *     PONG within PONG_DEADLINE_MS, a closed channel, a message that is
  *     not one, or a data connection made anew: emptied, and not served
@@ -33,6 +39,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "slots.h"
 
 #define HEARTBEAT_MS 1000
 #define PONG_DEADLINE_MS 500
@@ -52,13 +59,20 @@ typedef struct item {
     char *data;                       /* the copies, allocated with the item */
 } item;
 
+/* A connection subscribed to __redis__:invalidate on one node. */
+typedef struct channel {
+    cc_store *store;
+    long long id;                     /* its CLIENT ID, to redirect tracking to */
+    bool ready;                       /* subscribed */
+    int64_t last_pong, ping_sent;
+} channel;
+
 struct cc_near {
     const cc_config *cfg;
-    cc_store *channel;                /* subscribed to __redis__:invalidate */
-    long long channel_id;
-    bool ready;                       /* the channel is subscribed */
-    unsigned tracked_serial;          /* the data connection tracking for it */
-    int64_t last_pong, ping_sent, retry_at, retry_ms;
+    channel ch[CC_SLOT_NODES];        /* one, or in a cluster one per master */
+    unsigned tracked_serial;          /* the data connection(s) tracking for them */
+    unsigned map_serial;              /* in a cluster, the masters the channels are on */
+    int64_t retry_at, retry_ms;
     item **buckets;
     size_t nbuckets, count, bytes;
     item lru;                         /* the ring's anchor: lru.newer is the oldest
@@ -171,17 +185,39 @@ static bool grow(cc_near *n)
     return true;
 }
 
-/* ---- the channel ------------------------------------------------------------- */
+/* ---- the channels ------------------------------------------------------------ */
 
+/* How many channels s needs (one per master in a cluster), and the data
+ * connection channel i serves. */
+static int channels_for(cc_store *s)
+{
+    int masters = cc_store_masters(s);
+    return masters > 0 ? masters : 1;
+}
+
+static cc_store *data_of(cc_store *s, int i)
+{
+    return cc_store_masters(s) > 0 ? cc_store_master(s, i) : s;
+}
+
+static void close_channels(cc_near *n)
+{
+    for (int i = 0; i < CC_SLOT_NODES; i++) {
+        cc_store_close(n->ch[i].store);
+        n->ch[i].store = NULL;
+        n->ch[i].ready = false;
+    }
+    n->tracked_serial = 0;
+}
+
+/* Every channel goes (what one missed, the cache cannot tell from the
+ * others'); made again after a wait that doubles while failures go on. */
 static void channel_down(cc_near *n, const char *why)
 {
-    if (n->ready)
+    if (n->ch[0].ready || n->tracked_serial != 0)
         cc_info("near cache emptied: invalidation channel %s", why);
     flush(n);
-    cc_store_close(n->channel);
-    n->channel = NULL;
-    n->ready = false;
-    n->tracked_serial = 0;
+    close_channels(n);
     /* A Redis that refuses (an ACL without client or subscribe) is not
      * asked again on every request. */
     n->retry_ms = n->retry_ms == 0 ? RETRY_MS : n->retry_ms * 2;
@@ -195,9 +231,11 @@ static bool is_str(const redisReply *r, const char *s)
     return r->type == REDIS_REPLY_STRING && r->len == strlen(s) && memcmp(r->str, s, r->len) == 0;
 }
 
-static bool channel_up(cc_near *n)
+/* Makes channel i for s's data connection i (on its node). */
+static bool channel_up(cc_near *n, cc_store *s, int i)
 {
-    if (n->ready)
+    channel *c = &n->ch[i];
+    if (c->ready)
         return true;
     if (cc_mono_ms() < n->retry_at)
         return false;
@@ -206,25 +244,26 @@ static bool channel_up(cc_near *n)
     cc_cmd_arg(&id, "ID", (size_t)-1);
     cc_cmd_arg(&sub, "SUBSCRIBE", (size_t)-1);
     cc_cmd_arg(&sub, "__redis__:invalidate", (size_t)-1);
-    n->channel = cc_store_open(n->cfg);
-    redisReply *r = n->channel != NULL ? cc_store_command(n->channel, &id) : NULL;
+    c->store = cc_store_masters(s) > 0 ? cc_store_open_master(s, i) : cc_store_open(n->cfg);
+    redisReply *r = c->store != NULL ? cc_store_command(c->store, &id) : NULL;
     bool ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
-    n->channel_id = ok ? r->integer : 0;
+    c->id = ok ? r->integer : 0;
     if (r != NULL)
         freeReplyObject(r);
-    r = ok ? cc_store_command(n->channel, &sub) : NULL;
+    r = ok ? cc_store_command(c->store, &sub) : NULL;
     ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
          is_str(r->element[0], "subscribe");
     if (r != NULL)
         freeReplyObject(r);
-    n->ready = ok;
+    c->ready = ok;
     if (!ok) {
         channel_down(n, "could not be made");
         return false;
     }
-    n->last_pong = cc_mono_ms();
-    n->ping_sent = 0;
+    c->last_pong = cc_mono_ms();
+    c->ping_sent = 0;
     flush(n);
+    n->tracked_serial = 0;    /* tracking is turned on again, for every channel */
     return true;
 }
 
@@ -252,14 +291,14 @@ void cc_near_forget(cc_near *n, const char *key)
     invalidate_key(n, key, strlen(key));
 }
 
-/* One message from the channel; false when it is not one it expects. */
-static bool apply(cc_near *n, const redisReply *r)
+/* One message from channel c; false when it is not one it expects. */
+static bool apply(cc_near *n, channel *c, const redisReply *r)
 {
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 2)
         return false;
     if (r->elements == 2 && is_str(r->element[0], "pong")) {
-        n->last_pong = cc_mono_ms();
-        n->ping_sent = 0;
+        c->last_pong = cc_mono_ms();
+        c->ping_sent = 0;
         return true;
     }
     if (r->elements != 3 || !is_str(r->element[0], "message"))
@@ -279,18 +318,18 @@ static bool apply(cc_near *n, const redisReply *r)
     return true;
 }
 
-/* Turns tracking on for the data connection s, redirected to the channel. */
-static bool track(cc_near *n, cc_store *s, unsigned serial)
+/* Turns tracking on for data connection d, redirected to channel c. */
+static bool track(cc_near *n, const channel *c, cc_store *d)
 {
     char id[24];
     /* Behind sentinels the channel and the data connection are each made
      * with the master of their time: across a failover they may be on two
      * nodes, where the channel's id would name another client, or none. */
-    if (strcmp(cc_store_node(n->channel), cc_store_node(s)) != 0) {
+    if (strcmp(cc_store_node(c->store), cc_store_node(d)) != 0) {
         channel_down(n, "is on another node than the data connection");
         return false;
     }
-    snprintf(id, sizeof id, "%lld", n->channel_id);
+    snprintf(id, sizeof id, "%lld", c->id);
     cc_cmd cmd = {0};
     cc_cmd_arg(&cmd, "CLIENT", (size_t)-1);
     cc_cmd_arg(&cmd, "TRACKING", (size_t)-1);
@@ -301,50 +340,28 @@ static bool track(cc_near *n, cc_store *s, unsigned serial)
      * purges itself (engine.c), and its stores would otherwise come back
      * as messages to parse on every miss. */
     cc_cmd_arg(&cmd, "NOLOOP", (size_t)-1);
-    redisReply *r = cc_store_command(s, &cmd);
+    redisReply *r = cc_store_command(d, &cmd);
     bool ok = r != NULL && r->type == REDIS_REPLY_STATUS;
     if (r != NULL && r->type == REDIS_REPLY_ERROR)
         cc_info("near cache off: redis refused client tracking (%s)", r->str);
     if (r != NULL)
         freeReplyObject(r);
-    /* The connection the command ran on must still be the one asked. */
-    n->tracked_serial = ok && cc_store_serial(s) == serial ? serial : 0;
-    if (n->tracked_serial == 0) {
+    if (!ok) {
         channel_down(n, "unusable: tracking could not be turned on");
         return false;
     }
-    n->retry_ms = 0;    /* working: the next failure waits RETRY_MS again */
     return true;
 }
 
-/* Applies what the channel says, keeps its heartbeat, and makes sure the
- * data connection s tracks for it.  True when n may be served from. */
-static bool sync_with(cc_near *n, cc_store *s)
+/* Reads what channel c says, and keeps its heartbeat.  False when it
+ * is down (and the cache emptied). */
+static bool listen_to(cc_near *n, channel *c, bool readable, int64_t now)
 {
-    if (s == NULL || !channel_up(n))
-        return false;
-    /* One look at both connections: messages waiting on the channel, and
-     * whether the data connection is still there -- near hits send nothing
-     * on it, and once it is gone (killed, Redis's idle timeout) nothing it
-     * read is ever told of again. */
-    struct pollfd p[2] = {{.fd = cc_store_fd(n->channel), .events = POLLIN},
-                          {.fd = cc_store_fd(s), .events = POLLRDHUP}};
-    if (poll(p, 2, 0) < 0)
-        p[0].revents = POLLIN;    /* read anyway: the reads tell */
-    if (p[1].fd < 0 || (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0 ||
-        cc_store_follow(s) < 0) {
-        if (n->tracked_serial != 0)
-            cc_info("near cache emptied: the redis connection it tracks for was closed");
-        flush(n);
-        n->tracked_serial = 0;
-        cc_store_drop(s);   /* this request's lookup connects anew */
-        return false;
-    }
     redisReply *r;
     int got = 0;
-    bool readable = p[0].revents != 0 || cc_store_buffered(n->channel);
-    while (readable && (got = cc_store_poll_push(n->channel, &r)) > 0) {
-        bool ok = apply(n, r);
+    readable = readable || cc_store_buffered(c->store);
+    while (readable && (got = cc_store_poll_push(c->store, &r)) > 0) {
+        bool ok = apply(n, c, r);
         freeReplyObject(r);
         if (!ok) {
             channel_down(n, "sent something unexpected");
@@ -355,20 +372,76 @@ static bool sync_with(cc_near *n, cc_store *s)
         channel_down(n, "lost");
         return false;
     }
-    int64_t now = cc_mono_ms();
-    if (n->ping_sent != 0 && now - n->ping_sent > PONG_DEADLINE_MS) {
+    if (c->ping_sent != 0 && now - c->ping_sent > PONG_DEADLINE_MS) {
         channel_down(n, "did not answer its heartbeat");
         return false;
     }
-    if (n->ping_sent == 0 && now - n->last_pong >= HEARTBEAT_MS) {
+    if (c->ping_sent == 0 && now - c->last_pong >= HEARTBEAT_MS) {
         cc_cmd ping = {0};
         cc_cmd_arg(&ping, "PING", (size_t)-1);
-        if (cc_store_send(n->channel, 1, &ping) != 0) {
+        if (cc_store_send(c->store, 1, &ping) != 0) {
             channel_down(n, "lost");
             return false;
         }
-        n->ping_sent = now;
+        c->ping_sent = now;
     }
+    return true;
+}
+
+/* Applies what the channels say, keeps their heartbeats, and makes sure
+ * the data connection(s) of s track for them.  True when n may be served
+ * from.  In a cluster a channel is needed on each master s has a
+ * connection to (nothing was read on the others). */
+static bool sync_with(cc_near *n, cc_store *s)
+{
+    if (s == NULL)
+        return false;
+    if (cc_store_map_serial(s) != n->map_serial) {
+        /* Other masters (a failover): the channels are on the old ones. */
+        if (n->tracked_serial != 0)
+            cc_info("near cache emptied: the cluster's masters changed");
+        flush(n);
+        close_channels(n);
+        n->map_serial = cc_store_map_serial(s);
+    }
+    int count = channels_for(s);
+    bool used[CC_SLOT_NODES] = {false};
+    struct pollfd p[2 * CC_SLOT_NODES];
+    for (int i = 0; i < count; i++) {
+        cc_store *d = data_of(s, i);
+        used[i] = count == 1 || cc_store_serial(d) != 0;
+        if (used[i] && !channel_up(n, s, i))
+            return false;
+        p[2 * i] = (struct pollfd){.fd = used[i] ? cc_store_fd(n->ch[i].store) : -1,
+                                   .events = POLLIN};
+        p[2 * i + 1] = (struct pollfd){.fd = used[i] ? cc_store_fd(d) : -1, .events = POLLRDHUP};
+    }
+    /* One look at every connection: messages waiting on the channels, and
+     * whether the data connections are still there -- near hits send
+     * nothing on them, and once one is gone (killed, Redis's idle
+     * timeout) nothing it read is ever told of again. */
+    if (poll(p, (nfds_t)(2 * count), 0) < 0)
+        for (int i = 0; i < count; i++)
+            p[2 * i].revents = POLLIN;    /* read anyway: the reads tell */
+    for (int i = 0; i < count; i++) {
+        cc_store *d = data_of(s, i);
+        if (!used[i])
+            continue;
+        if (p[2 * i + 1].fd < 0 ||
+            (p[2 * i + 1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0 ||
+            cc_store_follow(d) < 0) {
+            if (n->tracked_serial != 0)
+                cc_info("near cache emptied: the redis connection it tracks for was closed");
+            flush(n);
+            n->tracked_serial = 0;
+            cc_store_drop(d);   /* this request's lookup connects anew */
+            return false;
+        }
+    }
+    int64_t now = cc_mono_ms();
+    for (int i = 0; i < count; i++)
+        if (used[i] && !listen_to(n, &n->ch[i], p[2 * i].revents != 0, now))
+            return false;
     unsigned serial = cc_store_serial(s);
     if (serial == 0)
         return false;
@@ -376,10 +449,21 @@ static bool sync_with(cc_near *n, cc_store *s)
         /* A data connection made anew: nothing read on the one before
          * will ever be told of. */
         flush(n);
-        if (!track(n, s, serial))
+        for (int i = 0; i < count; i++)
+            if (used[i] && !track(n, &n->ch[i], data_of(s, i)))
+                return false;
+        /* The connections the commands ran on must still be the ones asked. */
+        if (cc_store_serial(s) != serial) {
+            channel_down(n, "unusable: tracking could not be turned on");
             return false;
+        }
+        n->tracked_serial = serial;
+        n->retry_ms = 0;    /* working: the next failure waits RETRY_MS again */
     }
-    return now - n->last_pong <= HEARTBEAT_MS + PONG_DEADLINE_MS;
+    for (int i = 0; i < count; i++)
+        if (used[i] && now - n->ch[i].last_pong > HEARTBEAT_MS + PONG_DEADLINE_MS)
+            return false;
+    return true;
 }
 
 /* ---- per thread ------------------------------------------------------------------ */
@@ -387,10 +471,7 @@ static bool sync_with(cc_near *n, cc_store *s)
 static void reset(cc_near *n)
 {
     drop_all(n);
-    cc_store_close(n->channel);
-    n->channel = NULL;
-    n->ready = false;
-    n->tracked_serial = 0;
+    close_channels(n);
 }
 
 static void free_near(void *p)
@@ -449,7 +530,7 @@ cc_near *cc_near_for_thread(const cc_config *cfg)
 cc_near_mark cc_near_mark_now(cc_near *n, cc_store *s)
 {
     unsigned serial = cc_store_serial(s);
-    return (cc_near_mark){n->seq, serial, n->ready && serial != 0 && n->tracked_serial == serial};
+    return (cc_near_mark){n->seq, serial, serial != 0 && n->tracked_serial == serial};
 }
 
 bool cc_near_get(cc_near *n, cc_store *s, const cc_key *key, int64_t now, cc_entry *e)

@@ -20,19 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "command.h"
 #include "config.h"
-
-#define CC_CMD_ARGS 12
-
-/* One command: argv[0] is the verb; lengths make arguments binary-safe. */
-typedef struct cc_cmd {
-    int argc;
-    const char *argv[CC_CMD_ARGS];
-    size_t argvlen[CC_CMD_ARGS];
-} cc_cmd;
-
-/* Appends an argument (a C string when len is (size_t)-1). */
-void cc_cmd_arg(cc_cmd *cmd, const char *arg, size_t len);
 
 typedef struct cc_store cc_store;
 
@@ -78,6 +67,18 @@ redisReply *cc_store_next_push(cc_store *s, int timeout_ms);
  * anew, 0 while it is not connected.  State Redis keeps per connection
  * (client tracking) holds for one serial only. */
 unsigned cc_store_serial(const cc_store *s);
+
+/* In a Redis Cluster (s routes): how many masters s's slot map names (0
+ * outside a cluster), s's own connection to master i (made on first use,
+ * connected or not: cc_store_serial says), a number that changes each
+ * time the map names other masters, and a connection of the caller's own
+ * to master i (for subscribing; free with cc_store_close).  The near
+ * cache tracks per master with these.  In a cluster cc_store_serial(s)
+ * changes each time any of s's connections to masters is made or closed. */
+int cc_store_masters(const cc_store *s);
+cc_store *cc_store_master(cc_store *s, int i);
+unsigned cc_store_map_serial(const cc_store *s);
+cc_store *cc_store_open_master(cc_store *s, int i);
 
 /* Closes s's connection, which its peer closed (seen by polling it): the
  * next call on s connects anew, with no breaker in between. */

@@ -69,6 +69,16 @@ stop_redis() {
 
 rcli() { timeout 5 redis-cli -p "$REDIS_PORT" "$@"; }
 
+# entry_key ROUTE URL: the Redis key of URL's GET entry on route ROUTE
+# (all of its query, no vary), as the library writes it.  The key's hash
+# tag is a hash of the URL, so the tool computes it: inspect, with ROUTE
+# matching this path more specifically than any route exported.
+entry_key() {
+    local path=/${2#*://*/}
+    env CGICACHE_REDIS=redis://127.0.0.1:1/0 CGICACHE_ROUTE_"$1"="GET ${path%%\?*} ttl=60" \
+        "$CC_TOOL" inspect "$2" --json 2>/dev/null | sed -n 's/.*"redis_key": "\([^"]*\)".*/\1/p'
+}
+
 # start_app NAME WORKERS BINARY [VAR=VALUE ...]: the app under spawn-fcgi
 # on $TMP/NAME.sock, preloaded, counting its runs in $TMP/NAME.count.
 start_app() {

@@ -89,7 +89,7 @@ expect_eq "a compressed HIT" "$(status_of "$r2")" HIT
 expect_eq "compressed body identical" "$(body_of "$r2" | md5sum)" "$(body_of "$r1" | md5sum)"
 expect_eq "the app's own bytes" "$(body_of "$r2" | tail -n +2 | md5sum)" \
     "$(body_of "$(fcgi app GET "/cached/big?size=60000" HTTP_X_CACHE_BYPASS=1)" | tail -n +2 | md5sum)"
-stored=$(rcli --raw STRLEN 'cgicache:cached:GET:http://localhost/cached/big?size=60000')
+stored=$(rcli --raw STRLEN "$(entry_key cached "http://localhost/cached/big?size=60000")")
 [ "$stored" -lt 30000 ] && ok "body stored compressed ($stored bytes)" || not_ok "body stored compressed ($stored bytes)"
 fcgi app GET "/cached/huge?size=70000" >/dev/null
 expect_eq "over CGICACHE_MAX_SIZE: not stored" "$(status_of "$(fcgi app GET "/cached/huge?size=70000")")" MISS
@@ -152,12 +152,12 @@ r=$(env -i REQUEST_METHOD=GET REQUEST_URI=/cached/a CONTENT_LENGTH=3 SERVER_NAME
 expect_eq "a GET with a body bypasses" "$(status_of "$r")" BYPASS
 
 # Garbage in the key: a miss, the app answers.
-rcli SET 'cgicache:cached:GET:http://localhost/cached/g' 'not an entry' >/dev/null
+rcli SET "$(entry_key cached http://localhost/cached/g)" 'not an entry' >/dev/null
 r=$(fcgi app GET /cached/g)
 expect_eq "garbage entry: MISS" "$(status_of "$r")" MISS
 expect_contains "garbage entry: the app's body" "$r" "uri=/cached/g"
 expect_eq "garbage entry replaced by a good one" "$(status_of "$(fcgi app GET /cached/g)")" HIT
-key='cgicache:cached:GET:http://localhost/cached/g'
+key=$(entry_key cached http://localhost/cached/g)
 rcli --raw GETRANGE "$key" 0 59 | head -c 60 >"$TMP/truncated"     # a truncated entry (binary: no $(...))
 rcli -x SET "$key" <"$TMP/truncated" >/dev/null
 r=$(fcgi app GET /cached/g)
@@ -168,9 +168,9 @@ rcli -x SET "$key" <"$TMP/random" >/dev/null                         # random by
 r=$(fcgi app GET /cached/g)
 expect_eq "random bytes: MISS" "$(status_of "$r")" MISS
 expect_contains "random bytes: the app's body" "$r" "uri=/cached/g"
-rcli -x SET "cgicache:cached:GET:http://localhost/cached/other" <"$TMP/random" >/dev/null
+rcli -x SET "$(entry_key cached http://localhost/cached/other)" <"$TMP/random" >/dev/null
 fcgi app GET /cached/g >/dev/null
-rcli COPY "$key" "cgicache:cached:GET:http://localhost/cached/h" >/dev/null   # an entry under another key
+rcli COPY "$key" "$(entry_key cached http://localhost/cached/h)" >/dev/null   # an entry under another key
 r=$(fcgi app GET /cached/h)
 expect_eq "an entry stored under another key is never served" "$(status_of "$r")" MISS
 expect_contains "... the app answers for its own URL" "$r" "uri=/cached/h"

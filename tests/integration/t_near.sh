@@ -58,7 +58,7 @@ to_near() {
     done
     echo "$k"
 }
-key_of() { echo "cgicache:$1:GET:http://localhost$2"; }
+key_of() { entry_key "$1" "http://localhost$2"; }
 ms() { echo $(($(date +%s%N) / 1000000)); }
 md5() { body_of "$1" | md5sum | cut -d' ' -f1; }
 

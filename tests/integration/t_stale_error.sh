@@ -239,7 +239,7 @@ PY
 get p0 "$M/p/x?cookie=1&sleep_ms=300"
 expect_eq "an uncacheable answer (Set-Cookie) on a pass= route: MISS" "$(st p0)" MISS
 expect_eq "... the key is remembered as uncacheable in Redis" \
-    "$(rcli GET "cgicache:p:GET:http://localhost/p/x?cookie=1&sleep_ms=300|:$MP")" "cgicache:pass"
+    "$(rcli GET "$(entry_key p "http://localhost/p/x?cookie=1&sleep_ms=300")|:$MP")" "cgicache:pass"
 expect_contains "inspect shows it" "$(inspect "http://localhost:$MP/p/x?cookie=1&sleep_ms=300")" "remembered as uncacheable"
 pass_ms=$(burst "/p/x?cookie=1&sleep_ms=300")
 get n0 "$M/nopass/x?cookie=1&sleep_ms=300"
@@ -253,14 +253,14 @@ flush_stats "$M" 32
 n=$(stat_of p pass)
 [ "$n" -ge 16 ] && ok "stats count the requests that skipped the lock ($n)" || not_ok "pass counted $n"
 # The mark does not stop a cacheable answer from being stored.
-rcli SET "cgicache:p:GET:http://localhost/p/later|:$MP" cgicache:pass PX 20000 >/dev/null
+rcli SET "$(entry_key p "http://localhost/p/later")|:$MP" cgicache:pass PX 20000 >/dev/null
 get l1 "$M/p/later"
 get l2 "$M/p/later"
 expect_eq "a key remembered uncacheable whose answer is cacheable now: stored" "$(st l1) $(st l2)" "MISS HIT"
 # A 500 is a failure, not a page that will never cache: not remembered.
 get e5 "$M/p/err?fail=1"
 expect_eq "a 500 is not remembered as uncacheable" \
-    "$(rcli EXISTS "cgicache:p:GET:http://localhost/p/err?fail=1|:$MP")" 0
+    "$(rcli EXISTS "$(entry_key p "http://localhost/p/err?fail=1")|:$MP")" 0
 
 # ---- min-uses ---------------------------------------------------------------------
 for i in 1 2 3 4; do get "m$i" "$M/m/x"; done

@@ -64,7 +64,8 @@ expect_eq "... it does not store (its Cache-Status)" "$(header_of "$r" Cache-Sta
 expect_eq "the leader stored" "$(status_of "$(fcgi short GET "/slow/t?sleep_ms=1200")")" HIT
 
 # A lock whose holder died expires; the next request takes over.
-rcli SET 'cgicache:#lock:slow:GET:http://localhost/slow/orphan' dead PX 300 >/dev/null
+orphan=$(entry_key slow http://localhost/slow/orphan)
+rcli SET "cgicache:#lock:${orphan#cgicache:}" dead PX 300 >/dev/null
 sleep 0.4
 r=$(fcgi app GET /slow/orphan)
 expect_eq "an expired lock does not block" "$(header_of "$r" Cache-Status)" "cgicache; fwd=uri-miss; stored"

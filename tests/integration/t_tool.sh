@@ -101,7 +101,8 @@ rcli CONFIG SET maxmemory-policy noeviction >/dev/null
 # inspect: the key and the entry.
 out=$("$CC_TOOL" inspect "http://localhost/pages/1")
 expect_eq "inspect: an entry exits 0" "$?" 0
-expect_contains "inspect: shows the key" "$out" "cgicache:pages:GET:http://localhost/pages/1"
+expect_contains "inspect: shows the key" "$out" "cgicache:pages:{"
+expect_contains "... with its hash tag, then the URL" "$out" "}GET:http://localhost/pages/1"
 expect_contains "inspect: shows freshness" "$out" "fresh, status 200"
 expect_contains "inspect: shows the stored head" "$out" "Content-Type: text/plain"
 "$CC_TOOL" inspect "http://localhost/pages/none" >/dev/null

@@ -124,6 +124,16 @@ Test(config, bad_global_keeps_default_and_names_variable)
     cc_config_free(c);
 }
 
+/* A brace in the prefix would be every key's cluster hash tag (keyspace.h). */
+Test(config, prefix_without_braces)
+{
+    char *env[] = {"CGICACHE_PREFIX=app{1}", NULL};
+    cc_config *c = parse(env);
+    cr_assert_str_eq(c->prefix, "cgicache");
+    cr_assert_not_null(problem_for(c, "CGICACHE_PREFIX"));
+    cc_config_free(c);
+}
+
 Test(config, redis_addresses)
 {
     char *tcp[] = {"CGICACHE_REDIS=redis://:p%40ss@cache.local:1234/2", NULL};
@@ -231,8 +241,52 @@ Test(config, redis_sentinel)
                          "CGICACHE_REDIS=redis://h1/0#m", /* a name, no sentinels */
                          "CGICACHE_REDIS=redis-sentinel://h1:0#m",
                          "CGICACHE_REDIS=redis-sentinel://a,b,c,d,e,f,g,h,i#m",
-                         /* Cluster is not there: refused, never half-used. */
-                         "CGICACHE_REDIS=redis-cluster://h1:7000,h2:7001", NULL};
+                         NULL};
+    for (size_t i = 0; bad[i] != NULL; i++) {
+        char *e[] = {(char *)bad[i], NULL};
+        c = parse(e);
+        cr_assert_not(c->enabled, "%s", bad[i]);
+        cr_assert_not_null(problem_for(c, "CGICACHE_REDIS"), "%s", bad[i]);
+        cc_config_free(c);
+    }
+}
+
+Test(config, redis_cluster)
+{
+    char *env[] = {"CGICACHE_REDIS=rediss-cluster://app:p%40w@10.0.0.1:7000,[::1],n3:7002", NULL};
+    cc_config *c = parse(env);
+    cr_assert(c->enabled);
+    cr_assert(c->redis.cluster);
+    cr_assert_not(c->redis.sentinel);
+    cr_assert(c->redis.tls);
+    cr_assert_eq(c->redis.nseeds, 3);
+    cr_assert_str_eq(c->redis.seeds[0].host, "10.0.0.1");
+    cr_assert_eq(c->redis.seeds[0].port, 7000);
+    cr_assert_str_eq(c->redis.seeds[1].host, "::1");
+    cr_assert_eq(c->redis.seeds[1].port, 6379);
+    cr_assert_str_eq(c->redis.seeds[2].host, "n3");
+    cr_assert_eq(c->redis.seeds[2].port, 7002);
+    cr_assert_str_eq(c->redis.user, "app");
+    cr_assert_str_eq(c->redis.password, "p@w");
+    cr_assert_eq(c->redis.db, 0);
+    char shown[512];
+    for (size_t i = 0; i < cc_nsettings; i++)
+        if (strcmp(cc_settings[i].name, "CGICACHE_REDIS") == 0)
+            cc_setting_format(c, &cc_settings[i], shown, sizeof shown);
+    cr_assert_str_eq(shown, "rediss-cluster://app:(password)@10.0.0.1:7000,[::1]:6379,n3:7002");
+    cc_config_free(c);
+    char *one[] = {"CGICACHE_REDIS=redis-cluster://127.0.0.1:7000/0", NULL};
+    c = parse(one);
+    cr_assert(c->enabled);
+    cr_assert_not(c->redis.tls);
+    cr_assert_eq(c->redis.nseeds, 1);
+    cc_config_free(c);
+    const char *bad[] = {"CGICACHE_REDIS=redis-cluster://h1:7000,h2:7001/1", /* a db */
+                         "CGICACHE_REDIS=redis-cluster://h1:7000#m",         /* a master */
+                         "CGICACHE_REDIS=redis-cluster://",                  /* no node */
+                         "CGICACHE_REDIS=redis-cluster://h1:70000",
+                         "CGICACHE_REDIS=redis-cluster://a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q",
+                         NULL};
     for (size_t i = 0; bad[i] != NULL; i++) {
         char *e[] = {(char *)bad[i], NULL};
         c = parse(e);

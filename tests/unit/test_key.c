@@ -7,7 +7,9 @@
 
 #include "config.h"
 #include "key.h"
+#include "keyspace.h"
 #include "request.h"
+#include "slots.h"
 
 static cc_config *cfg;
 
@@ -40,12 +42,29 @@ static cc_key *key_of(const char *route, const char *method, const char *uri, co
     return k;
 }
 
+/* k's full key without its hash tag, which is checked: "{<8 hex>}"
+ * right after "<prefix>:<route>:", the URL generation's own tag. */
+static const char *untagged(const cc_key *k)
+{
+    static char out[CC_KEY_MAX];
+    const char *route_end = strchr(strchr(k->full, ':') + 1, ':') + 1;
+    size_t head = (size_t)(route_end - k->full), tag = CC_KS_SLOT_TAG_LEN + 2;
+    cr_assert_eq(route_end[0], '{', "%s", k->full);
+    cr_assert_eq(strspn(route_end + 1, "0123456789abcdef"), CC_KS_SLOT_TAG_LEN, "%s", k->full);
+    cr_assert_eq(route_end[tag - 1], '}', "%s", k->full);
+    const char *gen_tag = strchr(k->url_gen, '{');
+    cr_assert(gen_tag != NULL && strncmp(gen_tag, route_end, tag) == 0, "%s / %s", k->full,
+              k->url_gen);
+    snprintf(out, sizeof out, "%.*s%s", (int)head, k->full, route_end + tag);
+    return out;
+}
+
 static void expect_key(const char *route, const char *method, const char *uri, const char *host,
                        const char *extra, const char *want)
 {
     cc_key *k = key_of(route, method, uri, host, extra);
-    cr_assert_str_eq(k->full, want);
-    cr_assert_str_eq(k->redis, want);
+    cr_assert_str_eq(untagged(k), want);
+    cr_assert_str_eq(k->redis, k->full);
     free(k);
 }
 
@@ -114,8 +133,9 @@ Test(key, long_keys_hashed)
     memset(uri + 7, 'a', 400);
     cc_key *k = key_of("blogs", "GET", uri, "h", NULL);
     cr_assert_gt(k->full_len, CC_KEY_HASH_OVER);
-    cr_assert_eq(k->redis_len, strlen("cgicache:blogs:#") + 32);
-    cr_assert_eq(strncmp(k->redis, "cgicache:blogs:#", 16), 0);
+    cr_assert_eq(k->redis_len, strlen("cgicache:blogs:{12345678}#") + 32);
+    cr_assert_eq(strncmp(k->redis, k->full, 25), 0, "the tag is kept");
+    cr_assert_eq(k->redis[25], '#');
     uri[300] = 'b';
     cc_key *k2 = key_of("blogs", "GET", uri, "h", NULL);
     cr_assert_str_neq(k->redis, k2->redis);
@@ -151,9 +171,11 @@ Test(key, url_generation_matches_purge)
                                 strlen(path), purge, sizeof purge),
                  0);
     cr_assert_str_eq(k->url_gen, purge);
-    cr_assert_eq(strncmp(purge, "cgicache:#gen:blogs:", 20), 0);
-    cr_assert_eq(strlen(purge), 20 + 32);
-    cr_assert_eq(strspn(purge + 20, "0123456789abcdef"), 32);
+    cr_assert_eq(strncmp(purge, "cgicache:#gen:blogs:{", 21), 0);
+    cr_assert_eq(strlen(purge), 20 + 34);
+    cr_assert_eq(strspn(purge + 21, "0123456789abcdef"), 8);
+    cr_assert_eq(purge[29], '}');
+    cr_assert_eq(strspn(purge + 30, "0123456789abcdef"), 24);
     /* https is another URL. */
     cr_assert_eq(cc_key_url_gen(cfg, cc_config_route(cfg, "blogs"), true, "example.com", 11, path,
                                 strlen(path), purge, sizeof purge),
@@ -234,8 +256,8 @@ Test(key, decoded_paths_in_uri_form)
         cr_assert_eq(cc_request_init(&rq, envs[i]), 0);
         cr_assert_eq(cc_key_build(cfg, cc_config_route(cfg, "blogs"), &rq, &keys[i]), 0);
     }
-    cr_assert_str_eq(keys[0].full, "cgicache:blogs:GET:http://h/a/x%253Fb=1");
-    cr_assert_str_eq(keys[1].full, "cgicache:blogs:GET:http://h/a/x?b=1");
+    cr_assert_str_eq(untagged(&keys[0]), "cgicache:blogs:GET:http://h/a/x%253Fb=1");
+    cr_assert_str_eq(untagged(&keys[1]), "cgicache:blogs:GET:http://h/a/x?b=1");
     cr_assert_str_eq(keys[2].full, keys[0].full);     /* the same resource, two forms */
     cr_assert_str_neq(keys[3].full, keys[4].full);    /* a literal "%41" is not 'A' */
     cr_assert_str_eq(keys[0].url_gen, keys[2].url_gen);
@@ -251,4 +273,38 @@ Test(key, url_generation_extends_the_route_generation)
     cr_assert_eq((size_t)(colon - k->url_gen), strlen(k->route_gen));
     cr_assert_eq(strncmp(k->url_gen, k->route_gen, strlen(k->route_gen)), 0);
     free(k);
+}
+
+/* What one request does in one step lives in one cluster slot: the entry
+ * (hashed or not), every variant of its URL, its lock, its fill channel
+ * and its URL's generation; a '{' of the request's own cannot move it. */
+Test(key, a_urls_keys_share_a_slot)
+{
+    cc_key *k = key_of("blogs", "GET", "/blogs/7?a=1", "h", NULL);
+    cc_key *v = key_of("blogs", "GET", "/blogs/7?a={x}", "h", NULL);
+    cc_key *p = key_of("blogs", "POST", "/blogs/7", "h", NULL);
+    char uri[600] = "/blogs/7?";
+    memset(uri + 9, 'a', 400);
+    cc_key *l = key_of("blogs", "GET", uri, "h", NULL);
+    cc_key *o = key_of("blogs", "GET", "/blogs/{8}", "h", NULL);
+    unsigned slot = cc_key_slot(k->redis, k->redis_len);
+    cr_assert_eq(cc_key_slot(v->redis, v->redis_len), slot);
+    cr_assert_eq(cc_key_slot(p->redis, p->redis_len), slot);
+    cr_assert_eq(cc_key_slot(l->redis, l->redis_len), slot, "a hashed key keeps the tag");
+    cr_assert_eq(cc_key_slot(k->url_gen, strlen(k->url_gen)), slot);
+    char lock[CC_KEY_HASH_OVER + 16], fill[CC_KEY_HASH_OVER + 16];
+    cr_assert_eq(cc_keyspace_of_entry(cfg, CC_KS_LOCK, k->redis, k->redis_len, lock, sizeof lock),
+                 0);
+    cr_assert_eq(cc_keyspace_of_entry(cfg, CC_KS_FILL, k->redis, k->redis_len, fill, sizeof fill),
+                 0);
+    cr_assert_eq(cc_key_slot(lock, strlen(lock)), slot);
+    cr_assert_eq(cc_key_slot(fill, strlen(fill)), slot);
+    /* Another URL: its own tag, whatever braces its path holds. */
+    cr_assert_str_neq(strchr(o->redis, '{'), strchr(k->redis, '{'));
+    cr_assert_eq(cc_key_slot(o->redis, o->redis_len), cc_key_slot(o->url_gen, strlen(o->url_gen)));
+    free(k);
+    free(v);
+    free(p);
+    free(l);
+    free(o);
 }

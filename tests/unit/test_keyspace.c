@@ -53,9 +53,9 @@ Test(keyspace, names)
     cr_assert_str_eq(out, "cgicache:#stats:stats");
     cr_assert_eq(cc_keyspace_key(cfg, CC_KS_TAG, "a:b", 3, out, sizeof out), 0);
     cr_assert_str_eq(out, "cgicache:#tag:a:b");
-    const char *e = "cgicache:tag:GET:http://example.com/t/1";
+    const char *e = "cgicache:tag:{0123abcd}GET:http://example.com/t/1";
     cr_assert_eq(cc_keyspace_of_entry(cfg, CC_KS_LOCK, e, strlen(e), out, sizeof out), 0);
-    cr_assert_str_eq(out, "cgicache:#lock:tag:GET:http://example.com/t/1");
+    cr_assert_str_eq(out, "cgicache:#lock:tag:{0123abcd}GET:http://example.com/t/1");
     cr_assert_eq(cc_keyspace_key(cfg, CC_KS_GEN, "x", 1, out, 10), -1);
 }
 
@@ -101,18 +101,28 @@ Test(keyspace, internal_and_foreign_keys_are_not_entries)
         "cgicache:pages:gen:0123",
         "cgicache:pages:#xyz",
         "cgicache:pages:#0123456789abcdef0123456789abcdeff",
-        "cgicache:pages:GET:ftp://h/",
-        "cgicache:pages:GET",
-        "cgicache::GET:http://h/",
-        "other:pages:GET:http://h/",
-        "cgicachex:pages:GET:http://h/",
+        "cgicache:pages:{0123abcd}GET:ftp://h/",
+        "cgicache:pages:{0123abcd}GET",
+        "cgicache::{0123abcd}GET:http://h/",
+        "other:pages:{0123abcd}GET:http://h/",
+        "cgicachex:pages:{0123abcd}GET:http://h/",
+        /* The layout before hash tags is no longer an entry's. */
+        "cgicache:pages:GET:http://h/",
+        "cgicache:pages:#0123456789abcdef0123456789abcdef",
+        /* A tag of another length, or not hex. */
+        "cgicache:pages:{0123abc}GET:http://h/",
+        "cgicache:pages:{0123abcde}GET:http://h/",
+        "cgicache:pages:{0123abcX}GET:http://h/",
+        "cgicache:pages:{}GET:http://h/",
+        "cgicache:pages:{0123abcd}",
+        "cgicache:pages:{0123abcd}#0123",
         "cgicache",
         "",
     };
     for (size_t i = 0; i < sizeof not_entries / sizeof not_entries[0]; i++)
         cr_assert_not(entry(not_entries[i]), "%s", not_entries[i]);
-    cr_assert(entry("cgicache:pages:#0123456789abcdef0123456789abcdef"));
-    cr_assert(entry("cgicache:pages:M%2FX:https://h/"));
+    cr_assert(entry("cgicache:pages:{0123abcd}#0123456789abcdef0123456789abcdef"));
+    cr_assert(entry("cgicache:pages:{0123abcd}M%2FX:https://h/"));
 }
 
 Test(keyspace, route_names)
