@@ -183,6 +183,9 @@ fcgi b GET "/x?set=newer" >/dev/null
 rcli PEXPIRE "$(key_of c "$u")" 1 >/dev/null
 sleep 0.05
 rb=$(fcgi b GET "$u")
+# b stores after its response: until Redis has it, a lookup by a may see
+# it land (and rightly keep it out of memory, the message being newer).
+sleep 0.3
 r=$(fcgi a GET "$u")
 r4=$(fcgi a GET "$u")
 expect_eq "a newer version stored by another worker: from memory before; then b's (data=newer) from Redis, then from memory" \
