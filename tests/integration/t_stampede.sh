@@ -135,7 +135,9 @@ expect_contains "... and the failure is logged" "$(cat "$TMP/app.log")" "refresh
 # Early refresh, as configured by default: steady traffic at 20 requests
 # a second on a fast route with ttl=2s, for ten TTLs: no MISS after the
 # first, and about one computation per TTL, not one per request.  A key
-# nobody asks for is never refreshed.
+# nobody asks for is never refreshed.  A measure of time, made once, with
+# the plain library: the sanitized pass has checked these paths above.
+case "$CC_LIB" in *asan* | *tsan*) finish; exit ;; esac
 start_app early 2 "$TESTAPP" CGICACHE_ROUTE_early='GET /early/* ttl=2'
 fcgi early GET /early/e >/dev/null
 fcgi early GET /early/idle >/dev/null
