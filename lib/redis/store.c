@@ -44,6 +44,7 @@
 #include "log.h"
 #include "reply.h"
 #include "sentinel.h"
+#include "store_private.h"
 #include "tls.h"
 
 #define BACKOFF_FIRST_MS 250
@@ -62,63 +63,6 @@
 #define REPLY_BYTES_MIN (64 * 1024 * 1024)
 #define REPLY_ELEMENTS 1024
 #define REPLY_DEPTH 2
-/* A slot map's reply: a node of a shard of the map is 4 arrays deep, and
- * a resharded cluster has a range for every run of slots. */
-#define MAP_ELEMENTS (256 * 1024)
-#define MAP_BYTES (16 * 1024 * 1024)
-#define MAP_DEPTH 4
-/* After a MOVED or a lost master the map is asked for again, at most
- * this often (each time costs a round trip to some node). */
-#define MAP_RETRY_MS 100
-/* Keyless commands sent again with a redirected one (a CLIENT SETNAME). */
-#define REDIRECT_KEYLESS 2
-
-/* redis-cluster://: the map and the connections of a thread's store. */
-typedef struct cluster_state {
-    cc_slot_map map;
-    struct cc_store *nodes[CC_SLOT_NODES];   /* by the map's index; NULL until used */
-    cc_cluster_plan plan;                     /* the batch being sent */
-    cc_cmd out[CC_CLUSTER_PARTS];             /* one master's parts, in order */
-    redisReply *replies[CC_CLUSTER_PARTS];    /* the parts' replies */
-    bool stale;                               /* the map is wrong somewhere: ask again */
-    int64_t map_at;                           /* when it was last asked for */
-    int next_seed;                            /* the seed asked first */
-    int last;                                 /* the node of the last part (subscriptions) */
-    unsigned events;                          /* connections to masters made or closed */
-    unsigned map_serial;                      /* changes when the map names other masters */
-} cluster_state;
-
-struct cc_store {
-    const cc_config *cfg;
-    int fd;                    /* -1: not connected */
-    cc_tls *tls;               /* its TLS session (rediss://), or NULL */
-    unsigned fork_gen;         /* fork_generation when fd was made */
-    redisReader *reader;
-    cc_reply_guard guard;      /* the reader's budget per reply */
-    cc_reply_limits limits;
-    char *out;                 /* formatted commands */
-    size_t out_cap;
-    char *in;                  /* RECV_CHUNK bytes for replies, on the heap:
-                                * the app's threads may have small stacks */
-    size_t owed;               /* replies to commands sent without waiting */
-    int64_t down_until;        /* breaker: no attempt before (monotonic ms) */
-    int64_t backoff;
-    int owned;                 /* a cc_store_open connection, not the thread's */
-    unsigned serial;           /* connections made so far: tells one from the next */
-    bool to_sentinel;          /* a connection to a sentinel (sentinel.c's), not to data */
-    bool demoted;              /* a write was refused READONLY: the master is a replica now */
-    struct cc_store *watch;    /* a sentinel connection subscribed to +switch-master */
-    int64_t watch_retry_at;    /* when to try making the watch again after a failure */
-    int next_sentinel;         /* the sentinel asked first: the last one that answered */
-    char host[256];            /* the node connected to (TCP) */
-    int port;
-    char node[300];            /* "host:port" or "unix:/path", for logs and the near cache */
-    cluster_state *cluster;    /* redis-cluster://: this store routes (it has no socket) */
-    bool to_node;              /* a connection to one master of a cluster */
-    bool redirected;           /* a reply owed said MOVED or ASK: the map is out of date */
-    struct cc_store *router;   /* a master's connection: the store that routes to it */
-};
-
 _Atomic uint64_t cc_store_counters[CC_STORE_COUNTERS];
 
 static void count(cc_store_counter c)
@@ -127,10 +71,9 @@ static void count(cc_store_counter c)
 }
 
 static pthread_key_t thread_key;
-static volatile unsigned fork_generation;
+volatile unsigned store_fork_generation;
 static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
 
-static void disconnect(cc_store *s);
 static void drop_watch(cc_store *s);
 static cc_store *open_sentinel(const cc_config *cfg, const cc_redis_node *sentinel);
 static cc_sentinel_asker ask_sentinel;
@@ -140,29 +83,28 @@ static cc_sentinel_asker ask_sentinel;
  * program the child runs. */
 static void on_fork_child(void)
 {
-    fork_generation++;
+    store_fork_generation++;
     cc_store *s = pthread_getspecific(thread_key);
     if (s != NULL) {
         drop_watch(s);
-        disconnect(s);
+        store_disconnect(s);
     }
 }
 
-static void free_store(cc_store *s);
 
 /* Closes the sentinel watch (the data connection stays). */
 static void drop_watch(cc_store *s)
 {
     if (s->watch != NULL)
-        free_store(s->watch);
+        store_free(s->watch);
     s->watch = NULL;
 }
 
-static void disconnect(cc_store *s)
+void store_disconnect(cc_store *s)
 {
     for (int i = 0; s->cluster != NULL && i < CC_SLOT_NODES; i++)
         if (s->cluster->nodes[i] != NULL)
-            disconnect(s->cluster->nodes[i]);
+            store_disconnect(s->cluster->nodes[i]);
     if (s->fd >= 0 && s->router != NULL)
         s->router->cluster->events++;
     cc_tls_free(s->tls);
@@ -177,14 +119,14 @@ static void disconnect(cc_store *s)
     }
 }
 
-static void free_store(cc_store *s)
+void store_free(cc_store *s)
 {
     if (s == NULL)
         return;
     drop_watch(s);
-    disconnect(s);
+    store_disconnect(s);
     for (int i = 0; s->cluster != NULL && i < CC_SLOT_NODES; i++)
-        free_store(s->cluster->nodes[i]);
+        store_free(s->cluster->nodes[i]);
     free(s->cluster);
     free(s->out);
     free(s->in);
@@ -193,7 +135,7 @@ static void free_store(cc_store *s)
 
 static void make_thread_key(void)
 {
-    pthread_key_create(&thread_key, (void (*)(void *))free_store);
+    pthread_key_create(&thread_key, (void (*)(void *))store_free);
     pthread_atfork(NULL, NULL, on_fork_child);
 }
 
@@ -321,7 +263,7 @@ static int send_all(cc_store *s, const char *p, size_t n, int64_t deadline)
 
 /* Reads until one whole reply is parsed.  Returns 0, or -1 on error, EOF
  * or deadline. */
-static int read_reply(cc_store *s, redisReply **out, int64_t deadline)
+int store_read_reply(cc_store *s, redisReply **out, int64_t deadline)
 {
     bool fed = false;
     for (;;) {
@@ -413,11 +355,11 @@ void cc_store_free_replies(size_t n, redisReply **replies)
 
 /* Reads the replies owed for commands sent with cc_store_send.  Nobody
  * waits for them any more, so an error reply is only logged. */
-static int settle_owed(cc_store *s, int64_t deadline)
+int store_settle_owed(cc_store *s, int64_t deadline)
 {
     for (; s->owed > 0; s->owed--) {
         redisReply *reply = NULL;
-        if (read_reply(s, &reply, deadline) < 0)
+        if (store_read_reply(s, &reply, deadline) < 0)
             return -1;
         cc_redirect moved;
         if (reply->type == REDIS_REPLY_ERROR && s->to_node &&
@@ -438,20 +380,20 @@ static int settle_owed(cc_store *s, int64_t deadline)
     return 0;
 }
 
-static int send_commands(cc_store *s, size_t ncmd, const cc_cmd *cmds, int64_t deadline)
+int store_send_commands(cc_store *s, size_t ncmd, const cc_cmd *cmds, int64_t deadline)
 {
     long len = format_commands(s, ncmd, cmds);
     return len < 0 ? -1 : send_all(s, s->out, (size_t)len, deadline);
 }
 
-static int exchange(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **replies,
-                    int64_t deadline)
+int store_exchange(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **replies,
+                   int64_t deadline)
 {
-    if (send_commands(s, ncmd, cmds, deadline) < 0 || settle_owed(s, deadline) < 0)
+    if (store_send_commands(s, ncmd, cmds, deadline) < 0 || store_settle_owed(s, deadline) < 0)
         return -1;
     for (size_t i = 0; i < ncmd; i++) {
         replies[i] = NULL;
-        if (read_reply(s, &replies[i], deadline) < 0) {
+        if (store_read_reply(s, &replies[i], deadline) < 0) {
             cc_store_free_replies(i, replies);
             return -1;
         }
@@ -461,12 +403,12 @@ static int exchange(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **r
 
 /* Marks Redis unreachable for a while.  Only the first failure after a
  * success is logged at warn level, so a dead Redis does not flood logs. */
-static void open_breaker(cc_store *s, const char *what)
+void store_open_breaker(cc_store *s, const char *what)
 {
     int err = errno;
     int64_t most = s->cfg->redis.sentinel || s->cfg->redis.cluster ? BACKOFF_MAX_SENTINEL_MS
                                                                    : BACKOFF_MAX_MS;
-    disconnect(s);
+    store_disconnect(s);
     if (!s->to_sentinel)
         count(CC_STORE_ERROR);    /* a sentinel's failures are sentinel.c's */
     if (s->to_sentinel) {
@@ -538,7 +480,7 @@ static int handshake(cc_store *s, int64_t deadline)
     if (n == 0)
         return 0;
     redisReply *replies[3] = {NULL, NULL, NULL};
-    if (exchange(s, n, cmds, replies, deadline) < 0)
+    if (store_exchange(s, n, cmds, replies, deadline) < 0)
         return -1;
     int bad = 0;
     for (size_t i = 0; i < n; i++)
@@ -633,7 +575,7 @@ static bool make_watch(cc_store *s)
         if (r != NULL && r->type == REDIS_REPLY_ARRAY)
             s->watch = w;
         else if (w != NULL)
-            free_store(w);
+            store_free(w);
         if (r != NULL)
             freeReplyObject(r);
     }
@@ -691,20 +633,19 @@ static bool still_master(cc_store *s)
 
 static int connect_anew(cc_store *s);
 
-static int cluster_ready(cc_store *s);
 
-static int ensure_connected(cc_store *s)
+int store_ensure_connected(cc_store *s)
 {
     if (s->cluster != NULL)
-        return cluster_ready(s);
-    if (s->fd >= 0 && s->fork_gen == fork_generation) {
+        return store_cluster_ready(s);
+    if (s->fd >= 0 && s->fork_gen == store_fork_generation) {
         if (!s->cfg->redis.sentinel || s->owned || still_master(s))
             return 0;     /* the common case: one call, one branch */
-        disconnect(s);
+        store_disconnect(s);
     }
     if (s->fd >= 0) {
         /* Made by our parent: close our copy without a word on it. */
-        disconnect(s);
+        store_disconnect(s);
         s->down_until = 0;
         s->backoff = 0;
     }
@@ -731,7 +672,7 @@ static int connect_anew(cc_store *s)
                                &s->port, why, sizeof why) < 0) {
             if (s->backoff == 0)
                 cc_warn("redis sentinels named no master '%s': %s", a->master, why);
-            open_breaker(s, "master discovery");
+            store_open_breaker(s, "master discovery");
             return -1;
         }
         now = cc_mono_ms();
@@ -746,14 +687,14 @@ static int connect_anew(cc_store *s)
     int64_t deadline = now + s->cfg->connect_timeout_ms;
     s->fd = open_socket(a, s->host, s->port, deadline);
     if (s->fd < 0) {
-        open_breaker(s, "connect");
+        store_open_breaker(s, "connect");
         return -1;
     }
-    s->fork_gen = fork_generation;
+    s->fork_gen = store_fork_generation;
     s->demoted = false;
     if (a->tls &&
         start_tls(s, s->host, s->port, now + s->cfg->connect_timeout_ms + s->cfg->timeout_ms) < 0) {
-        open_breaker(s, "TLS handshake");
+        store_open_breaker(s, "TLS handshake");
         return -1;
     }
     s->serial++;
@@ -764,7 +705,7 @@ static int connect_anew(cc_store *s)
     s->reader = cc_reply_reader(&s->guard, &s->limits);
     if (s->reader == NULL || s->in == NULL ||
         handshake(s, now + s->cfg->connect_timeout_ms + s->cfg->timeout_ms) < 0) {
-        open_breaker(s, "handshake");
+        store_open_breaker(s, "handshake");
         return -1;
     }
     if (s->router != NULL)
@@ -773,10 +714,10 @@ static int connect_anew(cc_store *s)
 }
 
 /* A store of cfg's: in a cluster, one that routes (the thread's, or one
- * opened), with connections to the masters made by node_of. */
+ * opened), with connections to the masters made by store_cluster_node. */
 static cc_store *new_router(const cc_config *cfg, int owned);
 
-static cc_store *new_store(const cc_config *cfg, int owned)
+cc_store *store_new(const cc_config *cfg, int owned)
 {
     cc_store *s = calloc(1, sizeof *s);
     if (s == NULL)
@@ -792,7 +733,7 @@ static cc_store *new_store(const cc_config *cfg, int owned)
 
 static cc_store *new_router(const cc_config *cfg, int owned)
 {
-    cc_store *s = new_store(cfg, owned);
+    cc_store *s = store_new(cfg, owned);
     if (s == NULL || !cfg->redis.cluster)
         return s;
     if ((s->cluster = calloc(1, sizeof *s->cluster)) == NULL) {
@@ -816,7 +757,7 @@ cc_store *cc_store_for_thread(const cc_config *cfg)
             return NULL;
         }
     }
-    return ensure_connected(s) == 0 ? s : NULL;
+    return store_ensure_connected(s) == 0 ? s : NULL;
 }
 
 cc_store *cc_store_open(const cc_config *cfg)
@@ -825,8 +766,8 @@ cc_store *cc_store_open(const cc_config *cfg)
         return NULL;
     pthread_once(&thread_key_once, make_thread_key);
     cc_store *s = new_router(cfg, 1);
-    if (s != NULL && ensure_connected(s) < 0) {
-        free_store(s);
+    if (s != NULL && store_ensure_connected(s) < 0) {
+        store_free(s);
         return NULL;
     }
     return s;
@@ -845,407 +786,17 @@ void cc_store_reply_limits(cc_store *s, size_t max_elements, size_t max_bytes)
 void cc_store_close(cc_store *s)
 {
     if (s != NULL && s->owned)
-        free_store(s);
-}
-
-/* ---- Redis Cluster ------------------------------------------------------- */
-
-/* The connection to node i of s's map, made (not connected) when first
- * wanted: it connects at its first command, under its own breaker, so a
- * master that is down pauses its slots only. */
-static cc_store *node_of(cc_store *s, int i)
-{
-    cluster_state *c = s->cluster;
-    if (i < 0 || i >= c->map.nnodes)
-        return NULL;
-    if (c->nodes[i] == NULL) {
-        cc_store *n = new_store(s->cfg, 1);
-        if (n == NULL)
-            return NULL;
-        n->to_node = true;
-        n->router = s;
-        n->limits = s->limits;
-        snprintf(n->host, sizeof n->host, "%s", c->map.nodes[i].host);
-        n->port = c->map.nodes[i].port;
-        c->nodes[i] = n;
-    }
-    return c->nodes[i];
-}
-
-/* Asks node n for the cluster's map (CLUSTER SHARDS, or CLUSTER SLOTS
- * before Redis 7) into m.  Returns 0 or -1. */
-static int ask_map(cc_store *n, cc_slot_map *m)
-{
-    cc_cmd shards = {0}, slots = {0};
-    cc_cmd_arg(&shards, "CLUSTER", (size_t)-1);
-    cc_cmd_arg(&shards, "SHARDS", (size_t)-1);
-    cc_cmd_arg(&slots, "CLUSTER", (size_t)-1);
-    cc_cmd_arg(&slots, "SLOTS", (size_t)-1);
-    cc_reply_limits kept = n->limits;
-    n->limits = (cc_reply_limits){MAP_ELEMENTS, MAP_BYTES, MAP_DEPTH};
-    n->guard.limits = n->limits;
-    redisReply *r = cc_store_command(n, &shards);
-    int rc = r != NULL ? cc_slot_map_from_shards(m, r, n->host) : -1;
-    if (r != NULL && r->type == REDIS_REPLY_ERROR) {
-        freeReplyObject(r);
-        r = cc_store_command(n, &slots);
-        rc = r != NULL ? cc_slot_map_from_slots(m, r, n->host) : -1;
-    }
-    if (r != NULL && r->type == REDIS_REPLY_ERROR && n->backoff == 0)
-        cc_warn("redis %s gave no slot map: %s", n->node, r->str);
-    if (r != NULL)
-        freeReplyObject(r);
-    n->limits = kept;
-    n->guard.limits = kept;
-    return rc == 0 && m->nnodes > 0 ? 0 : -1;
-}
-
-/* Asks the masters s knows, then the seeds, for the map; the first
- * whole one is taken, and connections to masters it still names are
- * kept.  Returns 0, or -1 (s's map unchanged). */
-static int load_map(cc_store *s)
-{
-    cluster_state *c = s->cluster;
-    const cc_redis_addr *a = &s->cfg->redis;
-    cc_slot_map *m = malloc(sizeof *m);
-    int rc = -1;
-    c->map_at = cc_mono_ms();
-    for (int i = 0; m != NULL && rc < 0 && i < c->map.nnodes + a->nseeds; i++) {
-        cc_store *n, *asked = NULL;
-        if (i < c->map.nnodes) {
-            n = node_of(s, i);
-        } else {
-            const cc_redis_node *seed = &a->seeds[(c->next_seed + i - c->map.nnodes) % a->nseeds];
-            n = asked = new_store(s->cfg, 1);
-            if (n != NULL) {
-                n->to_node = true;
-                snprintf(n->host, sizeof n->host, "%s", seed->host);
-                n->port = seed->port;
-            }
-        }
-        /* A master whose breaker is open is not waited for. */
-        if (n != NULL && (n->fd >= 0 || cc_mono_ms() >= n->down_until))
-            rc = ask_map(n, m) == 0 && cc_slot_map_complete(m) ? 0 : -1;
-        if (rc == 0 && asked != NULL)
-            c->next_seed = (c->next_seed + i - c->map.nnodes) % a->nseeds;
-        free_store(asked);
-    }
-    if (rc == 0) {
-        cc_store *kept[CC_SLOT_NODES] = {NULL};
-        for (int j = 0; j < c->map.nnodes; j++) {
-            int k = -1;
-            for (int i = 0; i < m->nnodes && k < 0; i++)
-                if (m->nodes[i].port == c->map.nodes[j].port &&
-                    strcmp(m->nodes[i].host, c->map.nodes[j].host) == 0)
-                    k = i;
-            if (k >= 0)
-                kept[k] = c->nodes[j];
-            else
-                free_store(c->nodes[j]);
-        }
-        bool same = m->nnodes == c->map.nnodes &&
-                    memcmp(m->nodes, c->map.nodes, (size_t)m->nnodes * sizeof m->nodes[0]) == 0;
-        c->map_serial += same ? 0 : 1;
-        memcpy(c->nodes, kept, sizeof kept);
-        memcpy(&c->map, m, sizeof *m);
-        c->stale = false;
-        cc_debug("redis cluster map: %d masters", c->map.nnodes);
-    }
-    free(m);
-    return rc;
-}
-
-/* A cluster store is ready when it has a map: the first call asks for
- * one, a stale one is asked for again (not more often than
- * MAP_RETRY_MS), and while none can be had the breaker is open. */
-static int cluster_ready(cc_store *s)
-{
-    cluster_state *c = s->cluster;
-    if (s->fork_gen != fork_generation) {
-        /* Our parent's connections: closed without a word, in disconnect. */
-        disconnect(s);
-        s->fork_gen = fork_generation;
-        s->down_until = 0;
-        s->backoff = 0;
-    }
-    bool empty = c->map.nnodes == 0;
-    int64_t now = cc_mono_ms();
-    if (!empty && (!c->stale || now < c->map_at + MAP_RETRY_MS))
-        return 0;
-    if (empty && now < s->down_until)
-        return -1;
-    if (load_map(s) == 0) {
-        s->backoff = 0;
-        return 0;
-    }
-    if (!empty)
-        return 0;    /* the map we have: a node says MOVED where it is wrong */
-    errno = EHOSTUNREACH;
-    open_breaker(s, "slot map");
-    return -1;
-}
-
-/* Sends node i its parts of c's plan in one write: the parts are copied
- * to c->out in plan order.  Returns how many, or -1 (its connection
- * failed: its breaker is open). */
-static long post_node(cc_store *s, int i, int64_t deadline)
-{
-    cluster_state *c = s->cluster;
-    size_t k = 0;
-    for (size_t p = 0; p < c->plan.nparts; p++)
-        if (c->plan.parts[p].node == i)
-            c->out[k++] = c->plan.parts[p].cmd;
-    cc_store *n = node_of(s, i);
-    if (n == NULL || ensure_connected(n) < 0)
-        return -1;
-    if (send_commands(n, k, c->out, deadline) < 0) {
-        open_breaker(n, "command");
-        return -1;
-    }
-    return (long)k;
-}
-
-/* Reads node i's replies to its parts into c->replies.  -1: failed. */
-static int collect_node(cc_store *s, int i, int64_t deadline)
-{
-    cluster_state *c = s->cluster;
-    cc_store *n = c->nodes[i];
-    if (settle_owed(n, deadline) < 0) {
-        open_breaker(n, "command");
-        return -1;
-    }
-    for (size_t p = 0; p < c->plan.nparts; p++) {
-        if (c->plan.parts[p].node != i)
-            continue;
-        if (read_reply(n, &c->replies[p], deadline) < 0) {
-            open_breaker(n, "command");
-            return -1;
-        }
-    }
-    n->backoff = 0;
-    return 0;
-}
-
-/* Follows a MOVED or ASK in part p's reply: the map learns a MOVED at
- * once (and is asked for again), and the part is sent where the reply
- * says, once, with the keyless parts sent just before it on the same
- * connection (a lock holder's CLIENT SETNAME): after ASKING for an ASK.
- * Its reply replaces the redirection.  Returns the node the part was
- * answered by. */
-static int redirect(cc_store *s, size_t p, int64_t deadline)
-{
-    cluster_state *c = s->cluster;
-    cc_redirect to;
-    redisReply *r = c->replies[p];
-    int from = c->plan.parts[p].node;
-    if (r == NULL || r->type != REDIS_REPLY_ERROR || cc_redirect_parse(r->str, r->len, &to) < 0)
-        return from;
-    c->stale = c->stale || !to.ask;
-    if (to.host[0] == '\0')    /* said without an address: the node that said it */
-        snprintf(to.host, sizeof to.host, "%s", c->map.nodes[from].host);
-    int i = cc_slot_map_node(&c->map, to.host, to.port);
-    if (i < 0)
-        return from;
-    if (!to.ask)
-        c->map.slot[to.slot] = (uint8_t)i;
-    size_t first = p;
-    while (first > 0 && p - first < REDIRECT_KEYLESS && c->plan.parts[first - 1].node == from &&
-           c->plan.parts[first - 1].slot == CC_SLOTS)
-        first--;
-    cc_cmd cmds[REDIRECT_KEYLESS + 2];
-    redisReply *got[REDIRECT_KEYLESS + 2];
-    size_t n = 0;
-    for (size_t q = first; q < p; q++)
-        cmds[n++] = c->plan.parts[q].cmd;
-    if (to.ask) {
-        memset(&cmds[n], 0, sizeof cmds[n]);
-        cc_cmd_arg(&cmds[n++], "ASKING", (size_t)-1);
-    }
-    cmds[n++] = c->plan.parts[p].cmd;
-    cc_store *node = node_of(s, i);
-    if (node == NULL || ensure_connected(node) < 0)
-        return from;
-    if (exchange(node, n, cmds, got, deadline) < 0) {
-        open_breaker(node, "command");
-        return from;
-    }
-    cc_debug("redis %s slot %u: %s %s", c->map.nodes[from].host, to.slot,
-             to.ask ? "asked at" : "moved to", node->node);
-    for (size_t q = first; q < p; q++) {
-        freeReplyObject(c->replies[q]);
-        c->replies[q] = got[q - first];
-    }
-    if (to.ask)
-        freeReplyObject(got[n - 2]);
-    freeReplyObject(c->replies[p]);
-    c->replies[p] = got[n - 1];
-    return i;
-}
-
-/* Whether node i has parts in c's plan before part p: sent already. */
-static bool seen_before(const cluster_state *c, size_t p)
-{
-    for (size_t q = 0; q < p; q++)
-        if (c->plan.parts[q].node == c->plan.parts[p].node)
-            return true;
-    return false;
-}
-
-/* Plans a batch; false (logged) when it cannot be sent. */
-static bool plan_batch(cc_store *s, size_t ncmd, const cc_cmd *cmds)
-{
-    char why[160];
-    if (cc_cluster_make_plan(&s->cluster->map, ncmd, cmds, &s->cluster->plan, why, sizeof why) == 0)
-        return true;
-    cc_info("redis cluster: not sent: %s", why);
-    s->cluster->stale = true;
-    return false;
-}
-
-/* SCAN in a cluster walks every master in turn: the cursor its caller
- * sees is "<master>:<cursor>" ("0" to start and at the end), so a
- * tool's SCAN loop (purges, top) covers the whole cluster unchanged.  A
- * reshard meanwhile may make it see a key twice or miss one moved, as
- * SCAN may on one node.  Returns 0 with *reply, or -1. */
-static int cluster_scan(cc_store *s, const cc_cmd *cmd, redisReply **reply)
-{
-    cluster_state *c = s->cluster;
-    char cursor[32] = "0", next[48];
-    long node = 0;
-    if (cmd->argvlen[1] >= sizeof cursor)
-        return -1;
-    memcpy(cursor, cmd->argv[1], cmd->argvlen[1]);
-    cursor[cmd->argvlen[1]] = '\0';
-    const char *colon = strchr(cursor, ':');
-    if (colon != NULL) {
-        node = strtol(cursor, NULL, 10);
-        memmove(cursor, colon + 1, strlen(colon + 1) + 1);
-    }
-    cc_cmd scan = *cmd;
-    scan.argv[1] = cursor;
-    scan.argvlen[1] = strlen(cursor);
-    cc_store *n = node >= 0 && node < c->map.nnodes ? node_of(s, (int)node) : NULL;
-    redisReply *r = NULL;
-    if (n == NULL || ensure_connected(n) < 0)
-        return -1;
-    if (exchange(n, 1, &scan, &r, cc_mono_ms() + s->cfg->timeout_ms) < 0) {
-        open_breaker(n, "command");
-        return -1;
-    }
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-        r->element[0]->type == REDIS_REPLY_STRING) {
-        if (strcmp(r->element[0]->str, "0") != 0)
-            snprintf(next, sizeof next, "%ld:%.30s", node, r->element[0]->str);
-        else if (node + 1 < c->map.nnodes)
-            snprintf(next, sizeof next, "%ld:0", node + 1);
-        else
-            snprintf(next, sizeof next, "0");
-        char *text = strdup(next);
-        if (text == NULL) {
-            freeReplyObject(r);
-            return -1;
-        }
-        free(r->element[0]->str);
-        r->element[0]->str = text;
-        r->element[0]->len = strlen(text);
-    }
-    *reply = r;
-    return 0;
-}
-
-/* cc_store_run on a cluster: every master its parts at once, then every
- * reply under one deadline; MOVED and ASK followed; the replies joined. */
-static int cluster_run(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **replies)
-{
-    cluster_state *c = s->cluster;
-    int64_t deadline = cc_mono_ms() + s->cfg->timeout_ms;
-    if (ncmd == 1 && cmds[0].argc >= 2 && cmds[0].argvlen[0] == 4 &&
-        strncasecmp(cmds[0].argv[0], "SCAN", 4) == 0)
-        return cluster_scan(s, &cmds[0], replies);
-    if (!plan_batch(s, ncmd, cmds))
-        return -1;
-    bool failed = false;
-    bool posted[CC_SLOT_NODES] = {false};
-    for (size_t p = 0; p < c->plan.nparts; p++) {
-        int i = c->plan.parts[p].node;
-        c->replies[p] = NULL;
-        if (!seen_before(c, p))
-            posted[i] = post_node(s, i, deadline) >= 0;
-        failed = failed || !posted[i];
-    }
-    /* Every master that was sent its parts is read, even when another
-     * failed: a connection must not be left owing replies. */
-    for (int i = 0; i < c->map.nnodes; i++)
-        if (posted[i] && collect_node(s, i, deadline) < 0)
-            failed = true;
-    for (int i = 0; i < c->map.nnodes; i++)
-        if (c->nodes[i] != NULL && c->nodes[i]->redirected) {
-            c->nodes[i]->redirected = false;
-            c->stale = true;
-        }
-    if (failed) {
-        for (size_t p = 0; p < c->plan.nparts; p++)
-            if (c->replies[p] != NULL)
-                freeReplyObject(c->replies[p]);
-        c->stale = true;    /* a master lost: perhaps failed over */
-        return -1;
-    }
-    for (size_t p = 0; p < c->plan.nparts; p++)
-        c->last = redirect(s, p, deadline);
-    return cc_cluster_join(&c->plan, ncmd, c->replies, replies);
-}
-
-/* cc_store_send on a cluster: every master its parts, replies owed. */
-static int cluster_send(cc_store *s, size_t ncmd, const cc_cmd *cmds)
-{
-    cluster_state *c = s->cluster;
-    int64_t deadline = cc_mono_ms() + s->cfg->timeout_ms;
-    int rc = 0;
-    if (!plan_batch(s, ncmd, cmds))
-        return -1;
-    for (size_t p = 0; p < c->plan.nparts; p++) {
-        int i = c->plan.parts[p].node;
-        long sent = seen_before(c, p) ? 0 : post_node(s, i, deadline);
-        if (sent < 0) {
-            rc = -1;
-            c->stale = true;    /* a master lost: perhaps failed over */
-        } else {
-            c->nodes[i]->owed += (size_t)sent;
-        }
-    }
-    return rc;
-}
-
-/* `cgicache check`'s view of a cluster: its masters. */
-static void cluster_peer(const cc_store *s, cc_store_peer *out)
-{
-    const cluster_state *c = s->cluster;
-    size_t len = 0;
-    if (c->map.nnodes == 0)
-        return;
-    snprintf(out->mode, sizeof out->mode, "cluster");
-    len = (size_t)snprintf(out->node, sizeof out->node, "%d masters:", c->map.nnodes);
-    for (int i = 0; i < c->map.nnodes && len < sizeof out->node; i++) {
-        bool v6 = strchr(c->map.nodes[i].host, ':') != NULL;
-        len += (size_t)snprintf(out->node + len, sizeof out->node - len, " %s%s%s:%d",
-                                v6 ? "[" : "", c->map.nodes[i].host, v6 ? "]" : "",
-                                c->map.nodes[i].port);
-    }
-    for (int i = 0; i < c->map.nnodes; i++)
-        if (c->nodes[i] != NULL && c->nodes[i]->tls != NULL) {
-            cc_tls_describe(c->nodes[i]->tls, out->tls, sizeof out->tls);
-            break;
-        }
+        store_free(s);
 }
 
 int cc_store_run(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **replies)
 {
-    if (s == NULL || ensure_connected(s) < 0)
+    if (s == NULL || store_ensure_connected(s) < 0)
         return -1;
     if (s->cluster != NULL)
-        return cluster_run(s, ncmd, cmds, replies);
-    if (exchange(s, ncmd, cmds, replies, cc_mono_ms() + s->cfg->timeout_ms) < 0) {
-        open_breaker(s, "command");
+        return store_cluster_run(s, ncmd, cmds, replies);
+    if (store_exchange(s, ncmd, cmds, replies, cc_mono_ms() + s->cfg->timeout_ms) < 0) {
+        store_open_breaker(s, "command");
         return -1;
     }
     s->backoff = 0;
@@ -1261,19 +812,19 @@ int cc_store_run(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **repl
          * connections not killed yet): the next call finds the new one.
          * This call's refused writes fail soft, as any refusal does. */
         cc_info("redis %s refused a write as a replica: looking for the master again", s->node);
-        disconnect(s);
+        store_disconnect(s);
     }
     return 0;
 }
 
 int cc_store_send(cc_store *s, size_t ncmd, const cc_cmd *cmds)
 {
-    if (s == NULL || ensure_connected(s) < 0)
+    if (s == NULL || store_ensure_connected(s) < 0)
         return -1;
     if (s->cluster != NULL)
-        return cluster_send(s, ncmd, cmds);
-    if (send_commands(s, ncmd, cmds, cc_mono_ms() + s->cfg->timeout_ms) < 0) {
-        open_breaker(s, "command");
+        return store_cluster_send(s, ncmd, cmds);
+    if (store_send_commands(s, ncmd, cmds, cc_mono_ms() + s->cfg->timeout_ms) < 0) {
+        store_open_breaker(s, "command");
         return -1;
     }
     s->owed += ncmd;
@@ -1287,14 +838,14 @@ void cc_store_settle(void)
     for (int i = 0; s != NULL && s->cluster != NULL && i < CC_SLOT_NODES; i++) {
         cc_store *n = s->cluster->nodes[i];
         if (n != NULL && n->fd >= 0 && n->owed > 0 &&
-            settle_owed(n, cc_mono_ms() + s->cfg->timeout_ms) < 0)
-            disconnect(n);
+            store_settle_owed(n, cc_mono_ms() + s->cfg->timeout_ms) < 0)
+            store_disconnect(n);
     }
     if (s == NULL || s->fd < 0 || s->owed == 0)
         return;
-    if (settle_owed(s, cc_mono_ms() + s->cfg->timeout_ms) < 0) {
+    if (store_settle_owed(s, cc_mono_ms() + s->cfg->timeout_ms) < 0) {
         count(CC_STORE_ERROR);
-        disconnect(s);
+        store_disconnect(s);
     }
 }
 
@@ -1307,12 +858,12 @@ redisReply *cc_store_command(cc_store *s, const cc_cmd *cmd)
 void cc_store_drop(cc_store *s)
 {
     if (s != NULL)
-        disconnect(s);
+        store_disconnect(s);
 }
 
 int cc_store_fd(const cc_store *s)
 {
-    return s != NULL && s->fork_gen == fork_generation ? s->fd : -1;
+    return s != NULL && s->fork_gen == store_fork_generation ? s->fd : -1;
 }
 
 unsigned cc_store_serial(const cc_store *s)
@@ -1329,7 +880,7 @@ int cc_store_masters(const cc_store *s)
 
 cc_store *cc_store_master(cc_store *s, int i)
 {
-    return s != NULL && s->cluster != NULL ? node_of(s, i) : NULL;
+    return s != NULL && s->cluster != NULL ? store_cluster_node(s, i) : NULL;
 }
 
 unsigned cc_store_map_serial(const cc_store *s)
@@ -1341,14 +892,14 @@ cc_store *cc_store_open_master(cc_store *s, int i)
 {
     if (s == NULL || s->cluster == NULL || i < 0 || i >= s->cluster->map.nnodes)
         return NULL;
-    cc_store *n = new_store(s->cfg, 1);
+    cc_store *n = store_new(s->cfg, 1);
     if (n == NULL)
         return NULL;
     n->to_node = true;
     snprintf(n->host, sizeof n->host, "%s", s->cluster->map.nodes[i].host);
     n->port = s->cluster->map.nodes[i].port;
-    if (ensure_connected(n) < 0) {
-        free_store(n);
+    if (store_ensure_connected(n) < 0) {
+        store_free(n);
         return NULL;
     }
     return n;
@@ -1362,23 +913,23 @@ bool cc_store_buffered(const cc_store *s)
 int cc_store_follow(cc_store *s)
 {
     if (s == NULL || !s->cfg->redis.sentinel || s->owned || s->fd < 0 ||
-        s->fork_gen != fork_generation || still_master(s))
+        s->fork_gen != store_fork_generation || still_master(s))
         return 0;
-    disconnect(s);
+    store_disconnect(s);
     return -1;
 }
 
 static cc_store *open_sentinel(const cc_config *cfg, const cc_redis_node *sentinel)
 {
     pthread_once(&thread_key_once, make_thread_key);
-    cc_store *s = new_store(cfg, 1);
+    cc_store *s = store_new(cfg, 1);
     if (s == NULL)
         return NULL;
     s->to_sentinel = true;
     snprintf(s->host, sizeof s->host, "%s", sentinel->host);
     s->port = sentinel->port;
     if (connect_anew(s) < 0) {
-        free_store(s);
+        store_free(s);
         return NULL;
     }
     return s;
@@ -1411,7 +962,7 @@ static redisReply *ask_sentinel(const cc_config *cfg, const cc_redis_node *senti
         cc_store_free_replies(n - 1, replies);
         r = replies[n - 1];
     }
-    free_store(q);
+    store_free(q);
     return r;
 }
 
@@ -1424,7 +975,7 @@ void cc_store_peer_of(const cc_store *s, cc_store_peer *out)
 {
     memset(out, 0, sizeof *out);
     if (s != NULL && s->cluster != NULL) {
-        cluster_peer(s, out);
+        store_cluster_peer(s, out);
         return;
     }
     if (s == NULL || s->fd < 0)
@@ -1443,7 +994,7 @@ void cc_store_peer_of(const cc_store *s, cc_store_peer *out)
 
 int cc_store_poll_push(cc_store *s, redisReply **out)
 {
-    if (s == NULL || s->fd < 0 || s->fork_gen != fork_generation)
+    if (s == NULL || s->fd < 0 || s->fork_gen != store_fork_generation)
         return -1;
     for (;;) {
         void *reply = NULL;
@@ -1462,7 +1013,7 @@ int cc_store_poll_push(cc_store *s, redisReply **out)
             continue;
         break;      /* closed, failed, or not Redis */
     }
-    disconnect(s);
+    store_disconnect(s);
     return -1;
 }
 
@@ -1473,9 +1024,9 @@ redisReply *cc_store_next_push(cc_store *s, int timeout_ms)
         s = s->cluster->last >= 0 ? s->cluster->nodes[s->cluster->last] : NULL;
     if (s == NULL || s->fd < 0)
         return NULL;
-    if (read_reply(s, &reply, cc_mono_ms() + timeout_ms) == 0)
+    if (store_read_reply(s, &reply, cc_mono_ms() + timeout_ms) == 0)
         return reply;
     if (errno != ETIMEDOUT)
-        disconnect(s);
+        store_disconnect(s);
     return NULL;
 }
