@@ -11,6 +11,8 @@
 #include "reply.h"
 
 #include <hiredis/hiredis.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Framing around the strings of a reply: lengths, types, CRLFs. */
 #define FRAMING_SLACK (64 * 1024)
@@ -85,4 +87,19 @@ int cc_reply_get(redisReader *r, void **reply)
     if (*reply == NULL && r->len - r->pos > g->limits.max_bytes - g->bytes + FRAMING_SLACK)
         return REDIS_ERR;
     return REDIS_OK;
+}
+
+int cc_reply_set_text(void *string_reply, const char *text)
+{
+    redisReply *r = string_reply;
+    size_t len = strlen(text);
+    /* realloc, not strdup: the reply's memory is the library's malloc
+     * (alloc.c), and libc's strdup would take the app's. */
+    char *grown = realloc(r->str, len + 1);
+    if (grown == NULL)
+        return -1;
+    memcpy(grown, text, len + 1);
+    r->str = grown;
+    r->len = len;
+    return 0;
 }

@@ -38,4 +38,9 @@ redisReader *cc_reply_reader(cc_reply_guard *g, const cc_reply_limits *limits);
  * REDIS_ERR when the peer broke the protocol or a limit. */
 int cc_reply_get(redisReader *r, void **reply);
 
+/* Replaces the text of a string reply (a redisReply from this reader)
+ * with text, in memory the reply's own free releases.  Returns 0, or -1
+ * when out of memory (the reply unchanged). */
+int cc_reply_set_text(void *string_reply, const char *text);
+
 #endif

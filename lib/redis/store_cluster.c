@@ -15,6 +15,8 @@
 
 #include "clock.h"
 #include "log.h"
+#include "reply.h"
+#include "store.h"
 #include "store_private.h"
 
 /* A slot map's reply: a node of a shard of the map is 4 arrays deep, and
@@ -318,19 +320,10 @@ int store_cluster_scan(cc_store *s, const cc_cmd *cmd, redisReply **reply)
             snprintf(next, sizeof next, "%ld:0", node + 1);
         else
             snprintf(next, sizeof next, "0");
-        /* The library's malloc, as hiredis's free will be (no strdup:
-         * libc's would allocate with the app's malloc; see alloc.c). */
-        size_t len = strlen(next);
-        char *text = malloc(len + 1);
-        if (text != NULL)
-            memcpy(text, next, len + 1);
-        if (text == NULL) {
+        if (cc_reply_set_text(r->element[0], next) != 0) {
             freeReplyObject(r);
             return -1;
         }
-        free(r->element[0]->str);
-        r->element[0]->str = text;
-        r->element[0]->len = strlen(text);
     }
     *reply = r;
     return 0;

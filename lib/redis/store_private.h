@@ -5,14 +5,21 @@
 #ifndef CGICACHE_STORE_PRIVATE_H
 #define CGICACHE_STORE_PRIVATE_H
 
-#include <hiredis/read.h>
+#include <hiredis/hiredis.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "cluster.h"
+#include "command.h"
+#include "config.h"
 #include "reply.h"
-#include "store.h"
+#include "slots.h"
 #include "tls.h"
+
+/* store.h's types, by their tags: this header is store.h's inside, and
+ * does not include it (store.h includes nothing of this). */
+struct cc_store;
+struct cc_store_peer;
 
 /* redis-cluster://: the map and the connections of a thread's store. */
 typedef struct cluster_state {
@@ -66,27 +73,27 @@ struct cc_store {
 extern volatile unsigned store_fork_generation;
 
 /* A connection (not connected yet); owned: a cc_store_open one. */
-cc_store *store_new(const cc_config *cfg, int owned);
-void store_free(cc_store *s);
-void store_disconnect(cc_store *s);
+struct cc_store *store_new(const cc_config *cfg, int owned);
+void store_free(struct cc_store *s);
+void store_disconnect(struct cc_store *s);
 /* Connects s if it is not, under its breaker.  0 or -1. */
-int store_ensure_connected(cc_store *s);
+int store_ensure_connected(struct cc_store *s);
 /* Reads the replies owed to commands sent without waiting.  0 or -1. */
-int store_settle_owed(cc_store *s, int64_t deadline);
-int store_send_commands(cc_store *s, size_t ncmd, const cc_cmd *cmds, int64_t deadline);
-int store_read_reply(cc_store *s, redisReply **out, int64_t deadline);
+int store_settle_owed(struct cc_store *s, int64_t deadline);
+int store_send_commands(struct cc_store *s, size_t ncmd, const cc_cmd *cmds, int64_t deadline);
+int store_read_reply(struct cc_store *s, redisReply **out, int64_t deadline);
 /* Sends ncmd commands and reads their replies, all under deadline. */
-int store_exchange(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **replies,
+int store_exchange(struct cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **replies,
                    int64_t deadline);
 /* Drops the connection and keeps s away from Redis for a back-off. */
-void store_open_breaker(cc_store *s, const char *what);
+void store_open_breaker(struct cc_store *s, const char *what);
 
 /* The cluster mode (store_cluster.c), for a store whose cluster is set. */
-cc_store *store_cluster_node(cc_store *s, int i);
-int store_cluster_ready(cc_store *s);
-int store_cluster_run(cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **replies);
-int store_cluster_send(cc_store *s, size_t ncmd, const cc_cmd *cmds);
-int store_cluster_scan(cc_store *s, const cc_cmd *cmd, redisReply **reply);
-void store_cluster_peer(const cc_store *s, cc_store_peer *out);
+struct cc_store *store_cluster_node(struct cc_store *s, int i);
+int store_cluster_ready(struct cc_store *s);
+int store_cluster_run(struct cc_store *s, size_t ncmd, const cc_cmd *cmds, redisReply **replies);
+int store_cluster_send(struct cc_store *s, size_t ncmd, const cc_cmd *cmds);
+int store_cluster_scan(struct cc_store *s, const cc_cmd *cmd, redisReply **reply);
+void store_cluster_peer(const struct cc_store *s, struct cc_store_peer *out);
 
 #endif

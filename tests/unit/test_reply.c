@@ -166,3 +166,19 @@ Test(reply, the_budget_is_per_reply)
     }
     redisReaderFree(r);
 }
+
+Test(reply, set_text_replaces_a_string_in_the_replys_memory)
+{
+    redisReply *r = calloc(1, sizeof *r);
+    r->type = REDIS_REPLY_STRING;
+    r->str = malloc(2);
+    memcpy(r->str, "7", 2);
+    r->len = 1;
+    cr_assert_eq(cc_reply_set_text(r, "2:184467440737095516"), 0);
+    cr_assert_str_eq(r->str, "2:184467440737095516");
+    cr_assert_eq(r->len, strlen("2:184467440737095516"));
+    cr_assert_eq(cc_reply_set_text(r, "0"), 0);
+    cr_assert_str_eq(r->str, "0");
+    cr_assert_eq(r->len, 1);
+    freeReplyObject(r);
+}
